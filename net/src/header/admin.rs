@@ -1,0 +1,65 @@
+//! Headers of the broker's admin codes, used by mqadmin and dashboards
+//! (remoting-protocol.md section 4.3).
+
+use super::macros::command_header;
+
+command_header! {
+    /// UPDATE_AND_CREATE_TOPIC (17).
+    pub struct CreateTopicRequestHeader {
+        topic: String = "topic",
+        default_topic: String = "defaultTopic",
+        read_queue_nums: i32 = "readQueueNums",
+        write_queue_nums: i32 = "writeQueueNums",
+        perm: i32 = "perm",
+        topic_filter_type: String = "topicFilterType",
+        topic_sys_flag: Option<i32> = "topicSysFlag",
+        order: bool = "order",
+        attributes: Option<String> = "attributes",
+        force: Option<bool> = "force",
+    }
+}
+
+command_header! {
+    /// Codes that name one topic: DELETE_TOPIC_IN_BROKER (215), GET_TOPIC_STATS_INFO (202),
+    /// GET_TOPIC_CONFIG (351), QUERY_TOPIC_CONSUME_BY_WHO (300).
+    pub struct TopicRequestHeader {
+        topic: String = "topic",
+    }
+}
+
+command_header! {
+    /// GET_CONSUME_STATS (208).
+    pub struct GetConsumeStatsRequestHeader {
+        consumer_group: String = "consumerGroup",
+        topic: Option<String> = "topic",
+    }
+}
+
+command_header! {
+    /// GET_PRODUCER_CONNECTION_LIST (204).
+    pub struct GetProducerConnectionListRequestHeader {
+        producer_group: String = "producerGroup",
+    }
+}
+
+command_header! {
+    /// DELETE_SUBSCRIPTIONGROUP (207).
+    pub struct DeleteSubscriptionGroupRequestHeader {
+        group_name: String = "groupName",
+        clean_offset: Option<bool> = "cleanOffset",
+    }
+}
+
+command_header! {
+    /// GET_ALL_TOPIC_CONFIG response (5.x).
+    pub struct GetAllTopicConfigResponseHeader {
+        total_topic_num: Option<i32> = "totalTopicNum",
+    }
+}
+
+command_header! {
+    /// GET_BROKER_CONFIG response: the DataVersion JSON of the broker's config.
+    pub struct GetBrokerConfigResponseHeader {
+        version: Option<String> = "version",
+    }
+}

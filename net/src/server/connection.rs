@@ -1,0 +1,309 @@
+//! One remoting connection, used by servers (accepted) and clients (connected) alike.
+//!
+//! ```text
+//!   reader task: bytes ─► decode_frame_split ─► request  ─► spawn handler ─► Outbound
+//!                                             └► response ─► pending[opaque] (our own request)
+//!   writer task: Outbound ─► write_all ─► socket
+//! ```
+//! The reader never waits for a handler: clients pipeline many requests on one connection
+//! and match replies by opaque, so each request runs as its own task and writes its reply
+//! when ready. Bounds keep memory flat: at most `IN_FLIGHT_MAX` requests run per connection
+//! and the reader stops reading while more than `OUTBOUND_BYTES_HIGH` bytes wait to be sent.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::net::TcpStream;
+
+use super::RequestHandler;
+use crate::remoting::{decode_frame_split, RemotingCommand};
+
+/// Requests of one connection being processed at once; the reader waits past this.
+pub const IN_FLIGHT_MAX: usize = 4096;
+/// Outbound bytes above which the reader stops reading (a slow reader of our replies).
+pub const OUTBOUND_BYTES_HIGH: usize = 64 * 1024 * 1024;
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Why a request we sent got no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    #[error("no response from {peer} within {timeout_ms} ms")]
+    Timeout { peer: SocketAddr, timeout_ms: u128 },
+    #[error("connection to {0} closed")]
+    Closed(SocketAddr),
+    #[error("connect to {addr} failed: {reason}")]
+    Connect { addr: String, reason: String },
+}
+
+/// The shared half of a connection: what handlers keep to answer later or to send the
+/// peer requests of their own (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE).
+pub struct Connection {
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    frame_bytes_max: usize,
+    outbound: RefCell<Vec<u8>>,
+    wake_writer: RefCell<Option<LocalSender<()>>>,
+    /// Opaque -> waiter, for requests this side sent.
+    pending: RefCell<HashMap<i32, futures_channel::oneshot::Sender<RemotingCommand>>>,
+    next_opaque: Cell<i32>,
+    closed: Cell<bool>,
+    /// Set by whoever owns the connection's metadata (the broker's client id, say).
+    pub tag: RefCell<Option<String>>,
+}
+
+impl Connection {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    pub fn frame_bytes_max(&self) -> usize {
+        self.frame_bytes_max
+    }
+
+    /// Queues one encoded command for the writer. Dropped silently once closed: the peer
+    /// is gone and nobody can read it.
+    pub fn send(&self, command: &RemotingCommand) {
+        if self.closed.get() {
+            return;
+        }
+        command.encode_into(&mut self.outbound.borrow_mut());
+        self.wake();
+    }
+
+    /// Queues a header followed by a body from another buffer (a pull response's records).
+    pub fn send_with_body_parts(&self, command: &RemotingCommand, parts: &[Bytes]) {
+        if self.closed.get() {
+            return;
+        }
+        let body_bytes = parts.iter().map(Bytes::len).sum();
+        let mut outbound = self.outbound.borrow_mut();
+        command.encode_header_for_body(body_bytes, &mut outbound);
+        for part in parts {
+            outbound.extend_from_slice(part);
+        }
+        drop(outbound);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(sender) = self.wake_writer.borrow().as_ref() {
+            // A full channel already holds a wake-up; one is enough.
+            let _ = sender.try_send(());
+        }
+    }
+
+    fn outbound_bytes(&self) -> usize {
+        self.outbound.borrow().len()
+    }
+
+    /// Sends a request and waits for the response with the same opaque.
+    pub async fn invoke(
+        &self,
+        mut request: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, InvokeError> {
+        if self.closed.get() {
+            return Err(InvokeError::Closed(self.peer));
+        }
+        let opaque = self.allocate_opaque();
+        request.opaque = opaque;
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        self.pending.borrow_mut().insert(opaque, sender);
+        self.send(&request);
+        let result = glommio::timer::timeout(timeout, async {
+            receiver
+                .await
+                .map_err(|_| glommio::GlommioError::Closed(glommio::ResourceType::Channel(())))
+        })
+        .await;
+        match result {
+            Ok(response) => Ok(response),
+            Err(glommio::GlommioError::TimedOut(_)) => {
+                self.pending.borrow_mut().remove(&opaque);
+                Err(InvokeError::Timeout {
+                    peer: self.peer,
+                    timeout_ms: timeout.as_millis(),
+                })
+            }
+            Err(_) => Err(InvokeError::Closed(self.peer)),
+        }
+    }
+
+    /// Sends a request that must not be answered.
+    pub fn invoke_oneway(&self, mut request: RemotingCommand) {
+        request.opaque = self.allocate_opaque();
+        request.mark_oneway();
+        self.send(&request);
+    }
+
+    fn allocate_opaque(&self) -> i32 {
+        let opaque = self.next_opaque.get();
+        self.next_opaque.set(opaque.wrapping_add(1));
+        opaque
+    }
+
+    fn complete(&self, response: RemotingCommand) {
+        let waiter = self.pending.borrow_mut().remove(&response.opaque);
+        match waiter {
+            Some(waiter) => {
+                let _ = waiter.send(response);
+            }
+            None => tracing::debug!(
+                peer = %self.peer, opaque = response.opaque,
+                "response for no pending request (it timed out)"
+            ),
+        }
+    }
+
+    /// Marks the connection closed: waiters fail at once instead of timing out.
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.pending.borrow_mut().clear();
+        self.wake_writer.borrow_mut().take();
+    }
+}
+
+thread_local! {
+    static NEXT_CONNECTION_ID: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Starts the reader and writer tasks of `stream` on the current executor and returns the
+/// shared handle. `handler` gets every request the peer sends; `on_closed` runs once.
+pub fn start<H: RequestHandler>(
+    stream: TcpStream,
+    handler: Rc<H>,
+    frame_bytes_max: usize,
+) -> std::io::Result<Rc<Connection>> {
+    let peer = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    stream.set_nodelay(true)?;
+    let (wake_sender, wake_receiver) = local_channel::new_bounded(1);
+    let id = NEXT_CONNECTION_ID.with(|next| {
+        let id = next.get();
+        next.set(id + 1);
+        id
+    });
+    let connection = Rc::new(Connection {
+        id,
+        peer,
+        local,
+        frame_bytes_max,
+        outbound: RefCell::new(Vec::with_capacity(READ_CHUNK_BYTES)),
+        wake_writer: RefCell::new(Some(wake_sender)),
+        pending: RefCell::new(HashMap::new()),
+        next_opaque: Cell::new(1),
+        closed: Cell::new(false),
+        tag: RefCell::new(None),
+    });
+    let (reader, writer) = futures_lite::io::split(stream);
+    glommio::spawn_local(write_loop(connection.clone(), writer, wake_receiver)).detach();
+    glommio::spawn_local(read_loop(connection.clone(), reader, handler)).detach();
+    Ok(connection)
+}
+
+async fn read_loop<H: RequestHandler>(
+    connection: Rc<Connection>,
+    mut reader: futures_lite::io::ReadHalf<TcpStream>,
+    handler: Rc<H>,
+) {
+    let in_flight = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_MAX as u64));
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let reason = loop {
+        match decode_frame_split(&mut buf, connection.frame_bytes_max) {
+            Ok(Some(command)) if command.is_response() => connection.complete(command),
+            Ok(Some(request)) => {
+                let permit = match in_flight.acquire_static_permit(1).await {
+                    Ok(permit) => permit,
+                    Err(_) => break "shutting down".to_owned(),
+                };
+                let (handler, connection) = (handler.clone(), connection.clone());
+                glommio::spawn_local(async move {
+                    let oneway = request.is_oneway();
+                    let response = handler.handle(request, connection.clone()).await;
+                    if let (Some(response), false) = (response, oneway) {
+                        connection.send(&response);
+                    }
+                    drop(permit);
+                })
+                .detach();
+            }
+            Ok(None) => {
+                while connection.outbound_bytes() > OUTBOUND_BYTES_HIGH && !connection.is_closed() {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+                if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
+                    buf.reserve(READ_CHUNK_BYTES);
+                }
+                let start = buf.len();
+                buf.resize(buf.capacity(), 0);
+                match reader.read(&mut buf[start..]).await {
+                    Ok(0) => {
+                        buf.truncate(start);
+                        break "closed by peer".to_owned();
+                    }
+                    Ok(read) => buf.truncate(start + read),
+                    Err(error) => {
+                        buf.truncate(start);
+                        break format!("read error: {error}");
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(peer = %connection.peer, %error, "closing connection: bad frame");
+                break error.to_string();
+            }
+        }
+    };
+    tracing::debug!(peer = %connection.peer, reason, "connection closed");
+    connection.close();
+    handler.on_disconnect(&connection);
+}
+
+async fn write_loop(
+    connection: Rc<Connection>,
+    mut writer: futures_lite::io::WriteHalf<TcpStream>,
+    wake: LocalReceiver<()>,
+) {
+    let mut spare = Vec::with_capacity(READ_CHUNK_BYTES);
+    loop {
+        let pending = std::mem::replace(&mut *connection.outbound.borrow_mut(), spare);
+        if pending.is_empty() {
+            spare = pending;
+            if wake.recv().await.is_none() && connection.outbound_bytes() == 0 {
+                break;
+            }
+            continue;
+        }
+        if let Err(error) = writer.write_all(&pending).await {
+            tracing::debug!(peer = %connection.peer, %error, "write failed");
+            connection.close();
+            break;
+        }
+        spare = pending;
+        spare.clear();
+        // A buffer grown by one huge reply is not kept around for the connection's life.
+        if spare.capacity() > 4 * 1024 * 1024 {
+            spare = Vec::with_capacity(READ_CHUNK_BYTES);
+        }
+    }
+    let _ = writer.close().await;
+}

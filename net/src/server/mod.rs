@@ -1,0 +1,77 @@
+//! glommio TCP server plumbing: a listener per shard (SO_REUSEPORT), a connection task pair
+//! per peer, and the handler trait the name server and broker implement.
+
+pub mod connection;
+mod shards;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+pub use connection::{Connection, InvokeError};
+pub use shards::{run_shards, ShardConfig, ShardId};
+
+use crate::code::response;
+use crate::remoting::RemotingCommand;
+
+/// What a server does with requests. One instance per shard; it lives on that shard's core.
+pub trait RequestHandler: 'static {
+    /// Handles one request. `None` means no reply (the request was oneway, or the handler
+    /// will answer later through `connection`, as a long-polling pull does).
+    fn handle(
+        self: Rc<Self>,
+        request: RemotingCommand,
+        connection: Rc<Connection>,
+    ) -> impl Future<Output = Option<RemotingCommand>> + 'static;
+
+    /// Called once when a connection closes, for whatever the handler keyed on it.
+    fn on_disconnect(&self, _connection: &Rc<Connection>) {}
+}
+
+/// A handler for connections that only receive responses (plain clients): every request
+/// from the peer is answered REQUEST_CODE_NOT_SUPPORTED.
+pub struct NoRequests;
+
+impl RequestHandler for NoRequests {
+    async fn handle(
+        self: Rc<Self>,
+        request: RemotingCommand,
+        _connection: Rc<Connection>,
+    ) -> Option<RemotingCommand> {
+        Some(not_supported(&request))
+    }
+}
+
+/// Java's answer to a code with no processor; the connection stays open.
+pub fn not_supported(request: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(request, response::REQUEST_CODE_NOT_SUPPORTED)
+        .with_remark(format!(" request type {} not supported", request.code))
+}
+
+/// Accepts connections on `listener` forever, starting each on this shard.
+pub async fn serve<H: RequestHandler>(
+    listener: glommio::net::TcpListener,
+    handler: Rc<H>,
+    frame_bytes_max: usize,
+) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                if let Err(error) = connection::start(stream, handler.clone(), frame_bytes_max) {
+                    tracing::warn!(%error, "could not start a connection");
+                }
+            }
+            Err(error) => {
+                // EMFILE and friends: back off instead of spinning, keep serving the rest.
+                tracing::warn!(%error, "accept failed");
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
+/// new connections over them (glommio sets SO_REUSEPORT).
+pub fn bind(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {
+    glommio::net::TcpListener::bind(addr).map_err(std::io::Error::from)
+}
