@@ -12,6 +12,7 @@ pub mod body;
 pub mod client;
 pub mod code;
 pub mod header;
+pub mod properties;
 pub mod remoting;
 pub mod server;
 

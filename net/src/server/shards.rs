@@ -71,7 +71,7 @@ fn has_cap_ipc_lock() -> bool {
 /// Runs `shard_main(shard_id)` on each shard and waits for all of them to finish.
 pub fn run_shards<F, Fut>(config: &ShardConfig, shard_main: F) -> std::io::Result<()>
 where
-    F: Fn(ShardId) -> Fut + Send + Sync + Clone + 'static,
+    F: Fn(ShardId) -> Fut + Send + Clone + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
 {
     let placement = if config.shard_count <= core_count() {

@@ -1,0 +1,130 @@
+//! Java `.properties` text: the format of `broker.conf`, `namesrv.properties`, and of the
+//! UPDATE_BROKER_CONFIG / GET_BROKER_CONFIG / GET_NAMESRV_CONFIG bodies.
+//!
+//! Supported: `key=value`, `key: value`, `key value`, `#` and `!` comments, blank lines,
+//! leading whitespace, backslash line continuations and the common escapes. Later keys
+//! override earlier ones, as `Properties.load` does.
+
+/// Parses properties text into ordered (key, value) pairs; a later duplicate replaces the
+/// earlier value in place.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut logical = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        let continued = ends_with_odd_backslashes(line);
+        logical.push_str(if continued {
+            &line[..line.len() - 1]
+        } else {
+            line
+        });
+        if continued {
+            continue;
+        }
+        let (key, value) = split_key_value(&logical);
+        let (key, value) = (unescape(key), unescape(value));
+        match pairs.iter_mut().find(|(k, _)| *k == key) {
+            Some(pair) => pair.1 = value,
+            None => pairs.push((key, value)),
+        }
+        logical.clear();
+    }
+    pairs
+}
+
+fn ends_with_odd_backslashes(line: &str) -> bool {
+    line.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1
+}
+
+fn split_key_value(line: &str) -> (&str, &str) {
+    let bytes = line.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'=' | b':' | b' ' | b'\t' => break,
+            _ => index += 1,
+        }
+    }
+    let index = index.min(bytes.len());
+    let key = &line[..index];
+    let mut rest = line[index..].trim_start_matches([' ', '\t']);
+    if let Some(stripped) = rest.strip_prefix(['=', ':']) {
+        rest = stripped.trim_start_matches([' ', '\t']);
+    }
+    (key, rest.trim_end())
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) => out.push(decoded),
+                    None => out.push_str(&hex),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Writes pairs as `key=value` lines, the form GET_BROKER_CONFIG answers with.
+pub fn to_text<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (key, value) in pairs {
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rocketmq_broker_conf() {
+        // The shape of RocketMQ's distribution/conf/broker.conf.
+        let text = "# comment\n! also\nbrokerClusterName = DefaultCluster\nbrokerName=broker-a\n\
+                    brokerId : 0\ndeleteWhen  04\nflushDiskType=ASYNC_FLUSH\n  listenPort=10911  \n\
+                    storePathRootDir=/data/a\\\n  /b\nbrokerName=broker-b\n";
+        let pairs = parse(text);
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("brokerClusterName"), Some("DefaultCluster"));
+        assert_eq!(get("brokerId"), Some("0"));
+        assert_eq!(get("deleteWhen"), Some("04"));
+        assert_eq!(get("listenPort"), Some("10911"));
+        assert_eq!(get("storePathRootDir"), Some("/data/a/b"));
+        assert_eq!(get("brokerName"), Some("broker-b"));
+        assert_eq!(pairs.len(), 7);
+    }
+
+    #[test]
+    fn key_without_value_is_empty() {
+        assert_eq!(parse("alone\n"), vec![("alone".to_owned(), String::new())]);
+    }
+}
