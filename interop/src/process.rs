@@ -1,0 +1,115 @@
+//! Server processes for tests: free loopback ports, start with arguments, wait for the port,
+//! keep stdout and stderr in a log file, and kill by PID on drop.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server gets to open its port before the test gives up.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A loopback port nobody listens on right now. The OS picks it, so parallel tests don't
+/// collide; another process could still take it before the server binds, which is rare
+/// enough on a test machine to accept.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind an ephemeral loopback port")
+        .port()
+}
+
+/// A child process that is killed when this value drops, so a failing assertion never leaves
+/// a server running. Only this child's PID is signalled.
+pub struct ServerProcess {
+    name: String,
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `program args...` with stdout and stderr appended to `log_path`.
+    pub fn start(name: &str, program: &Path, args: &[String], log_path: &Path) -> ServerProcess {
+        let log = File::create(log_path)
+            .unwrap_or_else(|error| panic!("create {}: {error}", log_path.display()));
+        let log_err = log.try_clone().expect("clone the log file handle");
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {}: {error}", program.display()));
+        eprintln!(
+            "interop: started {name} (pid {}): {} {}; log {}",
+            child.id(),
+            program.display(),
+            args.join(" "),
+            log_path.display()
+        );
+        ServerProcess {
+            name: name.to_string(),
+            child,
+            log_path: log_path.to_path_buf(),
+        }
+    }
+
+    /// Waits until `addr` accepts a TCP connection. Panics, with the log's tail, if the
+    /// process exits first or the port stays closed past [`STARTUP_TIMEOUT`].
+    pub fn wait_for_port(&mut self, addr: SocketAddr) {
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before listening on {addr}\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            if started.elapsed() > STARTUP_TIMEOUT {
+                panic!(
+                    "{} did not listen on {addr} within {STARTUP_TIMEOUT:?}\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Whether the process is still running (it may have crashed mid-test).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The last 60 lines of the process's output, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        format!("--- last lines of {} ---\n{tail}", self.log_path.display())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Child::kill sends SIGKILL to this PID only; wait reaps it so no zombie is left.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tail());
+        }
+    }
+}
