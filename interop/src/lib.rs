@@ -11,10 +11,12 @@
 //!   output kept in a log file under `target/interop-logs/`;
 //! - [`python`]: the virtualenv holding the C++ client, and running scripts in it with a timeout;
 //! - [`recorder`]: `interop/python/record_frames.py` as a fake name server or broker;
+//! - [`servers`]: `mqnamesrv` (and later `mqbroker`) started on a free port;
 //! - [`wire`]: hand-built request frames, such as the REGISTER_BROKER a Java broker sends.
 
 pub mod process;
 pub mod python;
 pub mod recorder;
+pub mod servers;
 pub mod wire;
 pub mod workspace;

@@ -152,6 +152,17 @@ pub struct TopicConfig {
 }
 
 impl TopicConfig {
+    /// `TBW102`, which an Apache broker with autoCreateTopicEnable=true (the default) registers:
+    /// clients fall back on its route for topics the name server does not know.
+    pub fn auto_create_key() -> TopicConfig {
+        TopicConfig {
+            topic: "TBW102".into(),
+            read_queue_nums: 8,
+            write_queue_nums: 8,
+            perm: 7,
+        }
+    }
+
     /// A readable and writable (perm 6) topic with `queue_nums` read and write queues.
     pub fn read_write(topic: &str, queue_nums: u32) -> TopicConfig {
         TopicConfig {
@@ -189,22 +200,14 @@ pub struct BrokerRegistration {
 }
 
 impl BrokerRegistration {
-    /// A master "broker-a" in "DefaultCluster" at `broker_addr` with `TBW102` (as every Apache
-    /// broker with autoCreateTopicEnable has) plus `topics`.
+    /// A master (brokerId 0) "broker-a" in "DefaultCluster" at `broker_addr` holding `topics`.
     pub fn master(broker_addr: &str, topics: Vec<TopicConfig>) -> BrokerRegistration {
-        let mut all_topics = vec![TopicConfig {
-            topic: "TBW102".into(),
-            read_queue_nums: 8,
-            write_queue_nums: 8,
-            perm: 7,
-        }];
-        all_topics.extend(topics);
         BrokerRegistration {
             cluster_name: "DefaultCluster".into(),
             broker_name: "broker-a".into(),
             broker_addr: broker_addr.to_string(),
             broker_id: 0,
-            topics: all_topics,
+            topics,
         }
     }
 

@@ -1,0 +1,3 @@
+//! Helpers shared by the interop test binaries.
+
+pub mod rust_client;
