@@ -1,0 +1,303 @@
+//! The CommitLog's in-memory tail: the buffer being filled, buffers waiting for or under an
+//! O_DIRECT write, and written buffers kept for reads. Pure bookkeeping, no I/O, so the
+//! rules that keep the disk image right are testable on their own:
+//!
+//! * A buffer is never written while appends still go into it (the kernel reads it
+//!   during DMA). Sealing starts a fresh buffer that begins with a copy of the partial
+//!   last 4 KiB block, so the next write rewrites that block with more data in it.
+//! * Within one batch of concurrent writes no two writes overlap: a buffer whose tail
+//!   block is carried by the next buffer of the same batch writes only its whole blocks.
+//!   Across batches the order is enforced by waiting for a batch before issuing the next.
+//! * Padding written past the data is zero, so recovery reads it as end-of-data.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::storage::IoBuffer;
+
+use super::IO_ALIGNMENT;
+
+const ALIGN: usize = IO_ALIGNMENT as usize;
+
+fn align_down(value: usize) -> usize {
+    value / ALIGN * ALIGN
+}
+
+fn align_up(value: usize) -> usize {
+    value.div_ceil(ALIGN) * ALIGN
+}
+
+struct Active<B> {
+    buf: B,
+    /// CommitLog offset of `buf[0]`; always block-aligned.
+    base: u64,
+    fill: usize,
+}
+
+enum SlotState<B> {
+    Sealed(B),
+    InFlight(Rc<B>),
+    Written(Rc<B>),
+    /// Only while a buffer is moved from one state to the next.
+    Moving,
+}
+
+struct Slot<B> {
+    base: u64,
+    data_len: usize,
+    state: SlotState<B>,
+}
+
+impl<B: IoBuffer> Slot<B> {
+    fn bytes(&self) -> &[u8] {
+        let bytes = match &self.state {
+            SlotState::Sealed(buf) => buf.as_bytes(),
+            SlotState::InFlight(buf) | SlotState::Written(buf) => buf.as_bytes(),
+            SlotState::Moving => &[],
+        };
+        // A buffer trimmed to its whole blocks no longer holds its tail; its successor does.
+        &bytes[..self.data_len.min(bytes.len())]
+    }
+}
+
+/// One batch of writes to issue together: `(commit log offset, buffer)` pairs, plus the
+/// offset everything below which is on disk once they all complete.
+pub struct Batch<B> {
+    pub writes: Vec<(u64, Rc<B>)>,
+    pub end: u64,
+}
+
+/// What [`WriteBuffers::reserve`] needs before it can place a record.
+pub enum Reserve {
+    Ready,
+    /// Every buffer is busy; wait for a write to complete.
+    NoBuffer,
+}
+
+pub struct WriteBuffers<B> {
+    buffer_bytes: usize,
+    busy_count_max: usize,
+    cache_bytes_max: usize,
+    active: Option<Active<B>>,
+    /// The partial block of the last sealed buffer, for the next active buffer to start with.
+    carry: Option<(u64, Vec<u8>)>,
+    /// Oldest first, ordered by base.
+    slots: VecDeque<Slot<B>>,
+    cached_bytes: usize,
+}
+
+impl<B: IoBuffer> WriteBuffers<B> {
+    pub fn new(buffer_bytes: usize, busy_count_max: usize, cache_bytes_max: usize) -> Self {
+        assert_eq!(buffer_bytes % ALIGN, 0);
+        assert!(
+            busy_count_max >= 2,
+            "need one buffer to fill while another is written"
+        );
+        Self {
+            buffer_bytes,
+            busy_count_max,
+            cache_bytes_max,
+            active: None,
+            carry: None,
+            slots: VecDeque::new(),
+            cached_bytes: 0,
+        }
+    }
+
+    /// After recovery: the next append goes to `offset`, and `tail_block` holds the bytes
+    /// from the start of its block (already on disk) so they are rewritten intact.
+    pub fn reset(&mut self, offset: u64, tail_block: Vec<u8>) {
+        assert!(self.active.is_none() && self.slots.is_empty());
+        assert!(tail_block.len() < ALIGN);
+        let base = offset - tail_block.len() as u64;
+        assert_eq!(base % IO_ALIGNMENT, 0);
+        self.carry = if tail_block.is_empty() {
+            None
+        } else {
+            Some((base, tail_block))
+        };
+    }
+
+    fn busy_count(&self) -> usize {
+        let queued = self
+            .slots
+            .iter()
+            .filter(|slot| !matches!(slot.state, SlotState::Written(_)))
+            .count();
+        queued + usize::from(self.active.is_some())
+    }
+
+    /// Makes room for `size` bytes at `offset` in the active buffer, which must not extend
+    /// past `limit` (the end of the segment).
+    pub fn reserve(
+        &mut self,
+        offset: u64,
+        size: usize,
+        limit: u64,
+        alloc: impl FnOnce(usize) -> B,
+    ) -> Reserve {
+        if let Some(active) = &self.active {
+            let fits = active.fill + size <= active.buf.as_bytes().len();
+            if fits && active.base + active.fill as u64 == offset {
+                return Reserve::Ready;
+            }
+            self.seal_active(true);
+        }
+        if self.busy_count() >= self.busy_count_max {
+            return Reserve::NoBuffer;
+        }
+        let (base, carried) = match self.carry.take() {
+            Some((base, bytes)) if base + bytes.len() as u64 == offset => (base, bytes),
+            _ => (offset, Vec::new()),
+        };
+        assert_eq!(base % IO_ALIGNMENT, 0, "buffers start on a block boundary");
+        let wanted = self.buffer_bytes.max(align_up(carried.len() + size));
+        let capacity = wanted.min((limit - base) as usize);
+        assert!(
+            carried.len() + size <= capacity,
+            "record does not fit before the limit"
+        );
+        let mut buf = alloc(capacity);
+        buf.as_bytes_mut()[..carried.len()].copy_from_slice(&carried);
+        self.active = Some(Active {
+            buf,
+            base,
+            fill: carried.len(),
+        });
+        Reserve::Ready
+    }
+
+    /// The `size` bytes reserved at the current fill position; the caller encodes into them.
+    pub fn append(&mut self, size: usize) -> &mut [u8] {
+        let active = self.active.as_mut().expect("reserve before append");
+        let start = active.fill;
+        active.fill += size;
+        &mut active.buf.as_bytes_mut()[start..start + size]
+    }
+
+    /// Seals the active buffer. At a segment end there is nothing to carry: the next
+    /// buffer starts the next file.
+    pub fn seal_active(&mut self, carry_tail: bool) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        if carry_tail {
+            let block = align_down(active.fill);
+            let tail = active.buf.as_bytes()[block..active.fill].to_vec();
+            self.carry = (!tail.is_empty()).then(|| (active.base + block as u64, tail));
+        } else {
+            self.carry = None;
+        }
+        self.slots.push_back(Slot {
+            base: active.base,
+            data_len: active.fill,
+            state: SlotState::Sealed(active.buf),
+        });
+    }
+
+    /// Seals whatever holds data past `written` and hands out every sealed buffer as one
+    /// batch. Empty when there is nothing to write.
+    pub fn take_batch(&mut self, written: u64) -> Batch<B> {
+        if let Some(active) = &self.active {
+            if active.base + active.fill as u64 > written {
+                self.seal_active(true);
+            }
+        }
+        let first = self
+            .slots
+            .iter()
+            .position(|slot| matches!(slot.state, SlotState::Sealed(_)));
+        let Some(first) = first else {
+            return Batch {
+                writes: Vec::new(),
+                end: written,
+            };
+        };
+        assert!(
+            self.slots
+                .iter()
+                .skip(first)
+                .all(|slot| matches!(slot.state, SlotState::Sealed(_))),
+            "a batch is already in flight"
+        );
+        let mut writes = Vec::new();
+        let mut end = written;
+        for at in first..self.slots.len() {
+            let next_base = self.slots.get(at + 1).map(|next| next.base);
+            let slot = &mut self.slots[at];
+            let padded = align_up(slot.data_len);
+            let overlaps_next = next_base.is_some_and(|next| next < slot.base + padded as u64);
+            let write_len = if overlaps_next {
+                align_down(slot.data_len)
+            } else {
+                padded
+            };
+            let SlotState::Sealed(mut buf) = std::mem::replace(&mut slot.state, SlotState::Moving)
+            else {
+                unreachable!("checked above that every slot from `first` on is sealed")
+            };
+            buf.as_bytes_mut()[slot.data_len..write_len.max(slot.data_len)].fill(0);
+            buf.trim_to_size(write_len);
+            let buf = Rc::new(buf);
+            if write_len > 0 {
+                writes.push((slot.base, buf.clone()));
+            }
+            slot.state = SlotState::InFlight(buf);
+            end = slot.base + slot.data_len as u64;
+        }
+        Batch { writes, end }
+    }
+
+    /// The batch is on disk: its buffers join the read cache.
+    pub fn complete_batch(&mut self) {
+        for slot in &mut self.slots {
+            if let SlotState::InFlight(buf) = &slot.state {
+                let buf = buf.clone();
+                self.cached_bytes += buf.as_bytes().len();
+                slot.state = SlotState::Written(buf);
+            }
+        }
+        while self.cached_bytes > self.cache_bytes_max {
+            let Some(front) = self.slots.front() else {
+                break;
+            };
+            let SlotState::Written(buf) = &front.state else {
+                break;
+            };
+            self.cached_bytes -= buf.as_bytes().len();
+            self.slots.pop_front();
+        }
+    }
+
+    /// Bytes `[offset, offset + len)` if one buffer in memory holds all of them.
+    pub fn read(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let end = offset + len as u64;
+        if let Some(active) = &self.active {
+            if active.base <= offset && end <= active.base + active.fill as u64 {
+                let start = (offset - active.base) as usize;
+                return Some(&active.buf.as_bytes()[start..start + len]);
+            }
+        }
+        self.slots.iter().rev().find_map(|slot| {
+            let bytes = slot.bytes();
+            if slot.base <= offset && end <= slot.base + bytes.len() as u64 {
+                let start = (offset - slot.base) as usize;
+                Some(&bytes[start..start + len])
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Drops everything (a failed write leaves the tail unknown; recovery rebuilds it).
+    pub fn clear(&mut self) {
+        self.active = None;
+        self.carry = None;
+        self.slots.clear();
+        self.cached_bytes = 0;
+    }
+}
+
+#[cfg(test)]
+#[path = "write_buffers_tests.rs"]
+mod tests;

@@ -1,0 +1,121 @@
+//! `MessageStoreConfig`: RocketMQ's property names in snake case, RocketMQ's defaults
+//! (store-format.md §3, §9, §10), plus the few knobs of our own write path.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushDiskType {
+    /// Acknowledge once the O_DIRECT write completed: survives kill -9, not power loss.
+    AsyncFlush,
+    /// Acknowledge once fdatasync covered the record; one sync serves every waiter.
+    SyncFlush,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub store_path_root_dir: PathBuf,
+    /// `mappedFileSizeCommitLog`. A multiple of [`crate::commit_log::IO_ALIGNMENT`].
+    pub mapped_file_size_commit_log: u64,
+    /// `mappedFileSizeConsumeQueue`, in bytes (units × 20).
+    pub mapped_file_size_consume_queue: u64,
+    /// `maxMessageSize`: the body limit; the whole record may be 64 KiB larger (5.x rule).
+    pub max_message_size: usize,
+    pub flush_disk_type: FlushDiskType,
+    /// Size of one write buffer; 1 MiB writes measured fastest on our disks.
+    pub write_buffer_bytes: usize,
+    /// Buffers being filled, queued or in flight at once. Appends wait when all are busy,
+    /// which is what bounds a shard's write memory.
+    pub write_buffer_count_max: usize,
+    /// Written buffers kept for reads of recent records (the tail cache).
+    pub tail_cache_bytes: usize,
+    /// The first physical offset of an empty CommitLog. The broker puts the shard in the
+    /// high bits so offsetMsgId stays unique across shards.
+    pub commit_log_offset_base: u64,
+    pub message_index_enable: bool,
+    pub max_hash_slot_num: u32,
+    pub max_index_num: u32,
+    pub check_crc_on_recover: bool,
+    /// `fileReservedTime`, hours.
+    pub file_reserved_time: u64,
+    /// `deleteWhen`: hours of day separated by `;`.
+    pub delete_when: String,
+    pub disk_max_used_space_ratio: u32,
+    pub disk_space_clean_forcibly_ratio: u32,
+    /// Past this, puts fail with `PutError::DiskFull` until usage drops.
+    pub disk_space_warning_level_ratio: u32,
+    pub clean_file_forcibly_enable: bool,
+    pub delete_file_batch_max: usize,
+    /// `maxMsgsNumBatch`: cap on key-query results.
+    pub max_msgs_num_batch: usize,
+    /// How many ConsumeQueue units one get may scan while filtering by tag.
+    pub max_filter_message_count: usize,
+}
+
+impl StoreConfig {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            store_path_root_dir: root.into(),
+            mapped_file_size_commit_log: 1 << 30,
+            mapped_file_size_consume_queue: 300_000 * 20,
+            max_message_size: 4 << 20,
+            flush_disk_type: FlushDiskType::AsyncFlush,
+            write_buffer_bytes: 1 << 20,
+            write_buffer_count_max: 8,
+            tail_cache_bytes: 16 << 20,
+            commit_log_offset_base: 0,
+            message_index_enable: true,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 20_000_000,
+            check_crc_on_recover: true,
+            file_reserved_time: 72,
+            delete_when: "04".to_string(),
+            disk_max_used_space_ratio: 75,
+            disk_space_clean_forcibly_ratio: 85,
+            disk_space_warning_level_ratio: 90,
+            clean_file_forcibly_enable: true,
+            delete_file_batch_max: 10,
+            max_msgs_num_batch: 64,
+            max_filter_message_count: 16_000,
+        }
+    }
+
+    pub fn commit_log_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("commitlog")
+    }
+    pub fn consume_queue_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("consumequeue")
+    }
+    pub fn index_dir(&self) -> PathBuf {
+        self.store_path_root_dir.join("index")
+    }
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.store_path_root_dir.join("checkpoint")
+    }
+    pub fn abort_path(&self) -> PathBuf {
+        self.store_path_root_dir.join("abort")
+    }
+    pub fn root(&self) -> &Path {
+        &self.store_path_root_dir
+    }
+
+    /// The largest whole record accepted: body limit plus room for topic and properties.
+    pub fn record_size_max(&self) -> usize {
+        self.max_message_size + 64 * 1024
+    }
+}
+
+/// The 20-digit zero-padded start offset RocketMQ names mapped files by.
+pub fn offset_to_file_name(offset: u64) -> String {
+    format!("{offset:020}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_twenty_digits() {
+        assert_eq!(offset_to_file_name(1 << 30), "00000000001073741824");
+        assert_eq!(offset_to_file_name(0).len(), 20);
+    }
+}

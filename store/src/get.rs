@@ -1,0 +1,278 @@
+//! The read side of [`MessageStore`]: pulls by queue offset (`getMessage`), lookups by
+//! time, key and physical offset.
+
+use crate::commit_log::RecordData;
+use crate::message::record::store_timestamp_of;
+use crate::message_store::MessageStore;
+use crate::storage::{FileRange, Storage};
+
+/// `GetMessageStatus`, the subset a master's local store produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetStatus {
+    Found,
+    /// Units were scanned but none passed the filter (or their records are gone).
+    NoMatchedMessage,
+    /// The requested offset is the next one to be written: the consumer is caught up.
+    OffsetOverflowOne,
+    OffsetOverflowBadly,
+    OffsetTooSmall,
+    NoMessageInQueue,
+}
+
+/// A record's bytes, or where to find them for a zero-copy send.
+#[derive(Clone, Debug)]
+pub enum MessageData {
+    Bytes(Vec<u8>),
+    File(FileRange),
+}
+
+#[derive(Clone, Debug)]
+pub struct GetMessage {
+    pub queue_offset: u64,
+    pub physical_offset: u64,
+    pub size: usize,
+    pub data: MessageData,
+}
+
+#[derive(Clone, Debug)]
+pub struct GetResult {
+    pub status: GetStatus,
+    pub messages: Vec<GetMessage>,
+    pub next_begin_offset: u64,
+    pub min_offset: u64,
+    pub max_offset: u64,
+}
+
+/// A pull: queue, start offset, limits, and the tag filter over ConsumeQueue tag codes.
+pub struct GetRequest<'a> {
+    pub topic: &'a str,
+    pub queue_id: i32,
+    pub queue_offset: u64,
+    pub max_count: usize,
+    pub max_bytes: usize,
+    pub filter: &'a dyn Fn(i64) -> bool,
+    /// Return records no longer in memory as file ranges instead of bytes.
+    pub zero_copy: bool,
+}
+
+pub struct QueryResult {
+    pub messages: Vec<Vec<u8>>,
+    pub index_last_update_timestamp: i64,
+    pub index_last_update_phy_offset: i64,
+}
+
+impl<S: Storage> MessageStore<S> {
+    /// `DefaultMessageStore.getMessage`.
+    pub async fn get(&self, request: &GetRequest<'_>) -> GetResult {
+        let (min_offset, max_offset) = self.queue_bounds(request.topic, request.queue_id);
+        let offset = request.queue_offset;
+        let mut result = GetResult {
+            status: GetStatus::NoMatchedMessage,
+            messages: Vec::new(),
+            next_begin_offset: offset,
+            min_offset,
+            max_offset,
+        };
+        if max_offset == 0 {
+            result.status = GetStatus::NoMessageInQueue;
+            result.next_begin_offset = 0;
+            return result;
+        } else if offset < min_offset {
+            result.status = GetStatus::OffsetTooSmall;
+            result.next_begin_offset = min_offset;
+            return result;
+        } else if offset == max_offset {
+            result.status = GetStatus::OffsetOverflowOne;
+            return result;
+        } else if offset > max_offset {
+            result.status = GetStatus::OffsetOverflowBadly;
+            result.next_begin_offset = if min_offset == 0 {
+                min_offset
+            } else {
+                max_offset
+            };
+            return result;
+        }
+        let commit_log = &self.inner.commit_log;
+        let scan_max = self.inner.config.max_filter_message_count;
+        let mut bytes_total = 0;
+        let mut queue_offset = offset;
+        while queue_offset < max_offset && queue_offset - offset < scan_max as u64 {
+            if result.messages.len() >= request.max_count {
+                break;
+            }
+            let unit = {
+                let dispatcher = self.inner.dispatcher.borrow();
+                dispatcher
+                    .queue(request.topic, request.queue_id)
+                    .and_then(|queue| queue.get(queue_offset))
+            };
+            let Some(unit) = unit else { break };
+            let size = unit.size as usize;
+            let physical_offset = unit.commit_log_offset as u64;
+            if !result.messages.is_empty() && bytes_total + size > request.max_bytes {
+                break;
+            }
+            queue_offset += 1;
+            if unit.is_blank()
+                || physical_offset < commit_log.min_offset()
+                || !(request.filter)(unit.tags_code)
+            {
+                continue;
+            }
+            let data = if request.zero_copy {
+                match commit_log.locate(physical_offset, size, true) {
+                    Ok(RecordData::Memory(bytes)) => Some(MessageData::Bytes(bytes)),
+                    Ok(RecordData::File(range)) if range.fd >= 0 => Some(MessageData::File(range)),
+                    Ok(RecordData::File(_)) => commit_log
+                        .read(physical_offset, size)
+                        .await
+                        .ok()
+                        .map(MessageData::Bytes),
+                    Err(_) => None,
+                }
+            } else {
+                commit_log
+                    .read(physical_offset, size)
+                    .await
+                    .ok()
+                    .map(MessageData::Bytes)
+            };
+            let Some(data) = data else { continue }; // Deleted meanwhile by retention.
+            if let MessageData::Bytes(bytes) = &data {
+                // The unit's size and the record's own TOTALSIZE must agree, or the unit
+                // points at the wrong place and we would serve garbage.
+                assert_eq!(
+                    i32::from_be_bytes(bytes[..4].try_into().unwrap()),
+                    unit.size
+                );
+            }
+            bytes_total += size;
+            result.messages.push(GetMessage {
+                queue_offset: queue_offset - 1,
+                physical_offset,
+                size,
+                data,
+            });
+        }
+        result.next_begin_offset = queue_offset;
+        if !result.messages.is_empty() {
+            result.status = GetStatus::Found;
+        }
+        result
+    }
+
+    /// `(min, max)` queue offsets; `(0, 0)` for an unknown queue.
+    pub fn queue_bounds(&self, topic: &str, queue_id: i32) -> (u64, u64) {
+        let dispatcher = self.inner.dispatcher.borrow();
+        dispatcher
+            .queue(topic, queue_id)
+            .map_or((0, 0), |queue| (queue.min_offset(), queue.max_offset()))
+    }
+
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> u64 {
+        self.queue_bounds(topic, queue_id).1
+    }
+
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> u64 {
+        self.queue_bounds(topic, queue_id).0
+    }
+
+    /// CommitLog bounds: `[min, max)` physical offsets that can be read.
+    pub fn commit_log_bounds(&self) -> (u64, u64) {
+        (
+            self.inner.commit_log.min_offset(),
+            self.inner.commit_log.max_offset(),
+        )
+    }
+
+    async fn store_timestamp_at(
+        &self,
+        queue_offset: u64,
+        topic: &str,
+        queue_id: i32,
+    ) -> Option<i64> {
+        let unit = {
+            let dispatcher = self.inner.dispatcher.borrow();
+            dispatcher.queue(topic, queue_id)?.get(queue_offset)?
+        };
+        if unit.is_blank() {
+            return None;
+        }
+        let head = self
+            .inner
+            .commit_log
+            .read(unit.commit_log_offset as u64, unit.size.min(128) as usize)
+            .await;
+        store_timestamp_of(&head.ok()?)
+    }
+
+    /// `getOffsetInQueueByTime`: the first queue offset stored at or after `timestamp`;
+    /// the max offset if every message is older.
+    pub async fn search_offset_by_timestamp(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        timestamp: i64,
+    ) -> u64 {
+        let (mut low, mut high) = self.queue_bounds(topic, queue_id);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.store_timestamp_at(middle, topic, queue_id).await {
+                Some(stored) if stored >= timestamp => high = middle,
+                _ => low = middle + 1,
+            }
+        }
+        low
+    }
+
+    /// Store time of the oldest message still in the queue (`getEarliestMessageTime`).
+    pub async fn earliest_msg_store_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
+        let (min, max) = self.queue_bounds(topic, queue_id);
+        for queue_offset in min..max.min(min + 64) {
+            if let Some(timestamp) = self.store_timestamp_at(queue_offset, topic, queue_id).await {
+                return Some(timestamp);
+            }
+        }
+        None
+    }
+
+    /// `queryMessage`: records indexed under `topic#key` stored within `[begin, end]`.
+    /// Hashes collide, so callers re-check KEYS / UNIQ_KEY, as Java clients do.
+    pub async fn query_by_key(
+        &self,
+        topic: &str,
+        key: &str,
+        max_count: usize,
+        begin: i64,
+        end: i64,
+    ) -> QueryResult {
+        let max_count = max_count.min(self.inner.config.max_msgs_num_batch);
+        let (offsets, (timestamp, phy_offset)) = {
+            let dispatcher = self.inner.dispatcher.borrow();
+            match &dispatcher.index {
+                Some(index) => (
+                    index.query(topic, key, max_count, begin, end),
+                    index.last_update(),
+                ),
+                None => (Vec::new(), (0, 0)),
+            }
+        };
+        let mut messages = Vec::new();
+        for offset in offsets {
+            if let Ok(bytes) = self.inner.commit_log.read_record(offset as u64).await {
+                messages.push(bytes);
+            }
+        }
+        QueryResult {
+            messages,
+            index_last_update_timestamp: timestamp,
+            index_last_update_phy_offset: phy_offset,
+        }
+    }
+
+    /// The record at a CommitLog offset (`lookMessageByOffset`, viewMessageById).
+    pub async fn read_by_physical_offset(&self, offset: u64) -> Option<Vec<u8>> {
+        self.inner.commit_log.read_record(offset).await.ok()
+    }
+}

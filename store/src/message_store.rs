@@ -1,0 +1,355 @@
+//! `MessageStore`: the facade one shard's broker code calls. It owns the shard's
+//! CommitLog, ConsumeQueues, index and checkpoint, assigns queue offsets under the append
+//! lock, acknowledges per flush mode, and dispatches written records in CommitLog order.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::checkpoint::{Checkpoint, CheckpointTimes};
+use crate::commit_log::CommitLog;
+use crate::config::{FlushDiskType, StoreConfig};
+use crate::dispatch::{AppendListener, DispatchRequest, Dispatcher};
+use crate::error::{PutError, StoreError};
+use crate::index_service::IndexService;
+use crate::message::record::PROPERTIES_LEN_MAX;
+use crate::message::sys_flag::is_consumable;
+use crate::message::{create_offset_msg_id, AppendStamp, MessageRecord, RecordError};
+use crate::recovery::{recover, RecoveryReport};
+use crate::storage::Storage;
+use crate::sync::AsyncMutex;
+
+/// What an acknowledged put returns (`AppendMessageResult`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutOk {
+    /// CommitLog offset of the (first) record.
+    pub physical_offset: u64,
+    /// Queue offset of the (first) record; 0 for PREPARED/ROLLBACK transaction records.
+    pub queue_offset: u64,
+    /// Bytes written, all records together.
+    pub size: usize,
+    pub store_timestamp: i64,
+    /// offsetMsgId; for a batch the ids joined with `,`.
+    pub msg_id: String,
+    pub message_count: usize,
+}
+
+/// The store of one shard. Cheap to clone; every clone is the same store.
+///
+/// Lives on exactly one core and is deliberately `!Send`: all of its state sits in
+/// `RefCell`s touched only by tasks of that core's executor.
+pub struct MessageStore<S: Storage> {
+    pub(crate) inner: Rc<StoreInner<S>>,
+}
+
+impl<S: Storage> Clone for MessageStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(crate) struct StoreInner<S: Storage> {
+    pub(crate) storage: S,
+    pub(crate) config: StoreConfig,
+    pub(crate) commit_log: CommitLog<S>,
+    pub(crate) dispatcher: RefCell<Dispatcher<S>>,
+    checkpoint: RefCell<Checkpoint<S>>,
+    append_lock: AsyncMutex,
+    /// topic -> queue id -> next queue offset, assigned at append time.
+    queue_offsets: RefCell<HashMap<String, HashMap<i32, u64>>>,
+    /// Appended, not yet dispatched; CommitLog order.
+    pending_dispatch: RefCell<VecDeque<DispatchRequest>>,
+    last_store_timestamp: Cell<i64>,
+    pub(crate) disk: RefCell<crate::retention::DiskState>,
+    shut_down: Cell<bool>,
+}
+
+impl<S: Storage> MessageStore<S> {
+    /// Loads and recovers the store under `config.store_path_root_dir`, then marks it
+    /// running (creates `abort`).
+    pub async fn open(
+        storage: S,
+        config: StoreConfig,
+    ) -> Result<(Self, RecoveryReport), StoreError> {
+        let root = config.root().to_path_buf();
+        storage
+            .create_dir_all(&root)
+            .map_err(StoreError::io(&root))?;
+        let abort_path = config.abort_path();
+        let abnormal = storage.exists(&abort_path);
+        if abnormal {
+            tracing::warn!("store: abort file present, the last shutdown was abnormal");
+        }
+        let checkpoint = Checkpoint::open(&storage, &config.checkpoint_path())?;
+        let times = checkpoint.times();
+        let commit_log = CommitLog::open(storage.clone(), &config).await?;
+        let (index, index_rebuild_from) = if config.message_index_enable {
+            let (index, rebuild_from) = IndexService::load(
+                storage.clone(),
+                config.index_dir(),
+                config.max_hash_slot_num,
+                config.max_index_num,
+                abnormal,
+                times.index_msg_timestamp,
+            )?;
+            (Some(index), rebuild_from)
+        } else {
+            (None, None)
+        };
+        let mut dispatcher = Dispatcher::load(
+            storage.clone(),
+            config.consume_queue_dir(),
+            config.mapped_file_size_consume_queue,
+            index,
+        )?;
+        let report = recover(
+            &commit_log,
+            &mut dispatcher,
+            times,
+            abnormal,
+            index_rebuild_from,
+            config.check_crc_on_recover,
+        )
+        .await?;
+        let mut queue_offsets: HashMap<String, HashMap<i32, u64>> = HashMap::new();
+        for queue in dispatcher.queues() {
+            queue_offsets
+                .entry(queue.topic.clone())
+                .or_default()
+                .insert(queue.queue_id, queue.max_offset());
+        }
+        storage
+            .create_empty_file(&abort_path)
+            .map_err(StoreError::io(&abort_path))?;
+        let last_store_timestamp = dispatcher
+            .last_store_timestamp
+            .max(times.physic_msg_timestamp);
+        let inner = StoreInner {
+            storage,
+            config,
+            commit_log,
+            dispatcher: RefCell::new(dispatcher),
+            checkpoint: RefCell::new(checkpoint),
+            append_lock: AsyncMutex::default(),
+            queue_offsets: RefCell::new(queue_offsets),
+            pending_dispatch: RefCell::new(VecDeque::new()),
+            last_store_timestamp: Cell::new(last_store_timestamp),
+            disk: RefCell::new(crate::retention::DiskState::default()),
+            shut_down: Cell::new(false),
+        };
+        Ok((
+            Self {
+                inner: Rc::new(inner),
+            },
+            report,
+        ))
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Appends one message and resolves when it is acknowledged: written (ASYNC_FLUSH) or
+    /// durable (SYNC_FLUSH, unless the message says `WAIT=false`).
+    pub async fn put(&self, record: &MessageRecord) -> Result<PutOk, PutError> {
+        self.put_batch(std::slice::from_ref(record)).await
+    }
+
+    /// Appends records with consecutive queue offsets (a batch send), acknowledged together.
+    pub async fn put_batch(&self, records: &[MessageRecord]) -> Result<PutOk, PutError> {
+        assert!(!records.is_empty());
+        let inner = &*self.inner;
+        if inner.shut_down.get() {
+            return Err(PutError::Io("store is shut down".into()));
+        }
+        self.check_disk_space()?;
+        let mut prepared = Vec::with_capacity(records.len());
+        for record in records {
+            prepared.push(self.validate(record)?);
+        }
+        let guard = inner.append_lock.lock().await;
+        let mut first: Option<(u64, u64, i64)> = None;
+        let mut end = 0;
+        let mut size_total = 0;
+        let mut msg_ids = Vec::with_capacity(records.len());
+        for prepared in &prepared {
+            let record = prepared.record;
+            let consumable = is_consumable(prepared.sys_flag());
+            let queue_offset = if consumable {
+                self.next_queue_offset(&record.topic, record.queue_id)
+            } else {
+                0
+            };
+            // Store time never goes backwards, or timestamp search and recovery's
+            // checkpoint comparison would misorder records.
+            let store_timestamp = inner.storage.now_ms().max(inner.last_store_timestamp.get());
+            inner.last_store_timestamp.set(store_timestamp);
+            let append = inner
+                .commit_log
+                .append(prepared.total_size, |dst, physical_offset| {
+                    let stamp = AppendStamp {
+                        queue_offset: queue_offset as i64,
+                        physical_offset: physical_offset as i64,
+                        store_timestamp,
+                    };
+                    prepared.encode_into(dst, stamp);
+                });
+            let physical_offset = match append.await {
+                Ok(offset) => offset,
+                Err(error) => {
+                    drop(guard);
+                    return Err(error);
+                }
+            };
+            if consumable {
+                self.advance_queue_offset(&record.topic, record.queue_id);
+            }
+            let mut request = DispatchRequest::new(record, prepared.sys_flag(), prepared.tags_code);
+            request.queue_offset = queue_offset as i64;
+            request.commit_log_offset = physical_offset as i64;
+            request.size = prepared.total_size as i32;
+            request.store_timestamp = store_timestamp;
+            inner.pending_dispatch.borrow_mut().push_back(request);
+            first.get_or_insert((physical_offset, queue_offset, store_timestamp));
+            end = physical_offset + prepared.total_size as u64;
+            size_total += prepared.total_size;
+            msg_ids.push(create_offset_msg_id(
+                record.store_host,
+                physical_offset as i64,
+            ));
+        }
+        drop(guard);
+        inner.commit_log.wait_written(end).await?;
+        self.dispatch_written();
+        let wait = records[0].properties.get("WAIT") != Some("false");
+        if inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
+            inner.commit_log.wait_flushed(end).await?;
+        }
+        let (physical_offset, queue_offset, store_timestamp) = first.unwrap();
+        Ok(PutOk {
+            physical_offset,
+            queue_offset,
+            size: size_total,
+            store_timestamp,
+            msg_id: msg_ids.join(","),
+            message_count: records.len(),
+        })
+    }
+
+    fn validate<'a>(
+        &self,
+        record: &'a MessageRecord,
+    ) -> Result<crate::message::PreparedRecord<'a>, PutError> {
+        let max = self.inner.config.max_message_size;
+        if record.body.len() > max {
+            return Err(PutError::MessageTooLarge {
+                size: record.body.len(),
+                max,
+            });
+        }
+        let prepared = record.prepare().map_err(|error| match error {
+            RecordError::PropertiesTooLarge { len, .. } => PutError::PropertiesTooLarge {
+                size: len,
+                max: PROPERTIES_LEN_MAX,
+            },
+            other => PutError::Malformed(other),
+        })?;
+        let record_max = self.inner.config.record_size_max();
+        if prepared.total_size > record_max {
+            return Err(PutError::MessageTooLarge {
+                size: prepared.total_size,
+                max: record_max,
+            });
+        }
+        Ok(prepared)
+    }
+
+    fn next_queue_offset(&self, topic: &str, queue_id: i32) -> u64 {
+        let offsets = self.inner.queue_offsets.borrow();
+        offsets
+            .get(topic)
+            .and_then(|queues| queues.get(&queue_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn advance_queue_offset(&self, topic: &str, queue_id: i32) {
+        let mut offsets = self.inner.queue_offsets.borrow_mut();
+        if !offsets.contains_key(topic) {
+            offsets.insert(topic.to_string(), HashMap::new());
+        }
+        *offsets.get_mut(topic).unwrap().entry(queue_id).or_insert(0) += 1;
+    }
+
+    /// Dispatches every pending record that is now written, in order. Runs synchronously,
+    /// so whichever task gets here first does it for all and order is kept.
+    fn dispatch_written(&self) {
+        let written = self.inner.commit_log.max_offset();
+        let mut dispatcher = self.inner.dispatcher.borrow_mut();
+        loop {
+            let request = {
+                let mut pending = self.inner.pending_dispatch.borrow_mut();
+                match pending.front() {
+                    Some(request) if request.end() <= written => pending.pop_front().unwrap(),
+                    _ => break,
+                }
+            };
+            if let Err(error) = dispatcher.dispatch(&request) {
+                // The record is safe in the CommitLog; recovery re-dispatches it.
+                tracing::error!(%error, offset = request.commit_log_offset, "dispatch failed");
+            }
+        }
+    }
+
+    /// Registers a callback for every new ConsumeQueue unit (long-polling wake-ups).
+    pub fn register_append_listener(&self, listener: AppendListener) {
+        self.inner.dispatcher.borrow_mut().add_listener(listener);
+    }
+
+    /// Writes and syncs the CommitLog, syncs ConsumeQueues and index, then records the
+    /// checkpoint. The broker calls this periodically under ASYNC_FLUSH.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        inner
+            .commit_log
+            .flush()
+            .await
+            .map_err(|error| StoreError::Failed(error.to_string()))?;
+        self.dispatch_written();
+        let timestamp = {
+            let mut dispatcher = inner.dispatcher.borrow_mut();
+            dispatcher.sync()?;
+            dispatcher.last_store_timestamp
+        };
+        let previous = inner.checkpoint.borrow().times();
+        let times = CheckpointTimes {
+            physic_msg_timestamp: timestamp.max(previous.physic_msg_timestamp),
+            logics_msg_timestamp: timestamp.max(previous.logics_msg_timestamp),
+            index_msg_timestamp: timestamp.max(previous.index_msg_timestamp),
+        };
+        inner.checkpoint.borrow_mut().store(times)
+    }
+
+    /// Flushes everything and removes `abort`, so the next start takes the normal path.
+    /// Puts are refused from here on.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        self.inner.shut_down.set(true);
+        let _guard = self.inner.append_lock.lock().await;
+        self.flush().await?;
+        let abort_path = self.inner.config.abort_path();
+        self.inner
+            .storage
+            .remove_file(&abort_path)
+            .map_err(StoreError::io(&abort_path))?;
+        tracing::info!("store: clean shutdown");
+        Ok(())
+    }
+
+    /// The broker address written as store host, decoded back from an offsetMsgId.
+    pub fn decode_msg_id(msg_id: &str) -> Option<(SocketAddr, i64)> {
+        crate::message::decode_offset_msg_id(msg_id)
+    }
+}

@@ -1,0 +1,104 @@
+//! The one seam between the store and the file system (style.md §8).
+//!
+//! [`DmaStorage`] is the real thing: glommio O_DIRECT segment writes, buffered reads, and
+//! memory-mapped ConsumeQueue, IndexFile and checkpoint files. [`SimStorage`] keeps every
+//! file in memory, its futures are always ready (so `block_on` runs it deterministically),
+//! and it can fail operations and crash, dropping writes that were never synced.
+//!
+//! Two kinds of file sit behind it, because they are written in two different ways:
+//! CommitLog segments are large, append-only and written in aligned buffers, so they get
+//! async DMA writes; ConsumeQueue, IndexFile and checkpoint files get small writes at
+//! random positions in order with dispatch, so they are mapped (RocketMQ maps all of
+//! them) and written synchronously into the page cache.
+
+pub mod dma;
+pub mod sim;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::rc::Rc;
+
+pub use dma::DmaStorage;
+pub use sim::{SimFaults, SimStorage};
+
+/// An aligned buffer the storage can write without copying.
+pub trait IoBuffer: 'static {
+    fn as_bytes(&self) -> &[u8];
+    fn as_bytes_mut(&mut self) -> &mut [u8];
+    /// Shortens the buffer for good (glommio's `DmaBuffer` cannot grow back).
+    fn trim_to_size(&mut self, len: usize);
+}
+
+/// A region of a segment file that the broker can hand to sendfile/splice. The `holder`
+/// keeps the descriptor open for as long as the range is alive, even if retention deletes
+/// the segment meanwhile.
+#[derive(Clone)]
+pub struct FileRange {
+    pub fd: RawFd,
+    pub offset: u64,
+    pub len: usize,
+    pub holder: Rc<dyn std::any::Any>,
+}
+
+impl std::fmt::Debug for FileRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FileRange(fd {} @{} +{})",
+            self.fd, self.offset, self.len
+        )
+    }
+}
+
+/// One CommitLog segment file.
+// The futures are deliberately !Send: a segment lives on one shard's executor.
+#[allow(async_fn_in_trait)]
+pub trait SegmentFile: 'static {
+    type Buffer: IoBuffer;
+    /// Writes the whole buffer at `pos`; both aligned to [`crate::commit_log::IO_ALIGNMENT`].
+    async fn write_at(&self, buf: Rc<Self::Buffer>, pos: u64) -> io::Result<()>;
+    /// Reads exactly `len` bytes (through the page cache), or fails.
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Makes completed writes durable (fdatasync).
+    async fn sync_data(&self) -> io::Result<()>;
+    /// Makes every byte from `from` to the end of the file read as zero (torn-tail cut).
+    async fn zero_from(&self, from: u64) -> io::Result<()>;
+    /// A descriptor for zero-copy sends, if this storage has real files.
+    fn read_fd(&self) -> Option<RawFd>;
+}
+
+/// A fixed-size file written in place (ConsumeQueue, IndexFile, checkpoint).
+pub trait MappedFile: 'static {
+    fn len_bytes(&self) -> u64;
+    fn read(&self, pos: u64, dst: &mut [u8]);
+    fn write(&mut self, pos: u64, src: &[u8]);
+    /// msync: what was written survives power loss.
+    fn sync(&self) -> io::Result<()>;
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Storage: Clone + 'static {
+    type Buffer: IoBuffer;
+    type Segment: SegmentFile<Buffer = Self::Buffer>;
+    type Mapped: MappedFile;
+
+    fn alloc_buffer(&self, len: usize) -> Self::Buffer;
+    /// Wall clock in ms; the simulation supplies its own so runs replay exactly.
+    fn now_ms(&self) -> i64;
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Names of the entries of `dir`, sorted; empty if `dir` does not exist.
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+    fn modified_ms(&self, path: &Path) -> io::Result<i64>;
+    fn exists(&self, path: &Path) -> bool;
+    /// Creates an empty file durably (the abort marker).
+    fn create_empty_file(&self, path: &Path) -> io::Result<()>;
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Percent of the file system holding `path` that is in use.
+    fn disk_used_percent(&self, path: &Path) -> io::Result<u32>;
+    /// Opens a segment, creating and preallocating it to `size` bytes if missing.
+    async fn open_segment(&self, path: &Path, size: u64) -> io::Result<Self::Segment>;
+    /// Maps a file of exactly `len` bytes, creating it (zero-filled) if missing.
+    fn map_file(&self, path: &Path, len: u64) -> io::Result<Self::Mapped>;
+}

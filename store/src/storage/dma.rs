@@ -1,0 +1,396 @@
+//! The real storage: glommio DMA (O_DIRECT over io_uring) for CommitLog segments, a second,
+//! buffered descriptor per segment for reads through the page cache, and mmap for the
+//! small in-place files. Must be used inside a glommio executor.
+
+use std::cell::Cell;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions as GlommioOpenOptions};
+
+use super::{IoBuffer, MappedFile, SegmentFile, Storage};
+
+type DiskUsageProbe = Rc<dyn Fn(&Path) -> io::Result<u32>>;
+
+#[derive(Clone)]
+pub struct DmaStorage {
+    disk_usage_probe: Option<DiskUsageProbe>,
+    direct_io_refused: Rc<Cell<bool>>,
+}
+
+impl DmaStorage {
+    pub fn new() -> Self {
+        log_buffer_registration_case();
+        Self {
+            disk_usage_probe: None,
+            direct_io_refused: Rc::new(Cell::new(false)),
+        }
+    }
+
+    /// Replaces statvfs, so disk-full handling can be tested on a real store.
+    pub fn with_disk_usage_probe(probe: impl Fn(&Path) -> io::Result<u32> + 'static) -> Self {
+        Self {
+            disk_usage_probe: Some(Rc::new(probe)),
+            ..Self::new()
+        }
+    }
+}
+
+impl Default for DmaStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// glommio registers its io_memory in three rings; that needs CAP_IPC_LOCK or a memlock
+/// limit of about 3x io_memory, and without either it silently uses plain buffers. Say
+/// which case this is once, so a slow benchmark is not a mystery.
+fn log_buffer_registration_case() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let cap_eff = status
+            .lines()
+            .find_map(|line| line.strip_prefix("CapEff:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        const CAP_IPC_LOCK: u64 = 14;
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass.
+        unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) };
+        if cap_eff & (1 << CAP_IPC_LOCK) != 0 {
+            tracing::info!("store: CAP_IPC_LOCK present, write buffers are io_uring-registered");
+        } else {
+            tracing::warn!(
+                memlock_bytes = limit.rlim_cur,
+                "store: no CAP_IPC_LOCK; buffers are registered only if 3x io_memory fits in \
+                 RLIMIT_MEMLOCK, else glommio falls back to unregistered buffers (slower writes)"
+            );
+        }
+    });
+}
+
+impl IoBuffer for DmaBuffer {
+    fn as_bytes(&self) -> &[u8] {
+        DmaBuffer::as_bytes(self)
+    }
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        DmaBuffer::as_bytes_mut(self)
+    }
+    fn trim_to_size(&mut self, len: usize) {
+        DmaBuffer::trim_to_size(self, len)
+    }
+}
+
+enum SegmentWriter {
+    Direct(DmaFile),
+    /// O_DIRECT was refused (tmpfs, some overlays): same semantics through the page cache.
+    Buffered(BufferedFile),
+}
+
+pub struct DmaSegment {
+    writer: SegmentWriter,
+    reader: BufferedFile,
+}
+
+impl SegmentFile for DmaSegment {
+    type Buffer = DmaBuffer;
+
+    async fn write_at(&self, buf: Rc<DmaBuffer>, pos: u64) -> io::Result<()> {
+        let len = buf.len();
+        let written = match &self.writer {
+            SegmentWriter::Direct(file) => file.write_rc_at(buf, pos).await?,
+            SegmentWriter::Buffered(file) => file.write_at(buf.as_bytes().to_vec(), pos).await?,
+        };
+        if written != len {
+            // A short O_DIRECT write means the device is full; the tail is now unknown.
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {written} of {len} bytes at {pos}"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        let result = self.reader.read_at(pos, len).await?;
+        if result.len() < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read {} of {len} bytes at {pos}", result.len()),
+            ));
+        }
+        Ok(result[..len].to_vec())
+    }
+
+    async fn sync_data(&self) -> io::Result<()> {
+        match &self.writer {
+            SegmentWriter::Direct(file) => file.fdatasync().await?,
+            SegmentWriter::Buffered(file) => file.fdatasync().await?,
+        }
+        Ok(())
+    }
+
+    async fn zero_from(&self, from: u64) -> io::Result<()> {
+        let fd = self.write_fd();
+        // SAFETY: fstat/fallocate on a descriptor we own.
+        let len = unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut stat) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            stat.st_size as u64
+        };
+        if from >= len {
+            return Ok(());
+        }
+        let mode = libc::FALLOC_FL_ZERO_RANGE | libc::FALLOC_FL_KEEP_SIZE;
+        // SAFETY: as above. ZERO_RANGE keeps the blocks allocated, so later appends into
+        // this range stay as fast as into a fresh preallocated segment.
+        let rc = unsafe { libc::fallocate(fd, mode, from as i64, (len - from) as i64) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn read_fd(&self) -> Option<RawFd> {
+        Some(self.reader.as_raw_fd())
+    }
+}
+
+impl DmaSegment {
+    fn write_fd(&self) -> RawFd {
+        match &self.writer {
+            SegmentWriter::Direct(file) => file.as_raw_fd(),
+            SegmentWriter::Buffered(file) => file.as_raw_fd(),
+        }
+    }
+}
+
+pub struct Mmap {
+    ptr: NonNull<u8>,
+    len: usize,
+    _file: File,
+}
+
+impl MappedFile for Mmap {
+    fn len_bytes(&self) -> u64 {
+        self.len as u64
+    }
+
+    fn read(&self, pos: u64, dst: &mut [u8]) {
+        let pos = pos as usize;
+        assert!(pos + dst.len() <= self.len, "mapped read past the end");
+        // SAFETY: in bounds (asserted), and the mapping lives as long as self.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(pos), dst.as_mut_ptr(), dst.len())
+        };
+    }
+
+    fn write(&mut self, pos: u64, src: &[u8]) {
+        let pos = pos as usize;
+        assert!(pos + src.len() <= self.len, "mapped write past the end");
+        // SAFETY: in bounds (asserted); &mut self makes this the only writer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(pos), src.len())
+        };
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        // SAFETY: the whole mapping, which we own.
+        let rc = unsafe { libc::msync(self.ptr.as_ptr().cast(), self.len, libc::MS_SYNC) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map_file` mapped.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+impl Storage for DmaStorage {
+    type Buffer = DmaBuffer;
+    type Segment = DmaSegment;
+    type Mapped = Mmap;
+
+    fn alloc_buffer(&self, len: usize) -> DmaBuffer {
+        // From the executor's registered io_memory while it lasts, else plain aligned memory.
+        glommio::allocate_dma_buffer(len)
+    }
+
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
+    }
+
+    fn modified_ms(&self, path: &Path) -> io::Result<i64> {
+        let modified = std::fs::metadata(path)?.modified()?;
+        Ok(modified
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0))
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn create_empty_file(&self, path: &Path) -> io::Result<()> {
+        File::create(path)?.sync_all()?;
+        sync_parent_dir(path)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)?;
+        sync_parent_dir(path)
+    }
+
+    fn disk_used_percent(&self, path: &Path) -> io::Result<u32> {
+        if let Some(probe) = &self.disk_usage_probe {
+            return probe(path);
+        }
+        disk_used_percent_statvfs(path)
+    }
+
+    async fn open_segment(&self, path: &Path, size: u64) -> io::Result<DmaSegment> {
+        let existed = path.exists();
+        let writer = match GlommioOpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .dma_open(path)
+            .await
+        {
+            Ok(file) => SegmentWriter::Direct(file),
+            Err(error) => {
+                if !self.direct_io_refused.replace(true) {
+                    tracing::warn!(
+                        path = %path.display(), %error,
+                        "store: O_DIRECT open failed (tmpfs or overlay?); CommitLog falls back \
+                         to buffered I/O: same durability rules, one more copy per write"
+                    );
+                }
+                let file = GlommioOpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .buffered_open(path)
+                    .await?;
+                SegmentWriter::Buffered(file)
+            }
+        };
+        if !existed {
+            // Preallocate so appends never extend the file (no metadata update per write).
+            match &writer {
+                SegmentWriter::Direct(file) => file.pre_allocate(size, false).await?,
+                SegmentWriter::Buffered(file) => file.pre_allocate(size, false).await?,
+            }
+            sync_parent_dir(path)?;
+        }
+        let reader = BufferedFile::open(path).await?;
+        Ok(DmaSegment { writer, reader })
+    }
+
+    fn map_file(&self, path: &Path, len: u64) -> io::Result<Mmap> {
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        if !existed || file.metadata()?.len() < len {
+            file.set_len(len)?;
+        }
+        if !existed {
+            sync_parent_dir(path)?;
+        }
+        assert!(len > 0, "cannot map an empty file");
+        // SAFETY: a fresh shared mapping of a file at least `len` long.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mmap {
+            ptr: NonNull::new(ptr.cast()).unwrap(),
+            len: len as usize,
+            _file: file,
+        })
+    }
+}
+
+fn sync_parent_dir(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(parent) => File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+fn disk_used_percent_statvfs(path: &Path) -> io::Result<u32> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: statvfs fills the struct we pass.
+    let stat = unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c_path.as_ptr(), &mut stat) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        stat
+    };
+    // As df: blocks in use over blocks usable by us (reserved root blocks excluded).
+    let used = stat.f_blocks.saturating_sub(stat.f_bfree);
+    let usable = used + stat.f_bavail;
+    if usable == 0 {
+        return Ok(0);
+    }
+    Ok(((used as u128 * 100).div_ceil(usable as u128)) as u32)
+}
