@@ -20,7 +20,10 @@ log() { echo "setup_venv: $*" >&2; }
 # The check imports the ctypes wrapper, which loads librocketmq.so: that proves the system
 # libraries it links against (libstdc++, zlib, pthread) are present, not just the files.
 imports_ok() {
-    [ -x "$PY" ] && "$PY" -c 'import rocketmq.client' >/dev/null 2>&1
+    [ -x "$PY" ] && "$PY" -c "
+import importlib.metadata, rocketmq.client
+assert importlib.metadata.version('rocketmq-python-cvs') == '${PACKAGE#*==}'
+" >/dev/null 2>&1
 }
 
 if imports_ok; then
