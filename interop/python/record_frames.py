@@ -16,7 +16,8 @@ Prints one line "READY namesrv=127.0.0.1:<p> broker=127.0.0.1:<q>" on stdout onc
 Replies (always JSON headers, version 479, language JAVA, as an Apache 5.x server sends them):
   name server: GET_ROUTEINFO_BY_TOPIC -> a route (remoting-protocol.md section 3.1) pointing at the
                fake broker for --route-topic topics, else TOPIC_NOT_EXIST (17);
-               GET_BROKER_CLUSTER_INFO -> that one broker.
+               GET_BROKER_CLUSTER_INFO -> that one broker; REGISTER_BROKER, UNREGISTER_BROKER
+               -> SUCCESS; QUERY_DATA_VERSION -> changed=true.
   broker:      HEART_BEAT, UNREGISTER_CLIENT -> SUCCESS; SEND_MESSAGE(_V2)/SEND_BATCH_MESSAGE ->
                SEND_OK with an offsetMsgId; QUERY_CONSUMER_OFFSET, GET_MAX/MIN_OFFSET,
                SEARCH_OFFSET_BY_TIMESTAMP -> offset 0; GET_CONSUMER_LIST_BY_GROUP -> the client
@@ -43,6 +44,7 @@ REQUEST_NAMES = {
     37: "END_TRANSACTION", 38: "GET_CONSUMER_LIST_BY_GROUP", 41: "LOCK_BATCH_MQ",
     42: "UNLOCK_BATCH_MQ", 46: "CHECK_CLIENT_CONFIG", 103: "REGISTER_BROKER",
     104: "UNREGISTER_BROKER", 105: "GET_ROUTEINFO_BY_TOPIC", 106: "GET_BROKER_CLUSTER_INFO",
+    322: "QUERY_DATA_VERSION",
     310: "SEND_MESSAGE_V2", 320: "SEND_BATCH_MESSAGE", 361: "LITE_PULL_MESSAGE",
 }
 
@@ -183,6 +185,12 @@ class Recorder:
                 "cluster": self.cluster, "enableActingMaster": False}},
                 "clusterAddrTable": {self.cluster: [self.broker_name]}}
             return (SUCCESS, None, None, json.dumps(info, separators=(",", ":")).encode())
+        if code in (103, 104):
+            # REGISTER_BROKER / UNREGISTER_BROKER: accepted, nothing to tell a master.
+            return (SUCCESS, None, {}, b"")
+        if code == 322:
+            # QUERY_DATA_VERSION: "changed" makes the broker send its full registration.
+            return (SUCCESS, None, {"changed": "true"}, b"")
         return None
 
     def answer_broker(self, header, ext, body):
