@@ -283,3 +283,32 @@ impl BrokerRegistration {
         connection.request(REGISTER_BROKER, &self.ext_fields(&body), &body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_broker_frame_is_length_prefixed_json_with_a_matching_body_crc() {
+        // Proves the hand-built REGISTER_BROKER is a well-formed frame whose bodyCrc32 is
+        // UtilAll.crc32 of the exact body bytes sent, so a CRC-checking name server accepts it.
+        let registration =
+            BrokerRegistration::master("127.0.0.1:10911", vec![TopicConfig::read_write("T", 4)]);
+        let frame = registration.request_frame(7);
+        let frame_length = u32::from_be_bytes(frame[0..4].try_into().unwrap()) as usize;
+        assert_eq!(frame_length, frame.len() - 4);
+        let header_word = u32::from_be_bytes(frame[4..8].try_into().unwrap());
+        assert_eq!(header_word >> 24, 0, "serialize type JSON");
+        let header_length = (header_word & 0x00FF_FFFF) as usize;
+        let header: Value = serde_json::from_slice(&frame[8..8 + header_length]).unwrap();
+        let body = &frame[8 + header_length..];
+        assert_eq!(header["code"], REGISTER_BROKER);
+        assert_eq!(header["opaque"], 7);
+        let crc = header["extFields"]["bodyCrc32"].as_str().unwrap();
+        assert_eq!(crc, (crc32fast::hash(body) & 0x7FFF_FFFF).to_string());
+        let body: Value = serde_json::from_slice(body).unwrap();
+        let topic = &body["topicConfigSerializeWrapper"]["topicConfigTable"]["T"];
+        assert_eq!(topic["readQueueNums"], 4);
+        assert_eq!(topic["perm"], 6);
+    }
+}
