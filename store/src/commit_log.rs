@@ -204,6 +204,12 @@ impl<S: Storage> CommitLog<S> {
                 }
             }
         }
+        // The previous process may have left written but unsynced data in any segment;
+        // `flushed = end` below claims it durable, so make that true.
+        for (base, segment) in self.segments() {
+            let path = self.segment_path(base);
+            segment.sync_data().await.map_err(StoreError::io(&path))?;
+        }
         self.buffers.borrow_mut().reset(end, tail_block);
         self.append_offset.set(end);
         self.written.set(end);
