@@ -70,12 +70,24 @@ impl<S: Storage> CommitLog<S> {
         }
         storage.create_dir_all(&dir).map_err(StoreError::io(&dir))?;
         let mut segments = BTreeMap::new();
-        for name in storage.list_dir(&dir).map_err(StoreError::io(&dir))? {
-            let Ok(base) = name.parse::<u64>() else {
-                continue;
-            };
-            let path = dir.join(&name);
-            let actual = storage.file_len(&path).map_err(StoreError::io(&path))?;
+        let names = storage.list_dir(&dir).map_err(StoreError::io(&dir))?;
+        let names: Vec<&String> = names
+            .iter()
+            .filter(|name| name.parse::<u64>().is_ok())
+            .collect();
+        for (at, name) in names.iter().enumerate() {
+            let base: u64 = name.parse().unwrap();
+            let path = dir.join(name);
+            let mut actual = storage.file_len(&path).map_err(StoreError::io(&path))?;
+            if actual < segment_size && at + 1 == names.len() {
+                // The newest segment cut short (a crash while it was created, or a bad
+                // copy): its missing part reads as zeros and recovery finds the valid end.
+                tracing::warn!(path = %path.display(), actual, "CommitLog: last segment is short; extending it");
+                storage
+                    .extend_file(&path, segment_size)
+                    .map_err(StoreError::io(&path))?;
+                actual = segment_size;
+            }
             if actual != segment_size {
                 return Err(StoreError::UnexpectedFileSize {
                     path,

@@ -95,6 +95,8 @@ pub trait Storage: Clone + 'static {
     /// Creates an empty file durably (the abort marker).
     fn create_empty_file(&self, path: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Grows a file to `len` with zeros (a segment cut short by damage or a bad copy).
+    fn extend_file(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Percent of the file system holding `path` that is in use.
     fn disk_used_percent(&self, path: &Path) -> io::Result<u32>;
     /// Opens a segment, creating and preallocating it to `size` bytes if missing.

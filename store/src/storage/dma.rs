@@ -284,6 +284,15 @@ impl Storage for DmaStorage {
         sync_parent_dir(path)
     }
 
+    fn extend_file(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().write(true).open(path)?;
+        if file.metadata()?.len() < len {
+            file.set_len(len)?;
+            file.sync_all()?;
+        }
+        Ok(())
+    }
+
     fn disk_used_percent(&self, path: &Path) -> io::Result<u32> {
         if let Some(probe) = &self.disk_usage_probe {
             return probe(path);

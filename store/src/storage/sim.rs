@@ -393,6 +393,16 @@ impl Storage for SimStorage {
         removed.map(|_| ()).ok_or_else(|| not_found(path))
     }
 
+    fn extend_file(&self, path: &Path, len: u64) -> io::Result<()> {
+        let mut disk = self.disk.borrow_mut();
+        let file = disk.files.get_mut(path).ok_or_else(|| not_found(path))?;
+        if (file.data.len() as u64) < len {
+            file.data.resize(len as usize, 0);
+            file.durable.resize(len as usize, 0);
+        }
+        Ok(())
+    }
+
     fn disk_used_percent(&self, _path: &Path) -> io::Result<u32> {
         Ok(self.disk.borrow().disk_used_percent)
     }
