@@ -29,16 +29,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CPP_CLIENT = "Apache rocketmq-client-cpp 2.1.0 (PyPI rocketmq-python-cvs 2.1.0.3)"
 RUST_CLIENT = "rocketmq-client-rust 1.0.0 (crates.io)"
+PEER_BROKER = "rocketmq-broker 1.0.0 (crates.io, rocketmq-rust's broker)"
 TOPIC = "TopicTest"
 
 
 class Scenario:
-    def __init__(self, name, client, command, picks, seconds_max=60):
+    def __init__(self, name, client, command, picks, seconds_max=60, seconds_run=None,
+                 prepare=None):
         self.name = name
         self.client = client
-        self.command = command  # List of args; "{namesrv}" is replaced.
+        self.command = command  # List of args; "{namesrv}" and "{out}" are replaced.
         self.picks = picks      # [(golden file, description, predicate(record))]
         self.seconds_max = seconds_max
+        # A server (not a client) never exits: it runs this long and is then killed.
+        self.seconds_run = seconds_run
+        self.prepare = prepare  # prepare(out_dir, namesrv_addr) before the command runs.
 
 
 def ext(record, key):
@@ -164,6 +169,54 @@ def rust_scenarios(probe):
     ]
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_peer_broker_config(out, namesrv):
+    """broker.toml for the rocketmq-rust peer broker, as ../shared/peer/start.sh writes it."""
+    port = free_port()
+    store = os.path.join(out, "store")
+    os.makedirs(os.path.join(store, "home"), exist_ok=True)
+    with open(os.path.join(out, "broker.toml"), "w") as f:
+        f.write("""[broker]
+namesrvAddr = "%(namesrv)s"
+brokerIp1 = "127.0.0.1"
+listenPort = %(port)d
+storePathRootDir = "%(store)s"
+autoCreateTopicEnable = true
+
+[broker.brokerServerConfig]
+bindAddress = "127.0.0.1"
+
+[broker.brokerIdentity]
+brokerName = "peer-broker-a"
+brokerClusterName = "DefaultCluster"
+brokerId = 0
+
+[store]
+storePathRootDir = "%(store)s"
+haListenAddress = "127.0.0.1"
+haListenPort = %(ha)d
+""" % {"namesrv": namesrv, "port": port, "store": store, "ha": free_port()})
+
+
+def peer_broker_scenarios(peer_bin):
+    broker = os.path.join(peer_bin, "rocketmq-broker-rust")
+    return [
+        Scenario("peer-broker", PEER_BROKER,
+                 [broker, "-c", "{out}/broker.toml", "--log-filter", "warn"],
+                 [("rustbroker10_register_broker.bin",
+                   "REGISTER_BROKER (103) a master sends at startup: brokerName peer-broker-a,"
+                   " cluster DefaultCluster, uncompressed RegisterBrokerBody with its system topics",
+                   is_code("namesrv", 103))],
+                 seconds_run=8, prepare=write_peer_broker_config),
+    ]
+
+
 def observations(raw):
     """Facts about a frame a strict decoder may trip on, for the README."""
     header_len = int.from_bytes(raw[4:8], "big") & 0xFFFFFF
@@ -202,12 +255,25 @@ def run_scenario(scenario, work_dir, golden_dir):
         if not ready.startswith("READY"):
             raise SystemExit("recorder did not start: %r" % ready)
         namesrv = [w.split("=", 1)[1] for w in ready.split() if w.startswith("namesrv=")][0]
-        command = [arg.replace("{namesrv}", namesrv) for arg in scenario.command]
+        if scenario.prepare:
+            scenario.prepare(out, namesrv)
+        command = [arg.replace("{namesrv}", namesrv).replace("{out}", out)
+                   for arg in scenario.command]
         print("== %s: %s" % (scenario.name, " ".join(command)), file=sys.stderr)
-        client = subprocess.run(command, capture_output=True, text=True,
-                                timeout=scenario.seconds_max, cwd=out)
-        print("   client exit %d: %s" % (client.returncode, client.stdout.strip()[:200]),
-              file=sys.stderr)
+        if scenario.seconds_run:
+            env = dict(os.environ, HOME=os.path.join(out, "store", "home"),
+                       ROCKETMQ_HOME=os.path.join(out, "store", "home"))
+            env.pop("NAMESRV_ADDR", None)
+            with open(os.path.join(out, "server.log"), "w") as log:
+                server = subprocess.Popen(command, stdout=log, stderr=log, cwd=out, env=env)
+                time.sleep(scenario.seconds_run)
+                server.kill()  # This PID only.
+                server.wait()
+        else:
+            client = subprocess.run(command, capture_output=True, text=True,
+                                    timeout=scenario.seconds_max, cwd=out)
+            print("   client exit %d: %s" % (client.returncode, client.stdout.strip()[:200]),
+                  file=sys.stderr)
         time.sleep(0.5)  # Let the recorder flush the last frames.
     finally:
         recorder.kill()
@@ -257,6 +323,10 @@ Clients:
   request's extFields (a session-credentials hook) even without credentials.
 - `rust10_*`: `rocketmq-client-rust` 1.0.0 from crates.io (github.com/mxsm/rocketmq-rust),
   driven by `interop/examples/rust_client_probe.rs`.
+- `rustbroker10_*`: the broker of rocketmq-rust, crates.io `rocketmq-broker` 1.0.0 (the peer in
+  `../shared/peer`, installed with `cargo install --root /tmp/peer rocketmq-broker@1.0.0`),
+  pointed at the fake name server; recorded with `--client peer-broker`. It plays the part a
+  Java broker plays toward the name server.
 
 | file | client | what it is | scenario (command) | notes |
 | --- | --- | --- | --- | --- |
@@ -265,7 +335,10 @@ Clients:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--client", choices=["cpp", "rust", "all"], default="all")
+    parser.add_argument("--client", choices=["cpp", "rust", "peer-broker", "all"],
+                        default="all", help="all = cpp and rust; peer-broker needs --peer-bin")
+    parser.add_argument("--peer-bin", default=os.environ.get("PEER_BIN", "/tmp/peer/bin"),
+                        help="where cargo install put rocketmq-broker-rust")
     parser.add_argument("--golden-dir", default=os.path.join(ROOT, "net", "tests", "golden"))
     parser.add_argument("--work-dir",
                         default=os.path.join(ROOT, "target", "interop-logs", "record-golden"))
@@ -284,6 +357,8 @@ def main():
             subprocess.check_call(["cargo", "build", "-p", "ramjet-interop", "--example",
                                    "rust_client_probe"], cwd=ROOT)
         scenarios += rust_scenarios(args.rust_probe)
+    if args.client == "peer-broker":
+        scenarios += peer_broker_scenarios(args.peer_bin)
 
     rows = []
     for scenario in scenarios:
@@ -297,7 +372,7 @@ def main():
         for line in open(readme):
             if line.startswith("| `") and line.split("`")[1] not in recorded:
                 kept.append(line)
-    scenario_commands = {s.name: " ".join(os.path.relpath(a, ROOT) if os.path.isabs(a) else
+    scenario_commands = {s.name: " ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else
                                           (json.dumps(a) if " " in a else a)
                                           for a in s.command) for s in scenarios}
     def cell(text):
