@@ -70,6 +70,17 @@ pub async fn serve<H: RequestHandler>(
     }
 }
 
+/// Accepts connections until `stop` resolves (graceful shutdown: no new connections;
+/// those already open keep being served until the process ends).
+pub async fn serve_until<H: RequestHandler>(
+    listener: glommio::net::TcpListener,
+    handler: Rc<H>,
+    frame_bytes_max: usize,
+    stop: impl Future<Output = ()>,
+) {
+    futures_lite::future::or(serve(listener, handler, frame_bytes_max), stop).await
+}
+
 /// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
 /// new connections over them (glommio sets SO_REUSEPORT).
 pub fn bind(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {

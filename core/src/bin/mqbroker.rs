@@ -1,0 +1,142 @@
+//! `mqbroker`: starts the broker, as RocketMQ's script of the same name does.
+//!
+//! ```text
+//! mqbroker [-c broker.conf] [-n 127.0.0.1:9876] [-p] [--standalone] [--<property> <value>]...
+//! ```
+//! `--standalone` also runs a name server in this process (on 9876 unless
+//! `--namesrvPort` says otherwise) and registers with it: one command, ready for a client.
+
+use ramjet_core::BrokerConfig;
+
+const USAGE: &str = "usage: mqbroker [-c <broker.conf>] [-n <namesrv addr;...>] [-p] [--standalone] [--<property> <value>]...
+  -c <file>           load RocketMQ broker properties (brokerName, listenPort, storePathRootDir, ...)
+  -n <addrs>          name server addresses, ';'-separated (overrides namesrvAddr)
+  -p                  print the effective configuration and exit
+  --standalone        also run a name server in this process and register with it
+  --namesrvPort <n>   the standalone name server's port (default 9876)
+  --<key> <value>     override one property, e.g. --listenPort 10911 or --shardCount=2
+  -h                  this help";
+
+struct Args {
+    config: BrokerConfig,
+    standalone: bool,
+    namesrv_port: u16,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAMJET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Args {
+        mut config,
+        standalone,
+        namesrv_port,
+    } = match parse_args(&args) {
+        Ok(Some(args)) => args,
+        Ok(None) => return,
+        Err(message) => {
+            eprintln!("mqbroker: {message}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    if standalone {
+        let mut namesrv = ramjet_namesrv::NamesrvConfig::default();
+        namesrv.listen_port = namesrv_port;
+        namesrv.bind_address = config.bind_address.clone();
+        namesrv.shard_count = 1;
+        namesrv.kv_config_path = config
+            .store
+            .store_path_root_dir
+            .join("namesrv")
+            .join("kvConfig.json");
+        std::thread::Builder::new()
+            .name("namesrv".into())
+            .spawn(move || {
+                if let Err(error) = ramjet_namesrv::server::run(namesrv) {
+                    eprintln!("mqbroker: standalone name server failed: {error}");
+                    std::process::exit(1);
+                }
+            })
+            .expect("spawning the name server thread");
+        if config.namesrv_addr.is_empty() {
+            config.namesrv_addr = vec![format!("127.0.0.1:{namesrv_port}")];
+        }
+    }
+    if let Err(error) = ramjet_core::broker::run(config) {
+        eprintln!("mqbroker: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// Returns `Ok(None)` when the command only printed something.
+fn parse_args(args: &[String]) -> Result<Option<Args>, String> {
+    let mut config = BrokerConfig::default();
+    let mut overrides = Vec::new();
+    let (mut print, mut standalone, mut namesrv_port, mut namesrv) = (false, false, 9876u16, None);
+    let mut index = 0;
+    while index < args.len() {
+        let arg = &args[index];
+        let mut value = || {
+            index += 1;
+            args.get(index)
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "-p" | "--printConfigItem" => print = true,
+            "--standalone" => standalone = true,
+            "--namesrvPort" => {
+                namesrv_port = value()?
+                    .parse()
+                    .map_err(|_| "--namesrvPort needs a port number".to_string())?
+            }
+            "-c" | "--configFile" => {
+                let path = value()?;
+                for key in config.load_file(&path).map_err(|e| e.to_string())? {
+                    tracing::warn!(key, file = path, "unknown property ignored");
+                }
+            }
+            "-n" | "--namesrvAddr" => namesrv = Some(value()?),
+            flag if flag.starts_with("--") => {
+                let flag = &flag[2..];
+                let (key, val) = match flag.split_once('=') {
+                    Some((key, val)) => (key.to_owned(), val.to_owned()),
+                    None => (flag.to_owned(), value()?),
+                };
+                overrides.push((key, val));
+            }
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+        index += 1;
+    }
+    for (key, value) in overrides {
+        if !config.set(&key, &value).map_err(|e| e.to_string())? {
+            return Err(format!("unknown property --{key}"));
+        }
+    }
+    if let Some(addrs) = namesrv {
+        config
+            .set("namesrvAddr", &addrs)
+            .map_err(|e| e.to_string())?;
+    }
+    if print {
+        for (key, value) in config.to_pairs() {
+            println!("{key}={value}");
+        }
+        return Ok(None);
+    }
+    Ok(Some(Args {
+        config,
+        standalone,
+        namesrv_port,
+    }))
+}

@@ -1,0 +1,234 @@
+//! Starting the broker: one shard per core, each with its own store, listeners on
+//! listenPort and listenPort-2 (the VIP port old Java clients use), and the leader's
+//! registration and housekeeping on shard 0.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use glommio::channels::channel_mesh::{Full, MeshBuilder};
+use ramjet_net::server::{self, run_shards, ShardConfig};
+use ramjet_store::{DmaStorage, MessageStore, StoreConfig};
+
+use crate::config::BrokerConfig;
+use crate::consumer_offset_manager::ConsumerOffsetManager;
+use crate::leader::Leader;
+use crate::registration::NamesrvRegistration;
+use crate::shard::{BrokerShard, ShardMessage, SHARD_INBOX_CAPACITY, SHARD_OFFSET_SHIFT};
+use crate::shutdown;
+
+/// How often the store is flushed and checkpointed under ASYNC_FLUSH (records are already
+/// on their way to disk by O_DIRECT; this bounds what a power loss can take).
+const STORE_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+const RETENTION_INTERVAL: Duration = Duration::from_secs(10);
+
+pub fn run(mut config: BrokerConfig) -> Result<(), String> {
+    config.finish().map_err(|e| e.to_string())?;
+    let shard_count = config.effective_shard_count();
+    check_shard_layout(&config.store.store_path_root_dir, shard_count)?;
+    shutdown::install();
+    let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
+    let shard_config = ShardConfig::new("broker", shard_count);
+    run_shards(&shard_config, move |_| {
+        let (config, mesh) = (config.clone(), mesh.clone());
+        async move { shard_main(config, mesh, shard_count).await }
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Queues are spread over shards by `owner_shard(topic, queue, shard_count)`, so data written
+/// with one shard count is unreachable with another. The count is recorded on first start.
+fn check_shard_layout(root: &Path, shard_count: usize) -> Result<(), String> {
+    let path = root.join("ramjet-shards");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let recorded: usize = text
+                .trim()
+                .parse()
+                .map_err(|_| format!("{} is corrupt", path.display()))?;
+            if recorded != shard_count {
+                return Err(format!(
+                    "the store at {} was written by {recorded} shards; start with shardCount={recorded}",
+                    root.display()
+                ));
+            }
+            Ok(())
+        }
+        Err(_) => {
+            std::fs::create_dir_all(root)
+                .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+            crate::persist::write_atomically(&path, shard_count.to_string().as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+    }
+}
+
+fn shard_store_config(config: &BrokerConfig, shard: usize) -> StoreConfig {
+    let mut store = config.store.clone();
+    store.store_path_root_dir = shard_root(config, shard);
+    store.commit_log_offset_base = (shard as u64) << SHARD_OFFSET_SHIFT;
+    store
+}
+
+fn shard_root(config: &BrokerConfig, shard: usize) -> PathBuf {
+    config
+        .store
+        .store_path_root_dir
+        .join("shards")
+        .join(shard.to_string())
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("mqbroker: {message}");
+    tracing::error!("{message}");
+    std::process::exit(1);
+}
+
+async fn shard_main(
+    config: BrokerConfig,
+    mesh: Option<MeshBuilder<ShardMessage, Full>>,
+    shard_count: usize,
+) {
+    let (id, peers, receivers) = match mesh {
+        Some(mesh) => {
+            let (senders, receivers) = mesh
+                .join()
+                .await
+                .unwrap_or_else(|_| fail("cannot join the shard mesh"));
+            (senders.peer_id(), Some(Rc::new(senders)), Some(receivers))
+        }
+        None => (0, None, None),
+    };
+    let config = Rc::new(config);
+    let store_host: SocketAddr = config.broker_addr().parse().unwrap_or_else(|_| {
+        fail(&format!(
+            "brokerIP1 {:?} is not an IP address",
+            config.broker_ip1
+        ))
+    });
+    let (store, report) = MessageStore::open(DmaStorage::new(), shard_store_config(&config, id))
+        .await
+        .unwrap_or_else(|e| fail(&format!("shard {id}: cannot open the store: {e}")));
+    tracing::info!(shard = id, ?report, "store recovered");
+    let offsets = ConsumerOffsetManager::load(shard_root(&config, id).join("consumerOffset.json"))
+        .unwrap_or_else(|e| fail(&e));
+    let leader = if id == 0 {
+        Some(Rc::new(
+            Leader::load(config.clone()).unwrap_or_else(|e| fail(&e)),
+        ))
+    } else {
+        None
+    };
+    let shard = Rc::new(BrokerShard::new(
+        id,
+        shard_count,
+        config.clone(),
+        store.clone(),
+        store_host,
+        offsets,
+        leader.clone(),
+        peers,
+    ));
+    let long_polling = shard.long_polling.clone();
+    store.register_append_listener(Box::new(move |topic, queue_id, _| {
+        long_polling.notify(topic, queue_id)
+    }));
+    if let Some(mut receivers) = receivers {
+        for (_, stream) in receivers.streams() {
+            glommio::spawn_local(shard.clone().inbox_loop(stream)).detach();
+        }
+    }
+    let registration = leader.as_ref().map(|leader| {
+        leader.attach(&shard);
+        Rc::new(NamesrvRegistration::new(leader.clone()))
+    });
+    if let Some(leader) = &leader {
+        leader.publish().await;
+        glommio::spawn_local(leader.clone().housekeeping_loop()).detach();
+    }
+    glommio::spawn_local(flush_loop(shard.clone())).detach();
+    let addrs = [config.listen_port, config.listen_port - 2].map(|port| {
+        let text = format!("{}:{port}", config.bind_address);
+        text.parse::<SocketAddr>().unwrap_or_else(|_| {
+            fail(&format!(
+                "bindAddress {:?} is not an IP address",
+                config.bind_address
+            ))
+        })
+    });
+    let mut servers = Vec::new();
+    for addr in addrs {
+        let listener =
+            server::bind(addr).unwrap_or_else(|e| fail(&format!("cannot listen on {addr}: {e}")));
+        servers.push(glommio::spawn_local(server::serve_until(
+            listener,
+            shard.clone(),
+            config.frame_bytes_max,
+            shutdown::wait(),
+        )));
+    }
+    if let Some(registration) = &registration {
+        registration.register_all().await;
+        glommio::spawn_local(registration.clone().run()).detach();
+        println!(
+            "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
+            config.broker_name,
+            config.broker_addr(),
+            config.namesrv_addr.join(";")
+        );
+    }
+    for server in servers {
+        server.await;
+    }
+    stop(&shard, registration.as_deref()).await;
+}
+
+/// Periodic work of every shard: consumer offsets (5 s), store flush and checkpoint (1 s),
+/// retention (10 s).
+async fn flush_loop(shard: Rc<BrokerShard>) {
+    let mut since_offsets = Duration::ZERO;
+    let mut since_retention = Duration::ZERO;
+    while !shutdown::requested() {
+        glommio::timer::sleep(STORE_FLUSH_INTERVAL).await;
+        if let Err(error) = shard.store.flush().await {
+            tracing::error!(shard = shard.id, %error, "store flush failed");
+        }
+        since_offsets += STORE_FLUSH_INTERVAL;
+        since_retention += STORE_FLUSH_INTERVAL;
+        if since_offsets >= shard.config.flush_consumer_offset_interval {
+            since_offsets = Duration::ZERO;
+            if let Err(error) = shard.offsets.borrow_mut().flush() {
+                tracing::error!(shard = shard.id, %error, "consumer offset flush failed");
+            }
+        }
+        if since_retention >= RETENTION_INTERVAL {
+            since_retention = Duration::ZERO;
+            match shard.store.clean_expired_files(false) {
+                Ok(report) => tracing::debug!(shard = shard.id, ?report, "retention"),
+                Err(error) => tracing::error!(shard = shard.id, %error, "retention failed"),
+            }
+        }
+    }
+}
+
+/// Graceful stop: in-flight sends finish (5 s at most), offsets and store are flushed,
+/// the checkpoint written and `abort` removed, and the leader unregisters.
+async fn stop(shard: &Rc<BrokerShard>, registration: Option<&NamesrvRegistration>) {
+    tracing::info!(shard = shard.id, "shutting down");
+    for _ in 0..100 {
+        if shard.in_flight_puts.get() == 0 {
+            break;
+        }
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    if let Err(error) = shard.offsets.borrow_mut().flush() {
+        tracing::error!(shard = shard.id, %error, "consumer offset flush failed");
+    }
+    if let Err(error) = shard.store.shutdown().await {
+        tracing::error!(shard = shard.id, %error, "store shutdown failed");
+    }
+    if let Some(registration) = registration {
+        registration.unregister_all().await;
+    }
+}

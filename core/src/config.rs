@@ -1,0 +1,481 @@
+//! `BrokerConfig`: RocketMQ's broker.conf property names (store-format.md section 10) mapped
+//! onto the broker's settings and the store's `StoreConfig`, so an existing broker.conf
+//! works unchanged. Unknown keys are returned to the caller, which warns about them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ramjet_store::config::{FlushDiskType, StoreConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub broker_cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub broker_role: BrokerRole,
+    pub namesrv_addr: Vec<String>,
+    pub listen_port: u16,
+    pub bind_address: String,
+    pub broker_ip1: String,
+    pub broker_ip2: String,
+    pub auto_create_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub default_topic_queue_nums: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub broker_permission: i32,
+    pub long_polling_enable: bool,
+    pub short_polling_time: Duration,
+    pub notify_consumer_ids_changed_enable: bool,
+    pub flush_consumer_offset_interval: Duration,
+    pub register_name_server_period: Duration,
+    pub channel_expired_timeout: Duration,
+    pub region_id: String,
+    pub trace_on: bool,
+    pub default_query_max_num: i32,
+    pub max_transfer_bytes_on_message_in_memory: usize,
+    pub max_transfer_count_on_message_in_memory: usize,
+    pub compressed_register: bool,
+    pub store: StoreConfig,
+    /// Ramjet: shards (cores) serving the broker; 0 = one per core.
+    pub shard_count: usize,
+    /// Ramjet: sends queued per shard before new ones get SYSTEM_BUSY.
+    pub send_queue_capacity: usize,
+    pub frame_bytes_max: usize,
+}
+
+/// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
+/// counterpart here. Accepted without a warning because they change nothing.
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
+    "sendMessageThreadPoolNums",
+    "pullMessageThreadPoolNums",
+    "queryMessageThreadPoolNums",
+    "adminBrokerThreadPoolNums",
+    "clientManageThreadPoolNums",
+    "consumerManageThreadPoolNums",
+    "heartbeatThreadPoolNums",
+    "endTransactionThreadPoolNums",
+    "serverWorkerThreads",
+    "serverSelectorThreads",
+    "serverCallbackExecutorThreads",
+    "serverChannelMaxIdleTimeSeconds",
+    "serverSocketSndBufSize",
+    "serverSocketRcvBufSize",
+    "serverPooledByteBufAllocatorEnable",
+    "useEpollNativeSelector",
+    "flushIntervalCommitLog",
+    "flushCommitLogLeastPages",
+    "flushCommitLogThoroughInterval",
+    "flushCommitLogTimed",
+    "commitIntervalCommitLog",
+    "transientStorePoolEnable",
+    "transientStorePoolSize",
+    "flushIntervalConsumeQueue",
+    "flushConsumeQueueLeastPages",
+    "warmMapedFileEnable",
+    "useReentrantLockWhenPutMessage",
+    "messageIndexSafe",
+    "accessMessageInMemoryMaxRatio",
+    "slaveReadEnable",
+    "haListenPort",
+    "haMasterAddress",
+    "aclEnable",
+    "duplicationEnable",
+    "enableDLegerCommitLog",
+    "enableControllerMode",
+    "timerWheelEnable",
+    "autoMessageVersionOnTopicLen",
+    "enableConsumeQueueExt",
+    "registerBrokerTimeoutMills",
+    "forceRegister",
+    "syncFlushTimeout",
+    "maxTransferBytesOnMessageInDisk",
+    "maxTransferCountOnMessageInDisk",
+    "osPageCacheBusyTimeOutMills",
+    "rejectTransactionMessage",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
+    "enablePropertyFilter",
+    "filterSupportRetry",
+    "traceTopicEnable",
+    "msgTraceTopicName",
+    "messageDelayLevel",
+    "storePathConsumeQueue",
+    "storePathIndex",
+    "deleteCommitLogFilesInterval",
+    "deleteConsumeQueueFilesInterval",
+    "destroyMapedFileIntervalForcibly",
+    "cleanResourceInterval",
+    "rocketmqHome",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("property {key}: {value:?} is not a valid {expected}")]
+    BadValue {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Default for BrokerConfig {
+    fn default() -> BrokerConfig {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        BrokerConfig {
+            broker_cluster_name: "DefaultCluster".into(),
+            broker_name: local_host_name(),
+            broker_id: 0,
+            broker_role: BrokerRole::AsyncMaster,
+            namesrv_addr: std::env::var("NAMESRV_ADDR")
+                .map(|a| split_addrs(&a))
+                .unwrap_or_default(),
+            listen_port: 10911,
+            bind_address: "0.0.0.0".into(),
+            broker_ip1: "127.0.0.1".into(),
+            broker_ip2: "127.0.0.1".into(),
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            cluster_topic_enable: true,
+            broker_topic_enable: true,
+            broker_permission: 6,
+            long_polling_enable: true,
+            short_polling_time: Duration::from_millis(1000),
+            notify_consumer_ids_changed_enable: true,
+            flush_consumer_offset_interval: Duration::from_millis(5000),
+            register_name_server_period: Duration::from_millis(30_000),
+            channel_expired_timeout: Duration::from_millis(120_000),
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            default_query_max_num: 32,
+            max_transfer_bytes_on_message_in_memory: 256 * 1024,
+            max_transfer_count_on_message_in_memory: 32,
+            compressed_register: false,
+            store: StoreConfig::new(PathBuf::from(home).join("store")),
+            shard_count: 0,
+            send_queue_capacity: 16 * 1024,
+            frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
+        }
+    }
+}
+
+fn local_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "broker-a".into())
+}
+
+fn split_addrs(text: &str) -> Vec<String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl BrokerConfig {
+    /// Applies one property; `Ok(false)` for an unknown key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let value = value.trim();
+        let store = &mut self.store;
+        match key {
+            "brokerClusterName" => self.broker_cluster_name = value.to_owned(),
+            "brokerName" => self.broker_name = value.to_owned(),
+            "brokerId" => self.broker_id = parse(key, value)?,
+            "brokerRole" => {
+                self.broker_role = match value.to_ascii_uppercase().as_str() {
+                    "ASYNC_MASTER" => BrokerRole::AsyncMaster,
+                    "SYNC_MASTER" => BrokerRole::SyncMaster,
+                    "SLAVE" => BrokerRole::Slave,
+                    _ => {
+                        return Err(bad(
+                            key,
+                            value,
+                            "broker role (ASYNC_MASTER, SYNC_MASTER, SLAVE)",
+                        ))
+                    }
+                }
+            }
+            "namesrvAddr" => self.namesrv_addr = split_addrs(value),
+            "listenPort" => self.listen_port = parse(key, value)?,
+            "bindAddress" => self.bind_address = value.to_owned(),
+            "brokerIP1" => self.broker_ip1 = value.to_owned(),
+            "brokerIP2" => self.broker_ip2 = value.to_owned(),
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(key, value)?,
+            "autoCreateSubscriptionGroup" => {
+                self.auto_create_subscription_group = parse_bool(key, value)?
+            }
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = parse(key, value)?,
+            "clusterTopicEnable" => self.cluster_topic_enable = parse_bool(key, value)?,
+            "brokerTopicEnable" => self.broker_topic_enable = parse_bool(key, value)?,
+            "brokerPermission" => self.broker_permission = parse(key, value)?,
+            "longPollingEnable" => self.long_polling_enable = parse_bool(key, value)?,
+            "shortPollingTimeMills" => self.short_polling_time = millis(key, value)?,
+            "notifyConsumerIdsChangedEnable" => {
+                self.notify_consumer_ids_changed_enable = parse_bool(key, value)?
+            }
+            "flushConsumerOffsetInterval" => {
+                self.flush_consumer_offset_interval = millis(key, value)?
+            }
+            "registerNameServerPeriod" => {
+                // Java clamps the period to 10-60 s.
+                let period: u64 = parse(key, value)?;
+                self.register_name_server_period =
+                    Duration::from_millis(period.clamp(10_000, 60_000));
+            }
+            "channelExpiredTimeout" => self.channel_expired_timeout = millis(key, value)?,
+            "regionId" => self.region_id = value.to_owned(),
+            "traceOn" => self.trace_on = parse_bool(key, value)?,
+            "defaultQueryMaxNum" => self.default_query_max_num = parse(key, value)?,
+            "maxTransferBytesOnMessageInMemory" => {
+                self.max_transfer_bytes_on_message_in_memory = parse(key, value)?
+            }
+            "maxTransferCountOnMessageInMemory" => {
+                self.max_transfer_count_on_message_in_memory = parse(key, value)?
+            }
+            "compressedRegister" => self.compressed_register = parse_bool(key, value)?,
+            "storePathRootDir" => store.store_path_root_dir = PathBuf::from(value),
+            "storePathCommitLog" => {
+                // Ramjet keeps each shard's CommitLog under the root; a separate CommitLog
+                // path is honoured by pointing the root's parent there.
+                tracing::warn!(value, "storePathCommitLog: Ramjet stores each shard's CommitLog under storePathRootDir/shards/<n>/commitlog");
+            }
+            "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
+                store.mapped_file_size_commit_log = parse(key, value)?
+            }
+            "mapedFileSizeConsumeQueue" | "mappedFileSizeConsumeQueue" => {
+                store.mapped_file_size_consume_queue = parse(key, value)?
+            }
+            "maxMessageSize" => store.max_message_size = parse(key, value)?,
+            "flushDiskType" => {
+                store.flush_disk_type = match value.to_ascii_uppercase().as_str() {
+                    "ASYNC_FLUSH" => FlushDiskType::AsyncFlush,
+                    "SYNC_FLUSH" => FlushDiskType::SyncFlush,
+                    _ => return Err(bad(key, value, "flush type (ASYNC_FLUSH, SYNC_FLUSH)")),
+                }
+            }
+            "fileReservedTime" => store.file_reserved_time = parse(key, value)?,
+            "deleteWhen" => store.delete_when = value.to_owned(),
+            "diskMaxUsedSpaceRatio" => store.disk_max_used_space_ratio = parse(key, value)?,
+            "cleanFileForciblyEnable" => store.clean_file_forcibly_enable = parse_bool(key, value)?,
+            "deleteFileBatchMax" => store.delete_file_batch_max = parse(key, value)?,
+            "messageIndexEnable" => store.message_index_enable = parse_bool(key, value)?,
+            "maxHashSlotNum" => store.max_hash_slot_num = parse(key, value)?,
+            "maxIndexNum" => store.max_index_num = parse(key, value)?,
+            "maxMsgsNumBatch" => store.max_msgs_num_batch = parse(key, value)?,
+            "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
+            "shardCount" => self.shard_count = parse(key, value)?,
+            "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
+            "writeBufferBytes" => store.write_buffer_bytes = parse(key, value)?,
+            "tailCacheBytes" => store.tail_cache_bytes = parse(key, value)?,
+            _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// RocketMQ's startup fixups and checks.
+    pub fn finish(&mut self) -> Result<(), ConfigError> {
+        match self.broker_role {
+            BrokerRole::AsyncMaster | BrokerRole::SyncMaster => self.broker_id = 0,
+            BrokerRole::Slave if self.broker_id <= 0 => {
+                return Err(ConfigError::Invalid(
+                    "brokerRole SLAVE needs brokerId > 0".into(),
+                ))
+            }
+            BrokerRole::Slave => {
+                return Err(ConfigError::Invalid(
+                    "brokerRole SLAVE: master/slave replication is not implemented yet".into(),
+                ))
+            }
+        }
+        if self.listen_port < 3 {
+            return Err(ConfigError::Invalid(
+                "listenPort must be at least 3 (the VIP port is listenPort-2)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn effective_shard_count(&self) -> usize {
+        if self.shard_count == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            self.shard_count
+        }
+    }
+
+    /// `brokerIP1:listenPort`: the address registered with name servers and written as
+    /// every message's store host.
+    pub fn broker_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip1, self.listen_port)
+    }
+
+    pub fn load_file(&mut self, path: &str) -> Result<Vec<String>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut unknown = Vec::new();
+        for (key, value) in ramjet_net::properties::parse(&text) {
+            if !self.set(&key, &value)? {
+                unknown.push(key);
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// The effective configuration as properties, for `-p` and GET_BROKER_CONFIG.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let store = &self.store;
+        vec![
+            ("brokerClusterName", self.broker_cluster_name.clone()),
+            ("brokerName", self.broker_name.clone()),
+            ("brokerId", self.broker_id.to_string()),
+            (
+                "brokerRole",
+                format!("{:?}", self.broker_role)
+                    .to_uppercase()
+                    .replace("ASYNCMASTER", "ASYNC_MASTER")
+                    .replace("SYNCMASTER", "SYNC_MASTER"),
+            ),
+            ("namesrvAddr", self.namesrv_addr.join(";")),
+            ("listenPort", self.listen_port.to_string()),
+            ("bindAddress", self.bind_address.clone()),
+            ("brokerIP1", self.broker_ip1.clone()),
+            ("brokerIP2", self.broker_ip2.clone()),
+            (
+                "autoCreateTopicEnable",
+                self.auto_create_topic_enable.to_string(),
+            ),
+            (
+                "autoCreateSubscriptionGroup",
+                self.auto_create_subscription_group.to_string(),
+            ),
+            (
+                "defaultTopicQueueNums",
+                self.default_topic_queue_nums.to_string(),
+            ),
+            ("brokerPermission", self.broker_permission.to_string()),
+            ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "shortPollingTimeMills",
+                self.short_polling_time.as_millis().to_string(),
+            ),
+            (
+                "flushConsumerOffsetInterval",
+                self.flush_consumer_offset_interval.as_millis().to_string(),
+            ),
+            (
+                "registerNameServerPeriod",
+                self.register_name_server_period.as_millis().to_string(),
+            ),
+            ("regionId", self.region_id.clone()),
+            ("traceOn", self.trace_on.to_string()),
+            (
+                "storePathRootDir",
+                store.store_path_root_dir.display().to_string(),
+            ),
+            (
+                "mappedFileSizeCommitLog",
+                store.mapped_file_size_commit_log.to_string(),
+            ),
+            (
+                "mappedFileSizeConsumeQueue",
+                store.mapped_file_size_consume_queue.to_string(),
+            ),
+            ("maxMessageSize", store.max_message_size.to_string()),
+            (
+                "flushDiskType",
+                match store.flush_disk_type {
+                    FlushDiskType::AsyncFlush => "ASYNC_FLUSH".into(),
+                    FlushDiskType::SyncFlush => "SYNC_FLUSH".into(),
+                },
+            ),
+            ("fileReservedTime", store.file_reserved_time.to_string()),
+            ("deleteWhen", store.delete_when.clone()),
+            (
+                "diskMaxUsedSpaceRatio",
+                store.disk_max_used_space_ratio.to_string(),
+            ),
+            ("messageIndexEnable", store.message_index_enable.to_string()),
+            ("shardCount", self.shard_count.to_string()),
+            ("sendQueueCapacity", self.send_queue_capacity.to_string()),
+        ]
+    }
+}
+
+fn bad(key: &str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::BadValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.parse().map_err(|_| bad(key, value, "number"))
+}
+
+fn millis(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    parse::<u64>(key, value).map(Duration::from_millis)
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad(key, value, "boolean")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_stock_broker_conf() {
+        let mut config = BrokerConfig::default();
+        let text = "brokerClusterName = DefaultCluster\nbrokerName = broker-a\nbrokerId = 0\n\
+                    deleteWhen = 04\nfileReservedTime = 48\nbrokerRole = ASYNC_MASTER\n\
+                    flushDiskType = ASYNC_FLUSH\nmapedFileSizeCommitLog=10485760\nbogusKey=1\n";
+        let mut unknown = Vec::new();
+        for (key, value) in ramjet_net::properties::parse(text) {
+            if !config.set(&key, &value).unwrap() {
+                unknown.push(key);
+            }
+        }
+        config.finish().unwrap();
+        assert_eq!(unknown, ["bogusKey"]);
+        assert_eq!(config.broker_name, "broker-a");
+        assert_eq!(config.store.file_reserved_time, 48);
+        assert_eq!(config.store.mapped_file_size_commit_log, 10 << 20);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut config = BrokerConfig::default();
+        let error = config.set("flushDiskType", "SOMETIMES").unwrap_err();
+        assert!(error.to_string().contains("flushDiskType"));
+    }
+}

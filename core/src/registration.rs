@@ -1,0 +1,140 @@
+//! Registration with name servers (`BrokerOuterAPI.registerBrokerAll`): every
+//! `registerNameServerPeriod` (30 s) and at once when topics change, REGISTER_BROKER goes to
+//! every configured name server; UNREGISTER_BROKER on graceful shutdown. Runs on the leader.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ramjet_net::body::RegisterBrokerBody;
+use ramjet_net::code::{request, response};
+use ramjet_net::header::{
+    CommandHeader, RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader,
+};
+use ramjet_net::server::Connection;
+use ramjet_net::RemotingCommand;
+
+use crate::leader::Leader;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
+
+pub struct NamesrvRegistration {
+    leader: Rc<Leader>,
+    connections: std::cell::RefCell<HashMap<String, Rc<Connection>>>,
+}
+
+impl NamesrvRegistration {
+    pub fn new(leader: Rc<Leader>) -> NamesrvRegistration {
+        NamesrvRegistration {
+            leader,
+            connections: Default::default(),
+        }
+    }
+
+    async fn connection(&self, addr: &str) -> Option<Rc<Connection>> {
+        if let Some(connection) = self
+            .connections
+            .borrow()
+            .get(addr)
+            .filter(|c| !c.is_closed())
+        {
+            return Some(connection.clone());
+        }
+        match ramjet_net::client::connect(addr, CONNECT_TIMEOUT).await {
+            Ok(connection) => {
+                self.connections
+                    .borrow_mut()
+                    .insert(addr.to_owned(), connection.clone());
+                Some(connection)
+            }
+            Err(error) => {
+                tracing::warn!(namesrv = addr, %error, "cannot reach name server");
+                None
+            }
+        }
+    }
+
+    fn register_request(&self) -> RemotingCommand {
+        let config = &self.leader.config;
+        let body = RegisterBrokerBody {
+            filter_server_list: Vec::new(),
+            topic_config_serialize_wrapper: self.leader.topics.borrow().wrapper(),
+        }
+        .encode(config.compressed_register);
+        let header = RegisterBrokerRequestHeader {
+            broker_name: config.broker_name.clone(),
+            broker_addr: config.broker_addr(),
+            cluster_name: config.broker_cluster_name.clone(),
+            ha_server_addr: format!("{}:{}", config.broker_ip2, config.listen_port + 1),
+            broker_id: config.broker_id,
+            heartbeat_timeout_millis: None,
+            enable_acting_master: Some(false),
+            compressed: Some(config.compressed_register),
+            body_crc32: Some((crc32fast::hash(&body) & 0x7fff_ffff) as i32),
+        };
+        RemotingCommand::request(request::REGISTER_BROKER)
+            .with_ext_fields(header.to_ext_fields())
+            .with_body(body)
+    }
+
+    /// Registers with every name server once; failures are logged and retried next period.
+    pub async fn register_all(&self) {
+        for addr in self.leader.config.namesrv_addr.clone() {
+            let Some(connection) = self.connection(&addr).await else {
+                continue;
+            };
+            match connection
+                .invoke(self.register_request(), REGISTER_TIMEOUT)
+                .await
+            {
+                Ok(answer) if answer.code == response::SUCCESS => {
+                    tracing::debug!(namesrv = addr, "registered");
+                }
+                Ok(answer) => {
+                    tracing::warn!(namesrv = addr, code = answer.code, remark = ?answer.remark, "registration refused")
+                }
+                Err(error) => tracing::warn!(namesrv = addr, %error, "registration failed"),
+            }
+        }
+    }
+
+    pub async fn unregister_all(&self) {
+        let config = &self.leader.config;
+        let header = UnregisterBrokerRequestHeader {
+            broker_name: config.broker_name.clone(),
+            broker_addr: config.broker_addr(),
+            cluster_name: config.broker_cluster_name.clone(),
+            broker_id: config.broker_id,
+        };
+        for addr in config.namesrv_addr.clone() {
+            let Some(connection) = self.connection(&addr).await else {
+                continue;
+            };
+            let request = RemotingCommand::request(request::UNREGISTER_BROKER)
+                .with_ext_fields(header.to_ext_fields());
+            if let Err(error) = connection.invoke(request, REGISTER_TIMEOUT).await {
+                tracing::warn!(namesrv = addr, %error, "unregistration failed");
+            }
+        }
+    }
+
+    /// Registers now, then every period, and whenever the leader asks (topics changed).
+    pub async fn run(self: Rc<Self>) {
+        let Some(wake) = self.leader.take_register_receiver() else {
+            return;
+        };
+        let period = self.leader.config.register_name_server_period;
+        loop {
+            self.register_all().await;
+            // Coalesce bursts of topic changes (a client creating many topics) into one
+            // registration.
+            let _ = glommio::timer::timeout(period, async {
+                wake.recv().await;
+                Ok(())
+            })
+            .await;
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
