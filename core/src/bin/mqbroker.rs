@@ -45,15 +45,18 @@ fn main() {
         }
     };
     if standalone {
-        let mut namesrv = ramjet_namesrv::NamesrvConfig::default();
-        namesrv.listen_port = namesrv_port;
-        namesrv.bind_address = config.bind_address.clone();
-        namesrv.shard_count = 1;
-        namesrv.kv_config_path = config
-            .store
-            .store_path_root_dir
-            .join("namesrv")
-            .join("kvConfig.json");
+        // One shard is plenty for route lookups and leaves the cores to the broker.
+        let namesrv = ramjet_namesrv::NamesrvConfig {
+            listen_port: namesrv_port,
+            bind_address: config.bind_address.clone(),
+            shard_count: 1,
+            kv_config_path: config
+                .store
+                .store_path_root_dir
+                .join("namesrv")
+                .join("kvConfig.json"),
+            ..ramjet_namesrv::NamesrvConfig::default()
+        };
         std::thread::Builder::new()
             .name("namesrv".into())
             .spawn(move || {
