@@ -1,7 +1,9 @@
 //! The Ramjet servers under test, each started as a real process on a free loopback port.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::process::{free_port, ServerProcess};
 use crate::workspace;
@@ -44,4 +46,216 @@ impl Namesrv {
             dir,
         }
     }
+}
+
+/// How long a broker gets to print its boot line, and a SIGTERM'd broker to exit.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `mqbroker` ("broker-a", 2 shards, 64 MiB CommitLog segments) registered with a
+/// [`Namesrv`], with its own store under `target/interop-logs/<test>/store`. Killed (SIGKILL)
+/// when dropped.
+///
+/// ```ignore
+/// let namesrv = Namesrv::start("my_test", &[]);
+/// let mut broker = Broker::start(&namesrv, "my_test");
+/// let addr: &str = broker.addr(); // "127.0.0.1:<port>"; clients find it through namesrv.addr
+/// broker.stop();    // SIGTERM: graceful (flush, checkpoint, unregister); waits for the exit
+/// broker.restart(); // same ports, same store; returns after the boot line
+/// broker.kill();    // SIGKILL: a crash; restart() then recovers the store
+/// broker.restart();
+/// ```
+///
+/// Every start writes its own log: `mqbroker.log`, then `mqbroker.1.log`, `mqbroker.2.log`, ...
+/// [`Broker::log_tail`] shows the current one. [`Broker::start_with`] adds `--<key> <value>`
+/// overrides (e.g. `("flushDiskType", "SYNC_FLUSH")`).
+pub struct Broker {
+    process: Option<ServerProcess>,
+    addr: String,
+    /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`.
+    pub dir: PathBuf,
+    binary: PathBuf,
+    args: Vec<String>,
+    starts: usize,
+}
+
+impl Broker {
+    /// Starts `mqbroker` against `namesrv` on a free port `p` (with `p - 2` free as well, for
+    /// the VIP channel) and returns once it printed `The broker[broker-a, 127.0.0.1:p] boot
+    /// success` (it has registered with the name server by then).
+    pub fn start(namesrv: &Namesrv, test_name: &str) -> Broker {
+        Broker::start_with(namesrv, test_name, &[])
+    }
+
+    /// [`Broker::start`] with extra `--<key> <value>` properties.
+    pub fn start_with(namesrv: &Namesrv, test_name: &str, extra: &[(&str, &str)]) -> Broker {
+        let binary = workspace::server_binary("ramjet-core", "mqbroker");
+        // The name server's scratch directory is this test's; reuse it if the names match.
+        let dir = if namesrv.dir.ends_with(test_name) {
+            namesrv.dir.clone()
+        } else {
+            workspace::scratch_dir(test_name)
+        };
+        let store = dir.join("store");
+        std::fs::create_dir_all(&store).expect("create the broker's store directory");
+        let port = free_port_pair();
+        let mut args: Vec<String> = [
+            "-n",
+            &namesrv.addr,
+            "--listenPort",
+            &port.to_string(),
+            "--bindAddress",
+            "127.0.0.1",
+            "--storePathRootDir",
+            &store.display().to_string(),
+            "--brokerName",
+            "broker-a",
+            "--shardCount",
+            "2",
+            "--mapedFileSizeCommitLog",
+            "67108864",
+            "--maxIndexNum",
+            "100000",
+            "--maxHashSlotNum",
+            "20000",
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        for (key, value) in extra {
+            args.push(format!("--{key}"));
+            args.push(value.to_string());
+        }
+        let mut broker = Broker {
+            process: None,
+            addr: format!("127.0.0.1:{port}"),
+            dir,
+            binary,
+            args,
+            starts: 0,
+        };
+        broker.launch();
+        broker
+    }
+
+    /// "127.0.0.1:<listenPort>".
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Whether the process is running (false after stop/kill, or if it crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|process| process.is_running())
+    }
+
+    /// The last lines of the current (or last) run's log.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        format!(
+            "--- last lines of {} ---\n{tail}",
+            self.log_path().display()
+        )
+    }
+
+    /// The current (or last) run's log file.
+    pub fn log_path(&self) -> PathBuf {
+        match self.starts {
+            0 | 1 => self.dir.join("mqbroker.log"),
+            n => self.dir.join(format!("mqbroker.{}.log", n - 1)),
+        }
+    }
+
+    /// Graceful shutdown: SIGTERM, then waits (up to [`BROKER_TIMEOUT`]) for the process to
+    /// exit. Panics, with the log's tail, if it does not.
+    pub fn stop(&mut self) {
+        let Some(mut process) = self.process.take() else {
+            return;
+        };
+        signal(process.pid(), "TERM");
+        let started = Instant::now();
+        while process.is_running() {
+            if started.elapsed() > BROKER_TIMEOUT {
+                let tail = process.log_tail();
+                drop(process); // SIGKILL, so the panic leaves nothing running.
+                panic!("mqbroker did not exit within {BROKER_TIMEOUT:?} of SIGTERM\n{tail}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("interop: mqbroker stopped (SIGTERM)");
+    }
+
+    /// Crash: SIGKILL to the broker's PID (nothing is flushed, no checkpoint, no unregister).
+    pub fn kill(&mut self) {
+        if let Some(process) = self.process.take() {
+            let pid = process.pid();
+            drop(process); // Drop sends SIGKILL and reaps the child.
+            eprintln!("interop: mqbroker (pid {pid}) killed (SIGKILL)");
+        }
+    }
+
+    /// Starts the broker again with the same arguments: same ports, same store. Stops it first
+    /// (SIGTERM) if it is still running. Returns after the boot line.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    fn launch(&mut self) {
+        let log_path = self.dir.join(match self.starts {
+            0 => "mqbroker.log".to_string(),
+            n => format!("mqbroker.{n}.log"),
+        });
+        self.starts += 1;
+        let mut process = ServerProcess::start("mqbroker", &self.binary, &self.args, &log_path);
+        let boot_line = format!("The broker[broker-a, {}] boot success", self.addr);
+        let started = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains(&boot_line) {
+                break;
+            }
+            if !process.is_running() {
+                panic!(
+                    "mqbroker exited before its boot line\n{}",
+                    process.log_tail()
+                );
+            }
+            if started.elapsed() > BROKER_TIMEOUT {
+                panic!(
+                    "mqbroker printed no boot line within {BROKER_TIMEOUT:?}\n{}",
+                    process.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "interop: mqbroker up at {} after {:?}",
+            self.addr,
+            started.elapsed()
+        );
+        self.process = Some(process);
+    }
+}
+
+/// A free loopback port `p` whose `p - 2` is free too (the broker's VIP channel).
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port p with p - 2 free after 100 tries");
+}
+
+/// `kill -<signal> <pid>`: signals exactly that process (the harness stays std-only).
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
