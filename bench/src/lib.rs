@@ -1,1 +1,10 @@
-//! ramjet-bench
+//! ramjet-bench: `mqbench`, the load generators and store micro-benchmarks.
+//!
+//! Owns: one module per `mqbench` subcommand (`store_bench` for `mqbench store`), each with
+//! its own clap `Args` and a `run` that ends by printing exactly one machine-readable
+//! `RESULT ...` line. Must never import: broker internals beyond the public APIs of
+//! `ramjet-store` and `ramjet-net`, so a benchmark measures what users get.
+//!
+//! Which core: each benchmark builds its own glommio executor(s) and says where they run.
+
+pub mod store_bench;

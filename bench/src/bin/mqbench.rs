@@ -1,0 +1,34 @@
+//! `mqbench`: Ramjet's benchmark tool. One subcommand per benchmark; each lives in its own
+//! module of `ramjet_bench` and prints one `RESULT` line last.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mqbench", about = "Ramjet benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Append through the real store API, then write the same volume raw with O_DIRECT.
+    Store(ramjet_bench::store_bench::StoreBenchArgs),
+    /// GET_ROUTEINFO_BY_TOPIC load on many pipelined connections against a name server.
+    Route(ramjet_bench::route_bench::RouteBenchArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Store(args) => ramjet_bench::store_bench::run(args),
+        Command::Route(args) => ramjet_bench::route_bench::run(args),
+    };
+    if let Err(error) = result {
+        eprintln!("mqbench: {error}");
+        std::process::exit(1);
+    }
+}
