@@ -113,10 +113,10 @@ impl Leader {
 
     /// Applies one write request. Header and body problems are answered, never panicked on.
     pub fn apply(&mut self, request: &RemotingCommand, channel: ChannelKey) -> Applied {
-        let fields = request.ext_fields.clone().unwrap_or_default();
+        let fields = request.fields();
         let result = match request.code {
-            request::REGISTER_BROKER => self.register_broker(request, &fields, channel),
-            request::UNREGISTER_BROKER => UnregisterBrokerRequestHeader::decode(&fields)
+            request::REGISTER_BROKER => self.register_broker(request, fields, channel),
+            request::UNREGISTER_BROKER => UnregisterBrokerRequestHeader::decode(fields)
                 .map_err(|e| e.to_string())
                 .map(|h| {
                     self.routes
@@ -129,32 +129,30 @@ impl Leader {
                     (success(request), true)
                 }),
             request::QUERY_DATA_VERSION | request::BROKER_HEARTBEAT => {
-                self.query_data_version(request, &fields)
+                self.query_data_version(request, fields)
             }
-            request::DELETE_TOPIC_IN_NAMESRV => {
-                DeleteTopicFromNamesrvRequestHeader::decode(&fields)
-                    .map_err(|e| e.to_string())
-                    .map(|h| {
-                        self.routes
-                            .delete_topic(&h.topic, h.cluster_name.as_deref());
-                        (success(request), true)
-                    })
-            }
-            request::REGISTER_TOPIC_IN_NAMESRV => self.register_topic(request, &fields),
-            request::PUT_KV_CONFIG => PutKvConfigRequestHeader::decode(&fields)
+            request::DELETE_TOPIC_IN_NAMESRV => DeleteTopicFromNamesrvRequestHeader::decode(fields)
+                .map_err(|e| e.to_string())
+                .map(|h| {
+                    self.routes
+                        .delete_topic(&h.topic, h.cluster_name.as_deref());
+                    (success(request), true)
+                }),
+            request::REGISTER_TOPIC_IN_NAMESRV => self.register_topic(request, fields),
+            request::PUT_KV_CONFIG => PutKvConfigRequestHeader::decode(fields)
                 .map_err(|e| e.to_string())
                 .map(|h| {
                     self.kv.put(&h.namespace, &h.key, &h.value);
                     (success(request), true)
                 }),
-            request::DELETE_KV_CONFIG => KvConfigKeyRequestHeader::decode(&fields)
+            request::DELETE_KV_CONFIG => KvConfigKeyRequestHeader::decode(fields)
                 .map_err(|e| e.to_string())
                 .map(|h| {
                     self.kv.delete(&h.namespace, &h.key);
                     (success(request), true)
                 }),
             request::WIPE_WRITE_PERM_OF_BROKER | request::ADD_WRITE_PERM_OF_BROKER => {
-                self.set_write_perm(request, &fields)
+                self.set_write_perm(request, fields)
             }
             request::UPDATE_NAMESRV_CONFIG => self.update_config(request),
             other => unreachable!("code {other} is not a write"),

@@ -128,7 +128,7 @@ impl NamesrvProcessor {
 
     fn read(&self, request: &RemotingCommand) -> RemotingCommand {
         let snapshot = self.snapshot.borrow();
-        let fields = request.ext_fields.clone().unwrap_or_default();
+        let fields = request.fields();
         let ok = |body: &bytes::Bytes| {
             RemotingCommand::response_to(request, response::SUCCESS).with_body(body.clone())
         };
@@ -136,7 +136,7 @@ impl NamesrvProcessor {
             RemotingCommand::response_to(request, code).with_remark(remark)
         };
         match request.code {
-            request::GET_ROUTEINFO_BY_TOPIC => match GetRouteInfoRequestHeader::decode(&fields) {
+            request::GET_ROUTEINFO_BY_TOPIC => match GetRouteInfoRequestHeader::decode(fields) {
                 Ok(header) => match snapshot.routes.get(&header.topic) {
                     Some(route) => ok(route),
                     None => error(
@@ -158,7 +158,7 @@ impl NamesrvProcessor {
                 }
             }
             request::GET_TOPICS_BY_CLUSTER => {
-                match GetTopicsByClusterRequestHeader::decode(&fields) {
+                match GetTopicsByClusterRequestHeader::decode(fields) {
                     Ok(_) if !snapshot.settings.enable_topic_list => {
                         error(response::SYSTEM_ERROR, "disable".into())
                     }
@@ -176,7 +176,7 @@ impl NamesrvProcessor {
                 // Unit mode is a retired Alibaba feature; Ramjet creates no unit topics.
                 ok(&body::to_json(&body::TopicList::default()).into())
             }
-            request::GET_KV_CONFIG => match KvConfigKeyRequestHeader::decode(&fields) {
+            request::GET_KV_CONFIG => match KvConfigKeyRequestHeader::decode(fields) {
                 Ok(header) => match snapshot
                     .kv_namespace(&header.namespace)
                     .and_then(|t| t.get(&header.key))
@@ -199,7 +199,7 @@ impl NamesrvProcessor {
                 Err(e) => error(response::SYSTEM_ERROR, e.to_string()),
             },
             request::GET_KVLIST_BY_NAMESPACE => {
-                match GetKvListByNamespaceRequestHeader::decode(&fields) {
+                match GetKvListByNamespaceRequestHeader::decode(fields) {
                     Ok(header) => match snapshot.kv_namespace(&header.namespace) {
                         Some(table) => ok(&body::to_json(&body::KvTable {
                             table: table.clone(),

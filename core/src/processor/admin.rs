@@ -33,13 +33,13 @@ pub async fn process(
     if request.ext_field(PARTIAL_KEY).is_some() {
         return partial(shard, request).await;
     }
-    let fields = request.ext_fields.clone().unwrap_or_default();
+    let fields = request.fields();
     let leader = shard
         .leader()
         .expect("admin codes run on the leader")
         .clone();
     match request.code {
-        request::UPDATE_AND_CREATE_TOPIC => match CreateTopicRequestHeader::decode(&fields) {
+        request::UPDATE_AND_CREATE_TOPIC => match CreateTopicRequestHeader::decode(fields) {
             Ok(header) => {
                 if let Err(remark) = topic_validator::validate(&header.topic) {
                     return error(request, response::INVALID_PARAMETER, remark);
@@ -69,7 +69,7 @@ pub async fn process(
             }
             Err(e) => bad_header(request, e),
         },
-        request::DELETE_TOPIC_IN_BROKER => match TopicRequestHeader::decode(&fields) {
+        request::DELETE_TOPIC_IN_BROKER => match TopicRequestHeader::decode(fields) {
             Ok(header) => {
                 let result = leader.topics.borrow_mut().delete(&header.topic);
                 match result {
@@ -92,7 +92,7 @@ pub async fn process(
             value["topicQueueMappingInfoMap"] = json!({});
             success(request).with_body(serde_json::to_vec(&value).expect("serializes"))
         }
-        request::GET_TOPIC_CONFIG => match TopicRequestHeader::decode(&fields) {
+        request::GET_TOPIC_CONFIG => match TopicRequestHeader::decode(fields) {
             Ok(header) => match leader.topics.borrow().get(&header.topic) {
                 Some(config) => success(request).with_body(serde_json::to_vec(config).expect("serializes")),
                 None => {
@@ -120,7 +120,7 @@ pub async fn process(
             let body = serde_json::to_vec(leader.groups.borrow().wrapper()).expect("serializes");
             success(request).with_body(body)
         }
-        request::DELETE_SUBSCRIPTIONGROUP => match DeleteSubscriptionGroupRequestHeader::decode(&fields) {
+        request::DELETE_SUBSCRIPTIONGROUP => match DeleteSubscriptionGroupRequestHeader::decode(fields) {
             Ok(header) => {
                 let result = leader.groups.borrow_mut().delete(&header.group_name);
                 if let Err(remark) = result {
@@ -135,19 +135,19 @@ pub async fn process(
             Err(e) => bad_header(request, e),
         },
         request::GET_BROKER_RUNTIME_INFO => runtime_info(shard, request, origin).await,
-        request::GET_TOPIC_STATS_INFO => match TopicRequestHeader::decode(&fields) {
+        request::GET_TOPIC_STATS_INFO => match TopicRequestHeader::decode(fields) {
             Ok(header) => topic_stats(shard, request, origin, &header.topic).await,
             Err(e) => bad_header(request, e),
         },
-        request::GET_CONSUME_STATS => match GetConsumeStatsRequestHeader::decode(&fields) {
+        request::GET_CONSUME_STATS => match GetConsumeStatsRequestHeader::decode(fields) {
             Ok(header) => consume_stats(shard, request, origin, &header).await,
             Err(e) => bad_header(request, e),
         },
-        request::GET_CONSUMER_CONNECTION_LIST => match ConsumerGroupRequestHeader::decode(&fields) {
+        request::GET_CONSUMER_CONNECTION_LIST => match ConsumerGroupRequestHeader::decode(fields) {
             Ok(header) => consumer_connections(shard, request, &header.consumer_group),
             Err(e) => bad_header(request, e),
         },
-        request::GET_PRODUCER_CONNECTION_LIST => match GetProducerConnectionListRequestHeader::decode(&fields) {
+        request::GET_PRODUCER_CONNECTION_LIST => match GetProducerConnectionListRequestHeader::decode(fields) {
             Ok(header) => {
                 let channels = leader.producer_channels(&header.producer_group);
                 if channels.is_empty() {
@@ -159,7 +159,7 @@ pub async fn process(
             }
             Err(e) => bad_header(request, e),
         },
-        request::QUERY_TOPIC_CONSUME_BY_WHO => match TopicRequestHeader::decode(&fields) {
+        request::QUERY_TOPIC_CONSUME_BY_WHO => match TopicRequestHeader::decode(fields) {
             Ok(header) => {
                 let mut groups: BTreeSet<String> = leader.groups_consuming(&header.topic).into_iter().collect();
                 for answer in shard.run_on_all(request, origin).await {

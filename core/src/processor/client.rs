@@ -54,7 +54,7 @@ pub async fn process(
         .leader()
         .expect("client codes run on the leader")
         .clone();
-    let fields = request.ext_fields.clone().unwrap_or_default();
+    let fields = request.fields();
     match request.code {
         request::HEART_BEAT => match HeartbeatData::decode(&request.body) {
             Ok(data) => {
@@ -76,7 +76,7 @@ pub async fn process(
                 format!("bad heartbeat body: {e}"),
             ),
         },
-        request::UNREGISTER_CLIENT => match UnregisterClientRequestHeader::decode(&fields) {
+        request::UNREGISTER_CLIENT => match UnregisterClientRequestHeader::decode(fields) {
             Ok(header) => {
                 leader
                     .unregister_client(
@@ -89,7 +89,7 @@ pub async fn process(
             }
             Err(e) => bad_header(request, e),
         },
-        request::GET_CONSUMER_LIST_BY_GROUP => match ConsumerGroupRequestHeader::decode(&fields) {
+        request::GET_CONSUMER_LIST_BY_GROUP => match ConsumerGroupRequestHeader::decode(fields) {
             Ok(header) => {
                 let ids = leader.clients.borrow().consumer_ids(&header.consumer_group);
                 if ids.is_empty() {

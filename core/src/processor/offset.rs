@@ -14,12 +14,12 @@ use crate::response_code::{bad_header, error, success};
 use crate::shard::BrokerShard;
 
 pub async fn process(shard: &BrokerShard, request: &RemotingCommand) -> RemotingCommand {
-    let fields = request.ext_fields.clone().unwrap_or_default();
+    let fields = request.fields();
     let result = match request.code {
-        request::QUERY_CONSUMER_OFFSET => QueryConsumerOffsetRequestHeader::decode(&fields)
+        request::QUERY_CONSUMER_OFFSET => QueryConsumerOffsetRequestHeader::decode(fields)
             .map(|header| query_consumer_offset(shard, request, &header)),
         request::UPDATE_CONSUMER_OFFSET => {
-            UpdateConsumerOffsetRequestHeader::decode(&fields).map(|header| {
+            UpdateConsumerOffsetRequestHeader::decode(fields).map(|header| {
                 shard.offsets.borrow_mut().commit(
                     &header.consumer_group,
                     &header.topic,
@@ -29,19 +29,19 @@ pub async fn process(shard: &BrokerShard, request: &RemotingCommand) -> Remoting
                 success(request)
             })
         }
-        request::GET_MAX_OFFSET => GetMaxOffsetRequestHeader::decode(&fields).map(|h| {
+        request::GET_MAX_OFFSET => GetMaxOffsetRequestHeader::decode(fields).map(|h| {
             offset(
                 request,
                 shard.store.max_offset_in_queue(&h.topic, h.queue_id) as i64,
             )
         }),
-        request::GET_MIN_OFFSET => GetMaxOffsetRequestHeader::decode(&fields).map(|h| {
+        request::GET_MIN_OFFSET => GetMaxOffsetRequestHeader::decode(fields).map(|h| {
             offset(
                 request,
                 shard.store.min_offset_in_queue(&h.topic, h.queue_id) as i64,
             )
         }),
-        request::SEARCH_OFFSET_BY_TIMESTAMP => match SearchOffsetRequestHeader::decode(&fields) {
+        request::SEARCH_OFFSET_BY_TIMESTAMP => match SearchOffsetRequestHeader::decode(fields) {
             Ok(h) => {
                 let found = shard
                     .store
@@ -51,7 +51,7 @@ pub async fn process(shard: &BrokerShard, request: &RemotingCommand) -> Remoting
             }
             Err(e) => Err(e),
         },
-        request::GET_EARLIEST_MSG_STORETIME => match GetMaxOffsetRequestHeader::decode(&fields) {
+        request::GET_EARLIEST_MSG_STORETIME => match GetMaxOffsetRequestHeader::decode(fields) {
             Ok(h) => {
                 let timestamp = shard
                     .store

@@ -26,8 +26,8 @@ pub async fn process(
     request: RemotingCommand,
     _origin: &Origin,
 ) -> Option<RemotingCommand> {
-    let fields = request.ext_fields.clone().unwrap_or_default();
-    let header = match PullMessageRequestHeader::decode(&fields) {
+    let fields = request.fields();
+    let header = match PullMessageRequestHeader::decode(fields) {
         Ok(header) => header,
         Err(e) => return Some(bad_header(&request, e)),
     };

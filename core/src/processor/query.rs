@@ -13,8 +13,8 @@ use crate::response_code::{bad_header, error, success};
 use crate::shard::{BrokerShard, Origin, PARTIAL_KEY};
 
 pub async fn view_message_by_id(shard: &BrokerShard, request: &RemotingCommand) -> RemotingCommand {
-    let fields = request.ext_fields.clone().unwrap_or_default();
-    let header = match ViewMessageRequestHeader::decode(&fields) {
+    let fields = request.fields();
+    let header = match ViewMessageRequestHeader::decode(fields) {
         Ok(header) => header,
         Err(e) => return bad_header(request, e),
     };
@@ -43,8 +43,8 @@ pub async fn query_message(
     request: &RemotingCommand,
     origin: &Origin,
 ) -> RemotingCommand {
-    let fields = request.ext_fields.clone().unwrap_or_default();
-    let mut header = match QueryMessageRequestHeader::decode(&fields) {
+    let fields = request.fields();
+    let mut header = match QueryMessageRequestHeader::decode(fields) {
         Ok(header) => header,
         Err(e) => return bad_header(request, e),
     };
@@ -83,8 +83,8 @@ pub async fn query_message(
     let mut found = 0;
     let mut latest = QueryMessageResponseHeader::default();
     for answer in shard.run_on_all(request, origin).await {
-        let fields = answer.ext_fields.clone().unwrap_or_default();
-        if let Ok(part) = QueryMessageResponseHeader::decode(&fields) {
+        let fields = answer.fields();
+        if let Ok(part) = QueryMessageResponseHeader::decode(fields) {
             latest.index_last_update_timestamp = latest
                 .index_last_update_timestamp
                 .max(part.index_last_update_timestamp);

@@ -28,8 +28,8 @@ pub async fn process(
     mut request: RemotingCommand,
     origin: &Origin,
 ) -> Option<RemotingCommand> {
-    let fields = request.ext_fields.clone().unwrap_or_default();
-    let header = match SendMessageRequestHeader::decode_for_code(request.code, &fields) {
+    let fields = request.fields();
+    let header = match SendMessageRequestHeader::decode_for_code(request.code, fields) {
         Ok(header) => header,
         Err(e) => return Some(bad_header(&request, e)),
     };

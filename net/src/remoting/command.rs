@@ -233,6 +233,12 @@ impl RemotingCommand {
         self.ext_fields.as_ref().and_then(|fields| fields.get(key))
     }
 
+    /// The custom header, or an empty one: decoding a header never needs a copy.
+    pub fn fields(&self) -> &ExtFields {
+        static EMPTY: ExtFields = ExtFields(Vec::new());
+        self.ext_fields.as_ref().unwrap_or(&EMPTY)
+    }
+
     pub fn ext_fields_mut(&mut self) -> &mut ExtFields {
         self.ext_fields.get_or_insert_with(ExtFields::new)
     }
