@@ -158,13 +158,14 @@ async fn shard_main(
         })
     });
     let mut servers = Vec::new();
+    let limits = server::ShardLimits::new(config.frame_bytes_max);
     for addr in addrs {
         let listener =
             server::bind(addr).unwrap_or_else(|e| fail(&format!("cannot listen on {addr}: {e}")));
         servers.push(glommio::spawn_local(server::serve_until(
             listener,
             shard.clone(),
-            config.frame_bytes_max,
+            limits.clone(),
             shutdown::wait(),
         )));
     }

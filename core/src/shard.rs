@@ -340,7 +340,22 @@ impl RequestHandler for BrokerShard {
             version: request.version,
         };
         let shard = self.route(&request);
-        self.run_on(shard, request, origin).await
+        let code = request.code;
+        let answer = self.run_on(shard, request, origin).await;
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let (answer_code, remark) = answer
+                .as_ref()
+                .map_or((-1, None), |a| (a.code, a.remark.clone()));
+            tracing::trace!(
+                shard = self.id,
+                owner = shard,
+                code,
+                answer_code,
+                ?remark,
+                "request"
+            );
+        }
+        answer
     }
 
     fn on_disconnect(&self, connection: &Rc<Connection>) {

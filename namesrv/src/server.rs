@@ -80,7 +80,12 @@ async fn shard_main(
             config.effective_shard_count()
         );
     }
-    server::serve(listener, processor, config.frame_bytes_max).await;
+    server::serve(
+        listener,
+        processor,
+        server::ShardLimits::new(config.frame_bytes_max),
+    )
+    .await;
 }
 
 fn fail(message: &str) -> ! {

@@ -24,7 +24,12 @@ pub async fn connect_with<H: RequestHandler>(
     let stream = glommio::net::TcpStream::connect_timeout(socket_addr, timeout)
         .await
         .map_err(|e| error(e.to_string()))?;
-    connection::start(stream, handler, FRAME_BYTES_MAX_DEFAULT).map_err(|e| error(e.to_string()))
+    connection::start(
+        stream,
+        handler,
+        connection::ShardLimits::new(FRAME_BYTES_MAX_DEFAULT),
+    )
+    .map_err(|e| error(e.to_string()))
 }
 
 /// Connects a plain client: requests from the server are refused.

@@ -24,8 +24,13 @@ use glommio::net::TcpStream;
 use super::RequestHandler;
 use crate::remoting::{decode_frame_split, RemotingCommand};
 
-/// Requests of one connection being processed at once; the reader waits past this.
-pub const IN_FLIGHT_MAX: usize = 4096;
+/// Request bytes (in KiB, rounded up, plus one per request) one connection may have in
+/// processing at once; its reader waits past this, which pushes back through TCP.
+pub const CONNECTION_IN_FLIGHT_KIB_MAX: u64 = 64 * 1024;
+/// The same bound for all connections of one shard together.
+pub const SHARD_IN_FLIGHT_KIB_MAX: u64 = 512 * 1024;
+/// Connections one shard serves at once; more are closed on accept with a log line.
+pub const CONNECTIONS_MAX: usize = 16 * 1024;
 /// Outbound bytes above which the reader stops reading (a slow reader of our replies).
 pub const OUTBOUND_BYTES_HIGH: usize = 64 * 1024 * 1024;
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -186,13 +191,45 @@ thread_local! {
     static NEXT_CONNECTION_ID: Cell<u64> = const { Cell::new(1) };
 }
 
+/// Bounds shared by every connection of one shard: with them, a shard's memory for
+/// requests is set by configuration, not by what clients send or how many connect.
+pub struct ShardLimits {
+    pub frame_bytes_max: usize,
+    in_flight_kib: Rc<glommio::sync::Semaphore>,
+    live_connections: Cell<usize>,
+}
+
+impl ShardLimits {
+    pub fn new(frame_bytes_max: usize) -> Rc<ShardLimits> {
+        Rc::new(ShardLimits {
+            frame_bytes_max,
+            in_flight_kib: Rc::new(glommio::sync::Semaphore::new(SHARD_IN_FLIGHT_KIB_MAX)),
+            live_connections: Cell::new(0),
+        })
+    }
+
+    pub fn live_connections(&self) -> usize {
+        self.live_connections.get()
+    }
+
+    pub fn at_capacity(&self) -> bool {
+        self.live_connections.get() >= CONNECTIONS_MAX
+    }
+}
+
+/// What one request costs against the in-flight budgets.
+fn request_cost_kib(frame_bytes: usize) -> u64 {
+    (frame_bytes as u64).div_ceil(1024) + 1
+}
+
 /// Starts the reader and writer tasks of `stream` on the current executor and returns the
-/// shared handle. `handler` gets every request the peer sends; `on_closed` runs once.
+/// shared handle. `handler` gets every request the peer sends.
 pub fn start<H: RequestHandler>(
     stream: TcpStream,
     handler: Rc<H>,
-    frame_bytes_max: usize,
+    limits: Rc<ShardLimits>,
 ) -> std::io::Result<Rc<Connection>> {
+    let frame_bytes_max = limits.frame_bytes_max;
     let peer = stream.peer_addr()?;
     let local = stream.local_addr()?;
     stream.set_nodelay(true)?;
@@ -216,7 +253,10 @@ pub fn start<H: RequestHandler>(
     });
     let (reader, writer) = futures_lite::io::split(stream);
     glommio::spawn_local(write_loop(connection.clone(), writer, wake_receiver)).detach();
-    glommio::spawn_local(read_loop(connection.clone(), reader, handler)).detach();
+    limits
+        .live_connections
+        .set(limits.live_connections.get() + 1);
+    glommio::spawn_local(read_loop(connection.clone(), reader, handler, limits)).detach();
     Ok(connection)
 }
 
@@ -224,14 +264,20 @@ async fn read_loop<H: RequestHandler>(
     connection: Rc<Connection>,
     mut reader: futures_lite::io::ReadHalf<TcpStream>,
     handler: Rc<H>,
+    limits: Rc<ShardLimits>,
 ) {
-    let in_flight = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_MAX as u64));
+    let in_flight = Rc::new(glommio::sync::Semaphore::new(CONNECTION_IN_FLIGHT_KIB_MAX));
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let reason = loop {
         match decode_frame_split(&mut buf, connection.frame_bytes_max) {
             Ok(Some(command)) if command.is_response() => connection.complete(command),
             Ok(Some(request)) => {
-                let permit = match in_flight.acquire_static_permit(1).await {
+                let cost = request_cost_kib(request.body.len()).min(CONNECTION_IN_FLIGHT_KIB_MAX);
+                let permit = match in_flight.acquire_static_permit(cost).await {
+                    Ok(permit) => permit,
+                    Err(_) => break "shutting down".to_owned(),
+                };
+                let shard_permit = match limits.in_flight_kib.acquire_static_permit(cost).await {
                     Ok(permit) => permit,
                     Err(_) => break "shutting down".to_owned(),
                 };
@@ -242,7 +288,7 @@ async fn read_loop<H: RequestHandler>(
                     if let (Some(response), false) = (response, oneway) {
                         connection.send(&response);
                     }
-                    drop(permit);
+                    drop((permit, shard_permit));
                 })
                 .detach();
             }
@@ -274,6 +320,9 @@ async fn read_loop<H: RequestHandler>(
         }
     };
     tracing::debug!(peer = %connection.peer, reason, "connection closed");
+    limits
+        .live_connections
+        .set(limits.live_connections.get() - 1);
     connection.close();
     handler.on_disconnect(&connection);
 }

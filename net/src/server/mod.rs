@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-pub use connection::{Connection, InvokeError};
+pub use connection::{Connection, InvokeError, ShardLimits};
 pub use shards::{run_shards, ShardConfig, ShardId};
 
 use crate::code::response;
@@ -52,12 +52,21 @@ pub fn not_supported(request: &RemotingCommand) -> RemotingCommand {
 pub async fn serve<H: RequestHandler>(
     listener: glommio::net::TcpListener,
     handler: Rc<H>,
-    frame_bytes_max: usize,
+    limits: Rc<ShardLimits>,
 ) {
     loop {
         match listener.accept().await {
+            Ok(stream) if limits.at_capacity() => {
+                let peer = stream.peer_addr().ok();
+                tracing::warn!(
+                    ?peer,
+                    live = limits.live_connections(),
+                    "connection refused: shard at CONNECTIONS_MAX"
+                );
+                drop(stream);
+            }
             Ok(stream) => {
-                if let Err(error) = connection::start(stream, handler.clone(), frame_bytes_max) {
+                if let Err(error) = connection::start(stream, handler.clone(), limits.clone()) {
                     tracing::warn!(%error, "could not start a connection");
                 }
             }
@@ -75,10 +84,10 @@ pub async fn serve<H: RequestHandler>(
 pub async fn serve_until<H: RequestHandler>(
     listener: glommio::net::TcpListener,
     handler: Rc<H>,
-    frame_bytes_max: usize,
+    limits: Rc<ShardLimits>,
     stop: impl Future<Output = ()>,
 ) {
-    futures_lite::future::or(serve(listener, handler, frame_bytes_max), stop).await
+    futures_lite::future::or(serve(listener, handler, limits), stop).await
 }
 
 /// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
