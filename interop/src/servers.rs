@@ -225,8 +225,9 @@ impl Broker {
             }
             if started.elapsed() > BROKER_TIMEOUT {
                 panic!(
-                    "mqbroker printed no boot line within {BROKER_TIMEOUT:?}\n{}",
-                    process.log_tail()
+                    "mqbroker printed no boot line within {BROKER_TIMEOUT:?}\n{}\n{}",
+                    process.log_tail(),
+                    thread_states(process.pid())
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -249,6 +250,34 @@ fn free_port_pair() -> u16 {
         }
     }
     panic!("no free loopback port p with p - 2 free after 100 tries");
+}
+
+/// Each thread's name, state and kernel wait channel, for a process that seems stuck.
+fn thread_states(pid: u32) -> String {
+    let mut out = format!("--- threads of pid {pid} (name, state, wchan) ---");
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let read = |file: &str| std::fs::read_to_string(path.join(file)).unwrap_or_default();
+        let status = read("status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        out.push_str(&format!(
+            "\n{} {} {}",
+            field("Name:"),
+            field("State:"),
+            read("wchan")
+        ));
+    }
+    out
 }
 
 /// `kill -<signal> <pid>`: signals exactly that process (the harness stays std-only).

@@ -13,12 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rocketmq_client_rust::{
-    ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus,
-    DefaultMQAdminExt, DefaultMQProducer, DefaultMQPushConsumer, MQAdminReadExt, MQPushConsumer,
-    MessageListenerConcurrently, TelemetryHandle,
+    ClientConfig, ClientError, ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext,
+    ConsumeConcurrentlyStatus, ConsumeOrderlyContext, ConsumeOrderlyStatus, DefaultMQAdminExt,
+    DefaultMQProducer, DefaultMQPushConsumer, MQAdminReadExt, MQPushConsumer,
+    MessageListenerConcurrently, MessageListenerOrderly, TelemetryHandle,
 };
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::result::SendResult;
+use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 
 /// How long the client waits for any one name server or broker reply.
@@ -38,11 +43,45 @@ pub struct RouteSummary {
 pub struct ReceivedMessage {
     pub topic: String,
     pub tags: Option<String>,
+    /// The KEYS property, split on spaces as the client does.
+    pub keys: Vec<String>,
     pub body: Vec<u8>,
     pub broker_name: String,
     pub queue_id: i32,
     pub queue_offset: i64,
+    /// What the client put in `MessageExt::msg_id`.
     pub msg_id: String,
+    /// The UNIQ_KEY property (the producer's msgId).
+    pub uniq_key: Option<String>,
+    pub store_timestamp: i64,
+    pub reconsume_times: i32,
+}
+
+impl ReceivedMessage {
+    fn from_ext(msg: &MessageExt) -> ReceivedMessage {
+        ReceivedMessage {
+            topic: msg.message.topic().to_string(),
+            tags: msg.get_tags().map(|tags| tags.to_string()),
+            keys: msg.message.keys().unwrap_or_default(),
+            body: msg
+                .message
+                .body()
+                .map(|body| body.to_vec())
+                .unwrap_or_default(),
+            broker_name: msg.broker_name.to_string(),
+            queue_id: msg.queue_id,
+            queue_offset: msg.queue_offset,
+            msg_id: msg.msg_id.to_string(),
+            uniq_key: msg.message.property("UNIQ_KEY").map(str::to_string),
+            store_timestamp: msg.store_timestamp(),
+            reconsume_times: msg.reconsume_times(),
+        }
+    }
+
+    /// The body as text (every test body is UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
 }
 
 /// One message the producer got a SendResult for.
@@ -278,21 +317,321 @@ impl MessageListenerConcurrently for Collector {
         _context: &ConsumeConcurrentlyContext,
     ) -> rocketmq_client_rust::ClientResult<ConsumeConcurrentlyStatus> {
         let mut received = self.received.lock().unwrap();
-        for msg in msgs {
-            received.push(ReceivedMessage {
-                topic: msg.message.topic().to_string(),
-                tags: msg.get_tags().map(|tags| tags.to_string()),
-                body: msg
-                    .message
-                    .body()
-                    .map(|body| body.to_vec())
-                    .unwrap_or_default(),
-                broker_name: msg.broker_name.to_string(),
-                queue_id: msg.queue_id,
-                queue_offset: msg.queue_offset,
-                msg_id: msg.msg_id.to_string(),
-            });
-        }
+        received.extend(msgs.iter().map(|msg| ReceivedMessage::from_ext(msg)));
         Ok(ConsumeConcurrentlyStatus::ConsumeSuccess)
+    }
+}
+
+impl MessageListenerOrderly for Collector {
+    fn consume_message(
+        &self,
+        msgs: &[&MessageExt],
+        _context: &mut ConsumeOrderlyContext,
+    ) -> rocketmq_client_rust::ClientResult<ConsumeOrderlyStatus> {
+        let mut received = self.received.lock().unwrap();
+        received.extend(msgs.iter().map(|msg| ReceivedMessage::from_ext(msg)));
+        Ok(ConsumeOrderlyStatus::Success)
+    }
+}
+
+/// Where a push consumer group with no committed offset starts (the client's
+/// `ConsumeFromWhere`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFrom {
+    FirstOffset,
+    LastOffset,
+    /// `yyyyMMddHHmmss` in local time, as the client's `consume_timestamp` takes it.
+    Timestamp(String),
+}
+
+/// How to build a [`PushConsumer`].
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    pub group: String,
+    pub topic: String,
+    /// Subscription expression: `*` or `TagA || TagB`.
+    pub expression: String,
+    pub broadcasting: bool,
+    pub orderly: bool,
+    pub start_from: StartFrom,
+    /// The client id's instance part. Consumers of one group inside one process need
+    /// different ones (a clustering consumer picks `<pid>#<nanos>` itself; a broadcasting one
+    /// stays "DEFAULT", so two of them would share a client id).
+    pub instance_name: Option<String>,
+}
+
+impl ConsumerOptions {
+    /// A clustering, concurrent consumer of every tag of `topic`, from the first offset.
+    pub fn new(group: &str, topic: &str) -> ConsumerOptions {
+        ConsumerOptions {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            expression: "*".to_string(),
+            broadcasting: false,
+            orderly: false,
+            start_from: StartFrom::FirstOffset,
+            instance_name: None,
+        }
+    }
+}
+
+impl RustClient {
+    /// A started `DefaultMQProducer` of `group` (send timeout [`CLIENT_TIMEOUT`], no retries:
+    /// the tests want to see every failure).
+    pub fn start_producer(&self, namesrv: &str, group: &str) -> Producer<'_> {
+        let mut inner = self.producer(namesrv, group);
+        self.block_on(inner.start())
+            .unwrap_or_else(|error| panic!("producer {group} start: {error}"));
+        Producer {
+            client: self,
+            inner: Some(Arc::new(inner)),
+        }
+    }
+
+    /// A started `DefaultMQPushConsumer` that records everything delivered to it (and answers
+    /// CONSUME_SUCCESS / SUCCESS).
+    pub fn start_push_consumer(
+        &self,
+        namesrv: &str,
+        options: &ConsumerOptions,
+    ) -> PushConsumer<'_> {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let mut config = ClientConfig::default();
+        if let Some(instance) = &options.instance_name {
+            config.set_instance_name(instance.as_str().into());
+        }
+        let (from, timestamp) = match &options.start_from {
+            StartFrom::FirstOffset => (ConsumeFromWhere::ConsumeFromFirstOffset, None),
+            StartFrom::LastOffset => (ConsumeFromWhere::ConsumeFromLastOffset, None),
+            StartFrom::Timestamp(at) => (ConsumeFromWhere::ConsumeFromTimestamp, Some(at.clone())),
+        };
+        let mut builder = DefaultMQPushConsumer::builder(self.runtime.clone())
+            .client_config(config)
+            .name_server_addr(namesrv)
+            .consumer_group(options.group.as_str())
+            .message_model(if options.broadcasting {
+                MessageModel::Broadcasting
+            } else {
+                MessageModel::Clustering
+            })
+            .consume_from_where(from);
+        if let Some(timestamp) = timestamp {
+            builder = builder.consume_timestamp(timestamp);
+        }
+        let mut consumer = builder.build();
+        self.block_on(async {
+            consumer
+                .subscribe(options.topic.as_str(), options.expression.as_str())
+                .await
+                .unwrap_or_else(|error| panic!("subscribe {}: {error}", options.topic));
+            let collector = Collector {
+                received: received.clone(),
+            };
+            if options.orderly {
+                consumer.register_message_listener_orderly(collector);
+            } else {
+                consumer.register_message_listener_concurrently(collector);
+            }
+            consumer
+                .start()
+                .await
+                .unwrap_or_else(|error| panic!("consumer {} start: {error}", options.group));
+        });
+        PushConsumer {
+            client: self,
+            inner: Some(consumer),
+            received,
+        }
+    }
+}
+
+/// A started producer; shut down on drop.
+pub struct Producer<'a> {
+    client: &'a RustClient,
+    inner: Option<Arc<DefaultMQProducer>>,
+}
+
+/// What one acknowledged send returned.
+fn sent(result: &SendResult) -> SentMessage {
+    SentMessage {
+        status: format!("{:?}", result.send_status),
+        msg_id: result.msg_id.as_ref().map(|id| id.to_string()),
+        offset_msg_id: result.offset_msg_id.clone(),
+        broker_name: result
+            .message_queue
+            .as_ref()
+            .map(|q| q.broker_name().to_string()),
+        queue_id: result.message_queue.as_ref().map(|q| q.queue_id()),
+        queue_offset: result.queue_offset,
+    }
+}
+
+/// A message for `topic` with one tag, one key and a text body.
+pub fn message(topic: &str, tag: &str, key: &str, body: &str) -> Message {
+    Message::builder()
+        .topic(topic)
+        .tags(tag)
+        .keys(vec![key.to_string()])
+        .body_slice(body.as_bytes())
+        .build_unchecked()
+}
+
+impl Producer<'_> {
+    fn inner(&self) -> &Arc<DefaultMQProducer> {
+        self.inner.as_ref().expect("producer lives until drop")
+    }
+
+    /// The producer itself, for sending from tasks on the client's runtime.
+    pub fn shared(&self) -> Arc<DefaultMQProducer> {
+        self.inner().clone()
+    }
+
+    /// Runs `future` on the client's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.client.block_on(future)
+    }
+
+    /// `send_with_timeout`: a synchronous send.
+    pub fn send(&self, message: Message) -> Result<SentMessage, String> {
+        let timeout_ms = CLIENT_TIMEOUT.as_millis() as u64;
+        match self.block_on(self.inner().send_with_timeout(message, timeout_ms)) {
+            Ok(Some(result)) => Ok(sent(&result)),
+            Ok(None) => Err("no SendResult".to_string()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// `send_with_callback` for every message, then waits for every callback (up to
+    /// `2 * CLIENT_TIMEOUT`). Returns one outcome per message, in message order.
+    pub fn send_async(&self, messages: Vec<Message>) -> Vec<Result<SentMessage, String>> {
+        let count = messages.len();
+        type Outcome = Option<Result<SentMessage, String>>;
+        let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(vec![None; count]));
+        for (index, message) in messages.into_iter().enumerate() {
+            let slot = outcomes.clone();
+            let callback = move |result: Option<&SendResult>, error: Option<&ClientError>| {
+                let outcome = match (result, error) {
+                    (Some(result), _) => Ok(sent(result)),
+                    (None, Some(error)) => Err(error.to_string()),
+                    (None, None) => Err("callback with neither result nor error".to_string()),
+                };
+                slot.lock().unwrap()[index] = Some(outcome);
+            };
+            if let Err(error) = self.block_on(self.inner().send_with_callback(message, callback)) {
+                outcomes.lock().unwrap()[index] = Some(Err(error.to_string()));
+            }
+        }
+        let deadline = Instant::now() + 2 * CLIENT_TIMEOUT;
+        while outcomes.lock().unwrap().iter().any(Option::is_none) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let outcomes = outcomes.lock().unwrap();
+        outcomes
+            .iter()
+            .map(|outcome| {
+                outcome
+                    .clone()
+                    .unwrap_or_else(|| Err("no callback within the deadline".to_string()))
+            })
+            .collect()
+    }
+
+    /// `send_oneway`: no reply is expected, so success only means it was written.
+    pub fn send_oneway(&self, message: Message) -> Result<(), String> {
+        self.block_on(self.inner().send_oneway(message))
+            .map_err(|error| error.to_string())
+    }
+
+    /// `send_batch_with_timeout`: one SEND_BATCH_MESSAGE for all of `messages`.
+    pub fn send_batch(&self, messages: Vec<Message>) -> Result<SentMessage, String> {
+        let timeout_ms = CLIENT_TIMEOUT.as_millis() as u64;
+        self.block_on(self.inner().send_batch_with_timeout(messages, timeout_ms))
+            .map(|result| sent(&result))
+            .map_err(|error| error.to_string())
+    }
+
+    /// `send_with_selector_timeout` choosing queue `shard_key % queues`, as Java's
+    /// SelectMessageQueueByHash does: the same key always lands on the same queue.
+    pub fn send_orderly(&self, message: Message, shard_key: u64) -> Result<SentMessage, String> {
+        let timeout_ms = CLIENT_TIMEOUT.as_millis() as u64;
+        let selector = |queues: &[MessageQueue], _message: &Message, key: &u64| {
+            if queues.is_empty() {
+                return None;
+            }
+            queues.get((*key % queues.len() as u64) as usize).cloned()
+        };
+        match self.block_on(
+            self.inner()
+                .send_with_selector_timeout(message, selector, shard_key, timeout_ms),
+        ) {
+            Ok(Some(result)) => Ok(sent(&result)),
+            Ok(None) => Err("no SendResult".to_string()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    pub fn shutdown(&mut self) {
+        if let Some(producer) = self.inner.take() {
+            match Arc::try_unwrap(producer) {
+                Ok(mut producer) => self.client.block_on(producer.shutdown()),
+                Err(_) => eprintln!("interop: producer still shared at shutdown; left running"),
+            }
+        }
+    }
+}
+
+impl Drop for Producer<'_> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A started push consumer and what it has received so far; shut down on drop.
+pub struct PushConsumer<'a> {
+    client: &'a RustClient,
+    inner: Option<DefaultMQPushConsumer>,
+    received: Arc<Mutex<Vec<ReceivedMessage>>>,
+}
+
+impl PushConsumer<'_> {
+    /// Everything delivered so far, in delivery order.
+    pub fn received(&self) -> Vec<ReceivedMessage> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    /// Polls until `done(received)` holds or `wait` passed; returns whether it held.
+    pub fn wait_until(&self, wait: Duration, done: impl Fn(&[ReceivedMessage]) -> bool) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if done(&self.received.lock().unwrap()) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Polls until at least `count` messages arrived or `wait` passed.
+    pub fn wait_for_count(&self, count: usize, wait: Duration) -> bool {
+        self.wait_until(wait, |received| received.len() >= count)
+    }
+
+    /// Shuts the consumer down (persists offsets, UNREGISTER_CLIENT, unlocks queues).
+    pub fn shutdown(&mut self) {
+        if let Some(mut consumer) = self.inner.take() {
+            self.client.block_on(consumer.shutdown());
+        }
+    }
+}
+
+impl Drop for PushConsumer<'_> {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
