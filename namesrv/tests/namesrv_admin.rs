@@ -261,3 +261,35 @@ fn a_config_file_with_an_unknown_key_warns_and_starts() {
     let text = String::from_utf8(config.body.to_vec()).unwrap();
     assert!(text.contains("brokerChannelExpiredTime=4321"), "{text}");
 }
+
+#[test]
+#[ignore = "bug: listeners use SO_REUSEPORT, so a second mqnamesrv shares a taken port"]
+fn a_second_name_server_on_a_taken_port_refuses_to_start() {
+    // Java's name server exits on "Address already in use". Sharing the port instead splits
+    // brokers and clients between two name servers with different routes (seen on this
+    // machine: clients got TOPIC_NOT_EXIST for a topic registered a moment before).
+    let first = Namesrv::start(&[]);
+    let port = first.addr().rsplit_once(':').unwrap().1;
+    let dir = tempfile::tempdir().unwrap();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_mqnamesrv"))
+        .args([
+            "--bindAddress",
+            "127.0.0.1",
+            "--listenPort",
+            port,
+            "--shardCount",
+            "1",
+        ])
+        .arg("--kvConfigPath")
+        .arg(dir.path().join("kvConfig.json"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn a second mqnamesrv");
+    let exited = poll_until(std::time::Duration::from_secs(5), || {
+        second.try_wait().unwrap().is_some()
+    });
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(exited, "a second mqnamesrv kept running on port {port}");
+}
