@@ -7,4 +7,5 @@
 //!
 //! Which core: each benchmark builds its own glommio executor(s) and says where they run.
 
+pub mod route_bench;
 pub mod store_bench;

@@ -12,7 +12,7 @@
 //! after `--warmup` and before the end count. The last line printed is
 //! `RESULT route rps=.. p50_us=.. p99_us=.. p999_us=.. errors=..`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,9 +84,13 @@ pub struct RouteBenchArgs {
 pub struct RouteReport {
     pub answers: u64,
     pub errors: u64,
+    /// Answers with a code other than SUCCESS, by code (part of `errors`).
+    pub error_codes: BTreeMap<i32, u64>,
     pub measured: Duration,
     pub latency_us: Histogram<u64>,
+    /// CPU this process used while the load ran (warm-up included), and how long that was.
     pub client_cpu: Duration,
+    pub loaded: Duration,
 }
 
 impl RouteReport {
@@ -138,8 +142,11 @@ pub fn run(args: RouteBenchArgs) -> Result<(), String> {
         report.latency_us.max(),
         report.latency_us.mean(),
         report.client_cpu.as_secs_f64(),
-        100.0 * report.client_cpu.as_secs_f64() / report.measured.as_secs_f64()
+        100.0 * report.client_cpu.as_secs_f64() / report.loaded.as_secs_f64()
     );
+    if !report.error_codes.is_empty() {
+        println!("error answers by response code: {:?}", report.error_codes);
+    }
     println!("{}", report.result_line());
     Ok(())
 }
@@ -350,6 +357,8 @@ struct LoadPlan {
 struct Tally {
     answers: u64,
     errors: u64,
+    /// Answers with a code other than SUCCESS, by code (part of `errors`).
+    error_codes: BTreeMap<i32, u64>,
     latency_us: Histogram<u64>,
 }
 
@@ -358,6 +367,7 @@ impl Tally {
         Tally {
             answers: 0,
             errors: 0,
+            error_codes: BTreeMap::new(),
             latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid bounds"),
         }
     }
@@ -365,6 +375,9 @@ impl Tally {
     fn add(&mut self, other: &Tally) {
         self.answers += other.answers;
         self.errors += other.errors;
+        for (code, count) in &other.error_codes {
+            *self.error_codes.entry(*code).or_default() += count;
+        }
         self.latency_us.add(&other.latency_us).expect("same bounds");
     }
 }
@@ -422,9 +435,11 @@ fn run_load(
     Ok(RouteReport {
         answers: total.answers,
         errors: total.errors,
+        error_codes: total.error_codes,
         measured: stop_at - measure_from,
         latency_us: total.latency_us,
         client_cpu: cpu_used,
+        loaded: start.elapsed(),
     })
 }
 
@@ -506,6 +521,7 @@ async fn drive_connection(plan: Rc<LoadPlan>) -> Tally {
                         .saturating_record(micros.clamp(1, LATENCY_US_MAX));
                 } else {
                     tally.errors += 1;
+                    *tally.error_codes.entry(answer.code).or_default() += 1;
                 }
             }
             if now < plan.stop_at {

@@ -14,6 +14,8 @@ struct Cli {
 enum Command {
     /// Append through the real store API, then write the same volume raw with O_DIRECT.
     Store(ramjet_bench::store_bench::StoreBenchArgs),
+    /// GET_ROUTEINFO_BY_TOPIC load on many pipelined connections against a name server.
+    Route(ramjet_bench::route_bench::RouteBenchArgs),
 }
 
 fn main() {
@@ -23,6 +25,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Store(args) => ramjet_bench::store_bench::run(args),
+        Command::Route(args) => ramjet_bench::route_bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");
