@@ -8,6 +8,7 @@ mod offset;
 mod pull;
 mod query;
 mod send;
+mod send_back;
 
 use std::rc::Rc;
 
@@ -66,6 +67,7 @@ pub async fn process(
         | request::GET_MIN_OFFSET
         | request::SEARCH_OFFSET_BY_TIMESTAMP
         | request::GET_EARLIEST_MSG_STORETIME => Some(offset::process(shard, &request).await),
+        request::CONSUMER_SEND_MSG_BACK => Some(send_back::process(shard, &request, origin).await),
         request::VIEW_MESSAGE_BY_ID => Some(query::view_message_by_id(shard, &request).await),
         request::QUERY_MESSAGE => Some(query::query_message(shard, &request, origin).await),
         request::HEART_BEAT

@@ -17,7 +17,7 @@ use ramjet_store::{MessageRecord, PutOk};
 
 use crate::response_code::{bad_header, error, for_put, system_busy};
 use crate::shard::{owner_shard, BrokerShard, Origin, ShardMessage, LEADER_SHARD};
-use crate::topic_config_manager::{now_ms, RETRY_GROUP_TOPIC_PREFIX};
+use crate::topic_config_manager::{now_ms, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::topic_validator::{validate, NOT_ALLOWED_SEND};
 use crate::uniq_key::create_uniq_key;
 
@@ -50,6 +50,22 @@ pub async fn process(
         let remark = format!("Sending message to topic[{topic}] is forbidden.");
         return Some(error(&request, response::NO_PERMISSION, remark));
     }
+    let mut header = header;
+    if let Some(dlq) = dead_letter_topic(shard, &header) {
+        // Out of retries: the message is dead-lettered.
+        header.topic = dlq;
+        header.queue_id = 0;
+        let (topic_key, queue_key) = if request.code == request::SEND_MESSAGE {
+            ("topic", "queueId")
+        } else {
+            ("b", "e")
+        };
+        request
+            .ext_fields_mut()
+            .insert(topic_key, header.topic.clone());
+        request.ext_fields_mut().insert(queue_key, "0");
+    }
+    let topic = header.topic.as_str();
     let topic_config = match find_or_create_topic(shard, &header).await {
         Ok(Some(topic_config)) => topic_config,
         Ok(None) => {
@@ -92,6 +108,21 @@ pub async fn process(
     Some(put(shard, &request, header, queue_id, multi_tags, origin).await)
 }
 
+/// `handleRetryAndDLQ`: a send to `%RETRY%<group>` whose reconsume count (header `j`) is past
+/// the group's maximum (header `l`, else the group's retryMaxTimes) goes to `%DLQ%<group>`.
+fn dead_letter_topic(shard: &BrokerShard, header: &SendMessageRequestHeader) -> Option<String> {
+    let group = header.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX)?;
+    let reconsume_times = header.reconsume_times.unwrap_or(0);
+    let max = header.max_reconsume_times.unwrap_or_else(|| {
+        shard
+            .snapshot()
+            .groups
+            .get(group)
+            .map_or(16, |g| g.retry_max_times)
+    });
+    (reconsume_times > max).then(|| format!("{DLQ_GROUP_TOPIC_PREFIX}{group}"))
+}
+
 /// The topic's config from this shard's snapshot, or created by the leader (auto-create
 /// through the default topic, TBW102).
 async fn find_or_create_topic(
@@ -101,7 +132,8 @@ async fn find_or_create_topic(
     if let Some(config) = shard.snapshot().topics.get(&header.topic) {
         return Ok(Some(config.clone()));
     }
-    let is_retry = header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX);
+    let is_retry = header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
+        || header.topic.starts_with(DLQ_GROUP_TOPIC_PREFIX);
     if let Some(leader) = shard.leader() {
         if is_retry {
             // A retry topic appears when its group first sends back; 1 queue as Java does.
