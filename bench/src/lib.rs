@@ -7,5 +7,9 @@
 //!
 //! Which core: each benchmark builds its own glommio executor(s) and says where they run.
 
+pub mod consume;
+pub mod histogram;
+pub mod produce;
+pub mod rocketmq_client;
 pub mod route_bench;
 pub mod store_bench;

@@ -16,6 +16,10 @@ enum Command {
     Store(ramjet_bench::store_bench::StoreBenchArgs),
     /// GET_ROUTEINFO_BY_TOPIC load on many pipelined connections against a name server.
     Route(ramjet_bench::route_bench::RouteBenchArgs),
+    /// Send messages to a topic through any RocketMQ name server and broker.
+    Produce(ramjet_bench::produce::ProduceArgs),
+    /// Pull every queue of a topic from any RocketMQ broker.
+    Consume(ramjet_bench::consume::ConsumeArgs),
 }
 
 fn main() {
@@ -26,6 +30,8 @@ fn main() {
     let result = match cli.command {
         Command::Store(args) => ramjet_bench::store_bench::run(args),
         Command::Route(args) => ramjet_bench::route_bench::run(args),
+        Command::Produce(args) => ramjet_bench::produce::run(args),
+        Command::Consume(args) => ramjet_bench::consume::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");

@@ -1,0 +1,838 @@
+//! A small RocketMQ client for `mqbench produce` and `mqbench consume`: just what a
+//! producer and a pull consumer send, built so that it works against any RocketMQ name
+//! server and broker (Ramjet, Apache, rocketmq-rust), not only ours.
+//!
+//! Control-plane calls (routes, topic creation, offsets before the run) use the blocking
+//! client from the main thread; the data path (SEND_MESSAGE_V2, PULL_MESSAGE) builds its
+//! commands here and sends them on `ramjet_net` connections owned by glommio executors.
+//! Every command identifies itself as a Java 5.3 client (language JAVA, version 479), the
+//! client every server is tested against; name servers then answer with standard JSON.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use ramjet_net::body::{perm, ClusterInfo, TopicRouteData};
+use ramjet_net::client::BlockingClient;
+use ramjet_net::code::{request, response, version};
+use ramjet_net::header::{
+    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetRouteInfoRequestHeader,
+    OffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
+    QueryConsumerOffsetRequestHeader, SendMessageRequestHeaderV2,
+    UpdateConsumerOffsetRequestHeader,
+};
+use ramjet_net::{LanguageCode, RemotingCommand, SerializeType};
+use ramjet_store::message::{encode_batch_body, InnerMessage, Properties};
+use ramjet_store::message::{PROPERTY_KEYS, PROPERTY_TAGS, PROPERTY_UNIQ_KEY};
+
+/// The topic whose route stands in for a topic that does not exist yet; a broker with
+/// autoCreateTopicEnable creates the real topic from it on the first send.
+pub const DEFAULT_TOPIC: &str = "TBW102";
+/// Queues a producer asks for when a topic is auto-created (`defaultTopicQueueNums`).
+pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
+/// Control-plane calls (route, create topic, offsets) give up after this long.
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a created or auto-created topic may take to show up in the name server.
+const ROUTE_WAIT: Duration = Duration::from_secs(35);
+const PROPERTY_WAIT: &str = "WAIT";
+/// Every message body mqbench produces starts with this marker and the send time in
+/// microseconds since the epoch, so that `consume` measures end-to-end latency in
+/// microseconds rather than from the millisecond `bornTimestamp`.
+pub const BODY_STAMP_MAGIC: &[u8; 4] = b"RJB1";
+pub const BODY_STAMP_BYTES: usize = 12;
+/// Pull sysFlag bits (remoting-protocol.md section 6.3).
+pub const PULL_FLAG_COMMIT_OFFSET: i32 = 0x1;
+pub const PULL_FLAG_SUSPEND: i32 = 0x2;
+pub const PULL_FLAG_SUBSCRIPTION: i32 = 0x4;
+
+/// A new request that looks like the Java 5.3 client's.
+pub fn java_request(code: i32, serialize_type: SerializeType) -> RemotingCommand {
+    let mut command = RemotingCommand::request(code);
+    command.language = LanguageCode::Java;
+    command.version = version::V5_3_3;
+    command.serialize_type = serialize_type;
+    command
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// `--serialize`: how request headers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeaderFormat {
+    /// JSON headers, what Java clients send by default.
+    Json,
+    /// RocketMQ's binary header (`rocketmq.serialize.type=ROCKETMQ`).
+    Rocketmq,
+}
+
+impl HeaderFormat {
+    pub fn serialize_type(self) -> SerializeType {
+        match self {
+            HeaderFormat::Json => SerializeType::Json,
+            HeaderFormat::Rocketmq => SerializeType::RocketMq,
+        }
+    }
+}
+
+/// One queue of a topic on one broker.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MessageQueue {
+    pub broker_name: String,
+    pub broker_addr: String,
+    pub queue_id: i32,
+}
+
+/// Queues a producer may send to: writable queue data whose broker has a master.
+pub fn publish_queues(route: &TopicRouteData) -> Vec<MessageQueue> {
+    route_queues(route, perm::WRITE, |queue| queue.write_queue_nums)
+}
+
+/// Queues a consumer reads: readable queue data whose broker has a master.
+pub fn subscribe_queues(route: &TopicRouteData) -> Vec<MessageQueue> {
+    route_queues(route, perm::READ, |queue| queue.read_queue_nums)
+}
+
+fn route_queues(
+    route: &TopicRouteData,
+    perm_bit: i32,
+    count: impl Fn(&ramjet_net::body::QueueData) -> i32,
+) -> Vec<MessageQueue> {
+    let mut queues = Vec::new();
+    for queue_data in route.queue_datas.iter().filter(|q| q.perm & perm_bit != 0) {
+        let Some(broker) = route
+            .broker_datas
+            .iter()
+            .find(|b| b.broker_name == queue_data.broker_name)
+        else {
+            continue;
+        };
+        let Some(addr) = broker.master_addr() else {
+            continue;
+        };
+        for queue_id in 0..count(queue_data).max(0) {
+            queues.push(MessageQueue {
+                broker_name: broker.broker_name.clone(),
+                broker_addr: addr.to_owned(),
+                queue_id,
+            });
+        }
+    }
+    queues.sort();
+    queues
+}
+
+/// The distinct broker addresses of `queues`, in order.
+pub fn broker_addrs(queues: &[MessageQueue]) -> Vec<String> {
+    let set: BTreeSet<&str> = queues.iter().map(|q| q.broker_addr.as_str()).collect();
+    set.into_iter().map(str::to_owned).collect()
+}
+
+/// Blocking calls to one server, for setup and teardown.
+pub struct AdminClient {
+    client: BlockingClient,
+    serialize_type: SerializeType,
+}
+
+impl AdminClient {
+    pub fn connect(addr: &str, serialize_type: SerializeType) -> Result<AdminClient, String> {
+        let client = BlockingClient::connect(addr, ADMIN_TIMEOUT)
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        Ok(AdminClient {
+            client,
+            serialize_type,
+        })
+    }
+
+    pub fn invoke(&mut self, command: RemotingCommand) -> Result<RemotingCommand, String> {
+        let code = command.code;
+        self.client
+            .invoke(command, ADMIN_TIMEOUT)
+            .map_err(|e| format!("request code {code} to {}: {e}", self.client.peer()))
+    }
+
+    fn request(&self, code: i32, header: &impl CommandHeader) -> RemotingCommand {
+        java_request(code, self.serialize_type).with_ext_fields(header.to_ext_fields())
+    }
+
+    /// GET_ROUTEINFO_BY_TOPIC; `None` when the name server knows no such topic.
+    pub fn route(&mut self, topic: &str) -> Result<Option<TopicRouteData>, String> {
+        let header = GetRouteInfoRequestHeader {
+            topic: topic.to_owned(),
+            accept_standard_json_only: None,
+        };
+        let answer = self.invoke(self.request(request::GET_ROUTEINFO_BY_TOPIC, &header))?;
+        match answer.code {
+            response::SUCCESS => TopicRouteData::from_json(&answer.body)
+                .map(Some)
+                .map_err(|e| format!("route of {topic}: {e}")),
+            response::TOPIC_NOT_EXIST => Ok(None),
+            code => Err(format!(
+                "route of {topic}: code {code} {:?}",
+                answer.remark.unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Master addresses of every broker the name server knows (GET_BROKER_CLUSTER_INFO).
+    pub fn master_addrs(&mut self) -> Result<Vec<String>, String> {
+        let answer = self.invoke(java_request(
+            request::GET_BROKER_CLUSTER_INFO,
+            self.serialize_type,
+        ))?;
+        if answer.code != response::SUCCESS {
+            return Err(format!("cluster info: code {}", answer.code));
+        }
+        let info: ClusterInfo = ramjet_net::body::fastjson::from_slice(&answer.body)?;
+        let addrs: Vec<String> = info
+            .broker_addr_table
+            .values()
+            .filter_map(|broker| broker.master_addr().map(str::to_owned))
+            .collect();
+        if addrs.is_empty() {
+            return Err("the name server knows no broker master".into());
+        }
+        Ok(addrs)
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC on this broker, as `mqadmin updateTopic` sends it.
+    pub fn create_topic(&mut self, topic: &str, queues: i32) -> Result<(), String> {
+        let header = CreateTopicRequestHeader {
+            topic: topic.to_owned(),
+            default_topic: DEFAULT_TOPIC.to_owned(),
+            read_queue_nums: queues,
+            write_queue_nums: queues,
+            perm: perm::READ | perm::WRITE,
+            topic_filter_type: "SINGLE_TAG".to_owned(),
+            topic_sys_flag: Some(0),
+            order: false,
+            attributes: None,
+            force: None,
+        };
+        let answer = self.invoke(self.request(request::UPDATE_AND_CREATE_TOPIC, &header))?;
+        match answer.code {
+            response::SUCCESS => Ok(()),
+            code => Err(format!(
+                "create topic {topic}: code {code} {:?}",
+                answer.remark.unwrap_or_default()
+            )),
+        }
+    }
+
+    /// QUERY_CONSUMER_OFFSET; `None` when the group has no offset for the queue.
+    pub fn consumer_offset(
+        &mut self,
+        group: &str,
+        queue: &MessageQueue,
+        topic: &str,
+    ) -> Result<Option<i64>, String> {
+        let header = QueryConsumerOffsetRequestHeader {
+            consumer_group: group.to_owned(),
+            topic: topic.to_owned(),
+            queue_id: queue.queue_id,
+            set_zero_if_not_found: Some(false),
+        };
+        let answer = self.invoke(self.request(request::QUERY_CONSUMER_OFFSET, &header))?;
+        match answer.code {
+            response::SUCCESS => offset_of(&answer).map(Some),
+            response::QUERY_NOT_FOUND => Ok(None),
+            code => Err(format!("consumer offset: code {code}")),
+        }
+    }
+
+    /// GET_MAX_OFFSET: the queue's next free offset.
+    pub fn max_offset(&mut self, queue: &MessageQueue, topic: &str) -> Result<i64, String> {
+        let header = GetMaxOffsetRequestHeader {
+            topic: topic.to_owned(),
+            queue_id: queue.queue_id,
+            committed: None,
+        };
+        let answer = self.invoke(self.request(request::GET_MAX_OFFSET, &header))?;
+        match answer.code {
+            response::SUCCESS => offset_of(&answer),
+            code => Err(format!("max offset: code {code}")),
+        }
+    }
+
+    /// HEART_BEAT with `body` (see `heartbeat_body`).
+    pub fn heartbeat(&mut self, body: Vec<u8>) -> Result<(), String> {
+        let command = java_request(request::HEART_BEAT, self.serialize_type).with_body(body);
+        let answer = self.invoke(command)?;
+        match answer.code {
+            response::SUCCESS => Ok(()),
+            code => Err(format!(
+                "heartbeat: code {code} {:?}",
+                answer.remark.unwrap_or_default()
+            )),
+        }
+    }
+}
+
+fn offset_of(answer: &RemotingCommand) -> Result<i64, String> {
+    let fields = answer.ext_fields.clone().unwrap_or_default();
+    OffsetResponseHeader::decode(&fields)
+        .map(|header| header.offset)
+        .map_err(|e| e.to_string())
+}
+
+/// Finds where to send: creates the topic when asked (`create_queues`), otherwise uses its
+/// route, and when the name server has none, lets the broker auto-create it from TBW102
+/// the way Java producers do (first sends carry `defaultTopic=TBW102`).
+pub fn resolve_publish_queues(
+    namesrv: &str,
+    topic: &str,
+    create_queues: Option<i32>,
+    serialize_type: SerializeType,
+) -> Result<Vec<MessageQueue>, String> {
+    let mut namesrv_client = AdminClient::connect(namesrv, serialize_type)?;
+    if let Some(queues) = create_queues {
+        for addr in namesrv_client.master_addrs()? {
+            AdminClient::connect(&addr, serialize_type)?.create_topic(topic, queues)?;
+            eprintln!("mqbench: created topic {topic} with {queues} queues on {addr}");
+        }
+        return wait_for_route(&mut namesrv_client, topic, |route| {
+            let queues_known: i32 = route.queue_datas.iter().map(|q| q.write_queue_nums).sum();
+            queues_known >= queues
+        });
+    }
+    if let Some(route) = namesrv_client.route(topic)? {
+        let queues = publish_queues(&route);
+        if !queues.is_empty() {
+            return Ok(queues);
+        }
+    }
+    let Some(default_route) = namesrv_client.route(DEFAULT_TOPIC)? else {
+        return Err(format!(
+            "topic {topic} has no route and the name server has no {DEFAULT_TOPIC} route \
+             (autoCreateTopicEnable off?); pass --create-topic"
+        ));
+    };
+    let mut first_sent = BTreeSet::new();
+    for queue in publish_queues(&default_route) {
+        if !first_sent.insert(queue.broker_addr.clone()) {
+            continue;
+        }
+        let spec = SendSpec::new(topic, "mqbench_auto_create", 16, None, None, 1);
+        let mut ids = UniqKeyGenerator::new(0);
+        let mut command = spec.request(&queue_for_auto_create(&queue), &mut ids, 0, serialize_type);
+        command.code = request::SEND_MESSAGE_V2;
+        let answer = AdminClient::connect(&queue.broker_addr, serialize_type)?.invoke(command)?;
+        if answer.code != response::SUCCESS {
+            return Err(format!(
+                "auto-creating {topic} on {}: send answered code {} {:?}",
+                queue.broker_addr,
+                answer.code,
+                answer.remark.unwrap_or_default()
+            ));
+        }
+        eprintln!(
+            "mqbench: {topic} auto-created on {} from {DEFAULT_TOPIC}",
+            queue.broker_addr
+        );
+    }
+    wait_for_route(&mut namesrv_client, topic, |_| true)
+}
+
+/// Auto-creation sends to queue 0 of the new topic.
+fn queue_for_auto_create(queue: &MessageQueue) -> MessageQueue {
+    MessageQueue {
+        queue_id: 0,
+        ..queue.clone()
+    }
+}
+
+fn wait_for_route(
+    namesrv: &mut AdminClient,
+    topic: &str,
+    ready: impl Fn(&TopicRouteData) -> bool,
+) -> Result<Vec<MessageQueue>, String> {
+    let deadline = Instant::now() + ROUTE_WAIT;
+    loop {
+        if let Some(route) = namesrv.route(topic)? {
+            let queues = publish_queues(&route);
+            if !queues.is_empty() && ready(&route) {
+                return Ok(queues);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "topic {topic} did not appear in the name server within {} s",
+                ROUTE_WAIT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `UNIQ_KEY` ids in Java's layout (remoting-protocol.md section 8.1): ip, pid and a
+/// per-generator hash fixed once, then milliseconds since the start of the month and a
+/// counter, as 32 upper-case hex digits.
+pub struct UniqKeyGenerator {
+    fixed_hex: String,
+    month_start: Instant,
+    month_start_offset_ms: u64,
+    counter: u16,
+}
+
+impl UniqKeyGenerator {
+    /// `salt` keeps generators on different threads of one process apart.
+    pub fn new(salt: u32) -> UniqKeyGenerator {
+        let pid = std::process::id();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        // Java uses the class loader's identity hash here; any per-instance value will do.
+        let hash = nanos ^ salt.wrapping_mul(0x9E37_79B9) ^ pid.rotate_left(16);
+        let fixed_hex = format!("7F000001{:04X}{:08X}", pid as u16, hash);
+        // Whole days since the epoch are enough to tell months apart; the value only has
+        // to grow within a process.
+        let ms = now_ms() as u64;
+        let month_start_offset_ms = ms % (30 * 24 * 3600 * 1000);
+        UniqKeyGenerator {
+            fixed_hex,
+            month_start: Instant::now(),
+            month_start_offset_ms,
+            counter: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> String {
+        let since = self.month_start_offset_ms + self.month_start.elapsed().as_millis() as u64;
+        self.counter = self.counter.wrapping_add(1);
+        format!("{}{:08X}{:04X}", self.fixed_hex, since as u32, self.counter)
+    }
+}
+
+/// What every produced message looks like.
+#[derive(Debug, Clone)]
+pub struct SendSpec {
+    pub topic: String,
+    pub producer_group: String,
+    pub body_bytes: usize,
+    pub tag: Option<String>,
+    /// Each message gets `KEYS = <prefix><sequence>` (indexed by the broker).
+    pub keys_prefix: Option<String>,
+    /// Messages per request: 1 sends SEND_MESSAGE_V2, more sends SEND_BATCH_MESSAGE.
+    pub batch: usize,
+    body_template: Vec<u8>,
+}
+
+impl SendSpec {
+    pub fn new(
+        topic: &str,
+        producer_group: &str,
+        body_bytes: usize,
+        tag: Option<String>,
+        keys_prefix: Option<String>,
+        batch: usize,
+    ) -> SendSpec {
+        // Printable filler, like the Java benchmark's body; compresses about as badly.
+        let body_template = (0..body_bytes).map(|i| b'a' + (i % 26) as u8).collect();
+        SendSpec {
+            topic: topic.to_owned(),
+            producer_group: producer_group.to_owned(),
+            body_bytes,
+            tag,
+            keys_prefix,
+            batch: batch.max(1),
+            body_template,
+        }
+    }
+
+    /// A body stamped with the current time (when it is long enough to hold a stamp).
+    fn body(&self) -> Vec<u8> {
+        let mut body = self.body_template.clone();
+        if body.len() >= BODY_STAMP_BYTES {
+            body[..4].copy_from_slice(BODY_STAMP_MAGIC);
+            body[4..BODY_STAMP_BYTES].copy_from_slice(&now_us().to_be_bytes());
+        }
+        body
+    }
+
+    fn properties(&self, ids: &mut UniqKeyGenerator, sequence: u64) -> Properties {
+        let mut properties = Properties::new();
+        if let Some(prefix) = &self.keys_prefix {
+            properties.set(PROPERTY_KEYS, &format!("{prefix}{sequence}"));
+        }
+        properties.set(PROPERTY_UNIQ_KEY, &ids.next_id());
+        properties.set(PROPERTY_WAIT, "true");
+        if let Some(tag) = &self.tag {
+            properties.set(PROPERTY_TAGS, tag);
+        }
+        properties
+    }
+
+    /// SEND_MESSAGE_V2 (or SEND_BATCH_MESSAGE) of the next message(s) to `queue`.
+    /// `sequence` numbers the first message (for keys).
+    pub fn request(
+        &self,
+        queue: &MessageQueue,
+        ids: &mut UniqKeyGenerator,
+        sequence: u64,
+        serialize_type: SerializeType,
+    ) -> RemotingCommand {
+        let batch = self.batch > 1;
+        let (properties, body) = if batch {
+            let messages: Vec<InnerMessage> = (0..self.batch as u64)
+                .map(|index| InnerMessage {
+                    flag: 0,
+                    body: self.body(),
+                    properties: self.properties(ids, sequence + index),
+                })
+                .collect();
+            let mut batch_properties = Properties::new();
+            batch_properties.set(PROPERTY_WAIT, "true");
+            (batch_properties, encode_batch_body(&messages))
+        } else {
+            (self.properties(ids, sequence), self.body())
+        };
+        let header = SendMessageRequestHeaderV2 {
+            a: self.producer_group.clone(),
+            b: self.topic.clone(),
+            c: DEFAULT_TOPIC.to_owned(),
+            d: DEFAULT_TOPIC_QUEUE_NUMS,
+            e: queue.queue_id,
+            f: 0,
+            g: now_ms(),
+            h: 0,
+            // Separators 0x01/0x02 are ASCII, so the properties are valid UTF-8 text.
+            i: Some(String::from_utf8_lossy(&properties.to_bytes()).into_owned()),
+            j: Some(0),
+            k: Some(false),
+            l: None,
+            m: Some(batch),
+            n: Some(queue.broker_name.clone()),
+        };
+        let code = if batch {
+            request::SEND_BATCH_MESSAGE
+        } else {
+            request::SEND_MESSAGE_V2
+        };
+        java_request(code, serialize_type)
+            .with_ext_fields(header.to_ext_fields())
+            .with_body(Bytes::from(body))
+    }
+}
+
+/// HEART_BEAT body of a producer (`consumer_group` `None`) or of a pull consumer of
+/// `topic` subscribed to everything, in the 5.x shape Java sends.
+pub fn heartbeat_body(
+    client_id: &str,
+    producer_group: Option<&str>,
+    consumer: Option<(&str, &str, i64)>,
+) -> Vec<u8> {
+    let mut producers = vec![serde_json::json!({"groupName": "CLIENT_INNER_PRODUCER"})];
+    if let Some(group) = producer_group {
+        producers.push(serde_json::json!({ "groupName": group }));
+    }
+    let consumers: Vec<serde_json::Value> = consumer
+        .map(|(group, topic, sub_version)| {
+            serde_json::json!({
+                "consumeFromWhere": "CONSUME_FROM_FIRST_OFFSET",
+                "consumeType": "CONSUME_ACTIVELY",
+                "groupName": group,
+                "messageModel": "CLUSTERING",
+                "subscriptionDataSet": [{
+                    "classFilterMode": false,
+                    "codeSet": [],
+                    "expressionType": "TAG",
+                    "subString": "*",
+                    "subVersion": sub_version,
+                    "tagsSet": [],
+                    "topic": topic,
+                }],
+                "unitMode": false,
+            })
+        })
+        .into_iter()
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "clientID": client_id,
+        "consumerDataSet": consumers,
+        "heartbeatFingerprint": 0,
+        "producerDataSet": producers,
+        "withoutSub": false,
+    }))
+    .expect("heartbeat JSON always serializes")
+}
+
+/// `ip@instance`, as Java's `ClientConfig.buildMQClientId`.
+pub fn client_id() -> String {
+    format!("127.0.0.1@mqbench-{}", std::process::id())
+}
+
+/// What a pull asks for.
+#[derive(Debug, Clone)]
+pub struct PullSpec {
+    pub group: String,
+    pub topic: String,
+    pub max_msg_nums: i32,
+    /// Long-polling hold when the queue is caught up; 0 asks for an immediate answer.
+    pub suspend_ms: i64,
+    pub sub_version: i64,
+}
+
+impl PullSpec {
+    /// PULL_MESSAGE at `queue_offset`, carrying its own subscription (`*`) so the broker
+    /// need not have seen our heartbeat, and committing the offset reached so far.
+    pub fn request(
+        &self,
+        queue: &MessageQueue,
+        queue_offset: i64,
+        serialize_type: SerializeType,
+    ) -> RemotingCommand {
+        let mut sys_flag = PULL_FLAG_SUBSCRIPTION;
+        if queue_offset > 0 {
+            sys_flag |= PULL_FLAG_COMMIT_OFFSET;
+        }
+        if self.suspend_ms > 0 {
+            sys_flag |= PULL_FLAG_SUSPEND;
+        }
+        let header = PullMessageRequestHeader {
+            consumer_group: self.group.clone(),
+            topic: self.topic.clone(),
+            queue_id: queue.queue_id,
+            queue_offset,
+            max_msg_nums: self.max_msg_nums,
+            sys_flag,
+            commit_offset: queue_offset,
+            suspend_timeout_millis: self.suspend_ms,
+            subscription: Some("*".to_owned()),
+            sub_version: self.sub_version,
+            expression_type: Some("TAG".to_owned()),
+            max_msg_bytes: None,
+            request_source: None,
+        };
+        java_request(request::PULL_MESSAGE, serialize_type).with_ext_fields(header.to_ext_fields())
+    }
+}
+
+/// UPDATE_CONSUMER_OFFSET for `queue` (sent as an ordinary request, so we know it landed).
+pub fn update_offset_request(
+    group: &str,
+    topic: &str,
+    queue: &MessageQueue,
+    offset: i64,
+    serialize_type: SerializeType,
+) -> RemotingCommand {
+    let header = UpdateConsumerOffsetRequestHeader {
+        consumer_group: group.to_owned(),
+        topic: topic.to_owned(),
+        queue_id: queue.queue_id,
+        commit_offset: offset,
+    };
+    java_request(request::UPDATE_CONSUMER_OFFSET, serialize_type)
+        .with_ext_fields(header.to_ext_fields())
+}
+
+/// The header of a pull answer with code 0, 19, 20 or 21.
+pub fn pull_response_header(answer: &RemotingCommand) -> Result<PullMessageResponseHeader, String> {
+    let fields = answer.ext_fields.clone().unwrap_or_default();
+    PullMessageResponseHeader::decode(&fields).map_err(|e| e.to_string())
+}
+
+/// The fields of one stored record that a consumer benchmark needs, read in place
+/// (store-format.md section 2.1) without copying the body or parsing properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta {
+    pub total_size: usize,
+    pub queue_offset: i64,
+    pub born_timestamp_ms: i64,
+    pub body_bytes: usize,
+    /// The producer's microsecond stamp, when the body carries mqbench's marker.
+    pub body_stamp_us: Option<u64>,
+}
+
+/// Walks the records of a pull body. Fails on anything that is not a whole record.
+pub fn scan_records(mut bytes: &[u8], mut each: impl FnMut(RecordMeta)) -> Result<(), String> {
+    use ramjet_store::message::{MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2};
+    const BORNHOST_V6_FLAG: i32 = 1 << 4;
+    const STOREHOST_V6_FLAG: i32 = 1 << 5;
+    let i32_at = |b: &[u8], at: usize| i32::from_be_bytes(b[at..at + 4].try_into().unwrap());
+    let i64_at = |b: &[u8], at: usize| i64::from_be_bytes(b[at..at + 8].try_into().unwrap());
+    while !bytes.is_empty() {
+        if bytes.len() < 8 {
+            return Err(format!("{} stray bytes after the last record", bytes.len()));
+        }
+        let total_size = i32_at(bytes, 0);
+        let magic = i32_at(bytes, 4);
+        if magic != MESSAGE_MAGIC_CODE_V1 && magic != MESSAGE_MAGIC_CODE_V2 {
+            return Err(format!("bad record magic {magic:#x}"));
+        }
+        if total_size < 92 || total_size as usize > bytes.len() {
+            return Err(format!(
+                "record size {total_size} with {} bytes left",
+                bytes.len()
+            ));
+        }
+        let record = &bytes[..total_size as usize];
+        let sys_flag = i32_at(record, 36);
+        let born_host_bytes = if sys_flag & BORNHOST_V6_FLAG != 0 {
+            20
+        } else {
+            8
+        };
+        let store_host_bytes = if sys_flag & STOREHOST_V6_FLAG != 0 {
+            20
+        } else {
+            8
+        };
+        let body_len_at = 68 + born_host_bytes + store_host_bytes;
+        let body_at = body_len_at + 4;
+        if body_at > record.len() {
+            return Err("record too short for its hosts".into());
+        }
+        let body_bytes = i32_at(record, body_len_at);
+        if body_bytes < 0 || body_at + body_bytes as usize > record.len() {
+            return Err(format!("record body of {body_bytes} bytes overflows it"));
+        }
+        let body = &record[body_at..body_at + body_bytes as usize];
+        let body_stamp_us = (body.len() >= BODY_STAMP_BYTES && &body[..4] == BODY_STAMP_MAGIC)
+            .then(|| u64::from_be_bytes(body[4..BODY_STAMP_BYTES].try_into().unwrap()));
+        each(RecordMeta {
+            total_size: total_size as usize,
+            queue_offset: i64_at(record, 20),
+            born_timestamp_ms: i64_at(record, 40),
+            body_bytes: body_bytes as usize,
+            body_stamp_us,
+        });
+        bytes = &bytes[total_size as usize..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ramjet_net::body::{BrokerData, QueueData};
+    use ramjet_store::message::{decode_record, AppendStamp, MessageRecord};
+
+    #[test]
+    fn uniq_keys_are_32_hex_digits_and_distinct() {
+        // Java decodes UNIQ_KEY as hex; the consumer side reads its timestamp back.
+        let mut ids = UniqKeyGenerator::new(1);
+        let (a, b) = (ids.next_id(), ids.next_id());
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn publish_queues_skip_read_only_and_masterless_brokers() {
+        // A producer sends only to writable queues of brokers that have a master.
+        let mut route = TopicRouteData::default();
+        for (name, perm_bits, master) in [("a", 6, true), ("b", 4, true), ("c", 6, false)] {
+            route
+                .queue_datas
+                .push(QueueData::new(name, 2, 3, perm_bits, 0));
+            let mut broker = BrokerData {
+                broker_name: name.into(),
+                ..BrokerData::default()
+            };
+            broker
+                .broker_addrs
+                .insert(i64::from(!master), format!("{name}:1"));
+            route.broker_datas.push(broker);
+        }
+        let queues = publish_queues(&route);
+        assert_eq!(queues.len(), 3);
+        assert!(queues.iter().all(|q| q.broker_name == "a"));
+        assert_eq!(subscribe_queues(&route).len(), 4);
+    }
+
+    #[test]
+    fn send_request_carries_uniq_key_tag_and_keys() {
+        // The broker indexes UNIQ_KEY and KEYS and hashes TAGS; all three must be present.
+        let spec = SendSpec::new("T", "G", 64, Some("TagA".into()), Some("k".into()), 1);
+        let queue = MessageQueue {
+            broker_name: "b".into(),
+            broker_addr: "x:1".into(),
+            queue_id: 3,
+        };
+        let mut ids = UniqKeyGenerator::new(0);
+        let command = spec.request(&queue, &mut ids, 7, SerializeType::Json);
+        assert_eq!(command.code, request::SEND_MESSAGE_V2);
+        assert_eq!(command.body.len(), 64);
+        let header = SendMessageRequestHeaderV2::decode(command.ext_fields.as_ref().unwrap());
+        let header = header.unwrap();
+        assert_eq!((header.b.as_str(), header.e), ("T", 3));
+        let properties = Properties::from_bytes(header.i.unwrap().as_bytes());
+        assert_eq!(properties.get(PROPERTY_UNIQ_KEY).map(str::len), Some(32));
+        assert_eq!(properties.get(PROPERTY_TAGS), Some("TagA"));
+        assert_eq!(properties.get(PROPERTY_KEYS), Some("k7"));
+    }
+
+    #[test]
+    fn batch_request_encodes_each_message() {
+        // SEND_BATCH_MESSAGE bodies hold one inner message (with its own UNIQ_KEY) each.
+        let spec = SendSpec::new("T", "G", 20, None, None, 3);
+        let queue = MessageQueue {
+            broker_name: "b".into(),
+            broker_addr: "x:1".into(),
+            queue_id: 0,
+        };
+        let command = spec.request(
+            &queue,
+            &mut UniqKeyGenerator::new(0),
+            0,
+            SerializeType::Json,
+        );
+        assert_eq!(command.code, request::SEND_BATCH_MESSAGE);
+        let inner = ramjet_store::message::decode_batch_body(&command.body).unwrap();
+        assert_eq!(inner.len(), 3);
+        assert!(inner
+            .iter()
+            .all(|m| m.properties.get(PROPERTY_UNIQ_KEY).is_some()));
+    }
+
+    #[test]
+    fn scan_records_agrees_with_the_store_decoder() {
+        // The light scanner must read the same fields as the store's full decoder.
+        let mut bytes = Vec::new();
+        for (offset, body) in [
+            (5i64, b"RJB1\0\0\0\0\0\0\0\x2aabc".to_vec()),
+            (6, b"xy".to_vec()),
+        ] {
+            let record = MessageRecord {
+                topic: "T".into(),
+                queue_id: 1,
+                flag: 0,
+                body,
+                properties: Properties::new(),
+                sys_flag: 0,
+                born_timestamp: 1_700_000_000_123,
+                born_host: "127.0.0.1:5555".parse().unwrap(),
+                store_host: "127.0.0.1:10911".parse().unwrap(),
+                reconsume_times: 0,
+                prepared_transaction_offset: 0,
+            };
+            let stamp = AppendStamp {
+                queue_offset: offset,
+                physical_offset: 0,
+                store_timestamp: 1_700_000_000_124,
+            };
+            bytes.extend_from_slice(&record.prepare().unwrap().encode_to_vec(stamp));
+        }
+        let mut seen = Vec::new();
+        scan_records(&bytes, |meta| seen.push(meta)).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].queue_offset, 5);
+        assert_eq!(seen[0].body_stamp_us, Some(42));
+        assert_eq!(seen[1].body_stamp_us, None);
+        assert_eq!(seen[1].born_timestamp_ms, 1_700_000_000_123);
+        let decoded = decode_record(&bytes[seen[0].total_size..], true).unwrap();
+        assert_eq!(decoded.message.body.len(), seen[1].body_bytes);
+        assert!(scan_records(&bytes[..bytes.len() - 1], |_| {}).is_err());
+    }
+}
