@@ -197,7 +197,7 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
         }
         since_offsets += STORE_FLUSH_INTERVAL;
         since_retention += STORE_FLUSH_INTERVAL;
-        if since_offsets >= shard.config.flush_consumer_offset_interval {
+        if since_offsets >= shard.config().flush_consumer_offset_interval {
             since_offsets = Duration::ZERO;
             if let Err(error) = shard.offsets.borrow_mut().flush() {
                 tracing::error!(shard = shard.id, %error, "consumer offset flush failed");

@@ -49,7 +49,32 @@ pub struct BrokerConfig {
     /// Ramjet: sends queued per shard before new ones get SYSTEM_BUSY.
     pub send_queue_capacity: usize,
     pub frame_bytes_max: usize,
+    /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
+    pub config_file: Option<PathBuf>,
 }
+
+/// Keys UPDATE_BROKER_CONFIG may change on a running broker. The rest (ports, paths, file
+/// sizes, names) shape state already on disk or on the network and need a restart.
+pub const RUNTIME_KEYS: &[&str] = &[
+    "brokerPermission",
+    "autoCreateTopicEnable",
+    "autoCreateSubscriptionGroup",
+    "defaultTopicQueueNums",
+    "longPollingEnable",
+    "shortPollingTimeMills",
+    "notifyConsumerIdsChangedEnable",
+    "flushConsumerOffsetInterval",
+    "registerNameServerPeriod",
+    "channelExpiredTimeout",
+    "regionId",
+    "traceOn",
+    "defaultQueryMaxNum",
+    "maxTransferBytesOnMessageInMemory",
+    "maxTransferCountOnMessageInMemory",
+    "sendQueueCapacity",
+    "namesrvAddr",
+    "compressedRegister",
+];
 
 /// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
 /// counterpart here. Accepted without a warning because they change nothing.
@@ -171,6 +196,7 @@ impl Default for BrokerConfig {
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
+            config_file: None,
         }
     }
 }
@@ -331,7 +357,55 @@ impl BrokerConfig {
         format!("{}:{}", self.broker_ip1, self.listen_port)
     }
 
+    /// Applies UPDATE_BROKER_CONFIG's properties to a copy: every key must be known and
+    /// changeable at runtime, or nothing changes.
+    pub fn updated(&self, text: &str) -> Result<(BrokerConfig, Vec<(String, String)>), String> {
+        let mut updated = self.clone();
+        let pairs = ramjet_net::properties::parse(text);
+        for (key, value) in &pairs {
+            if !RUNTIME_KEYS.contains(&key.as_str()) {
+                return Err(format!(
+                    "{key} cannot be changed on a running broker; edit broker.conf and restart"
+                ));
+            }
+            match updated.set(key, value) {
+                Ok(true) => {}
+                Ok(false) => return Err(format!("unknown broker config key {key}")),
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        Ok((updated, pairs))
+    }
+
+    /// Writes changed keys back into the `-c` file, keeping its other lines and comments.
+    pub fn persist_updates(&self, updates: &[(String, String)]) -> Result<(), String> {
+        let Some(path) = &self.config_file else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        for (key, value) in updates {
+            let found = lines.iter_mut().find(|line| {
+                let trimmed = line.trim_start();
+                !trimmed.starts_with('#')
+                    && ramjet_net::properties::parse(trimmed)
+                        .first()
+                        .is_some_and(|(k, _)| k == key)
+            });
+            match found {
+                Some(line) => *line = format!("{key}={value}"),
+                None => lines.push(format!("{key}={value}")),
+            }
+        }
+        let mut out = lines.join("\n");
+        out.push('\n');
+        crate::persist::write_atomically(path, out.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
     pub fn load_file(&mut self, path: &str) -> Result<Vec<String>, ConfigError> {
+        self.config_file = Some(PathBuf::from(path));
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
@@ -470,6 +544,30 @@ mod tests {
         assert_eq!(config.broker_name, "broker-a");
         assert_eq!(config.store.file_reserved_time, 48);
         assert_eq!(config.store.mapped_file_size_commit_log, 10 << 20);
+    }
+
+    #[test]
+    fn runtime_updates_are_checked_and_written_back() {
+        let dir = std::env::temp_dir().join(format!("ramjet-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broker.conf");
+        std::fs::write(
+            &path,
+            "# comment\nbrokerName=broker-a\nbrokerPermission=6\n",
+        )
+        .unwrap();
+        let mut config = BrokerConfig::default();
+        config.load_file(path.to_str().unwrap()).unwrap();
+        assert!(config.updated("listenPort=1").is_err());
+        let (updated, pairs) = config.updated("brokerPermission=4\ntraceOn=false").unwrap();
+        assert_eq!(updated.broker_permission, 4);
+        updated.persist_updates(&pairs).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# comment\nbrokerName=broker-a\nbrokerPermission=4\ntraceOn=false\n"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::subscription_group_manager::SubscriptionGroupManager;
 use crate::topic_config_manager::{TopicConfigManager, RETRY_GROUP_TOPIC_PREFIX};
 
 pub struct Leader {
-    pub config: Rc<BrokerConfig>,
+    config: RefCell<Rc<BrokerConfig>>,
     pub topics: RefCell<TopicConfigManager>,
     pub groups: RefCell<SubscriptionGroupManager>,
     pub clients: RefCell<ClientManager>,
@@ -40,7 +40,7 @@ impl Leader {
         let groups = SubscriptionGroupManager::load(dir.join("subscriptionGroup.json"))?;
         let (register_now, receiver) = local_channel::new_bounded(1);
         Ok(Leader {
-            config,
+            config: RefCell::new(config),
             topics: RefCell::new(topics),
             groups: RefCell::new(groups),
             clients: RefCell::new(ClientManager::default()),
@@ -49,6 +49,24 @@ impl Leader {
             register_now,
             register_now_receiver: RefCell::new(Some(receiver)),
         })
+    }
+
+    pub fn config(&self) -> Rc<BrokerConfig> {
+        self.config.borrow().clone()
+    }
+
+    /// Applies a changed configuration on every shard, then re-registers (the broker's
+    /// permission shapes the routes name servers hand out).
+    pub async fn update_config(&self, config: BrokerConfig) {
+        *self.config.borrow_mut() = Rc::new(config.clone());
+        let shard = self.shard();
+        for other in (0..shard.shard_count).filter(|s| *s != shard.id) {
+            shard
+                .send_to_shard(other, ShardMessage::Config(Box::new(config.clone())))
+                .await;
+        }
+        shard.install_config(config);
+        self.request_registration();
     }
 
     pub fn attach(&self, shard: &Rc<BrokerShard>) {
@@ -162,7 +180,7 @@ impl Leader {
         let mut topics_changed = false;
         let mut notify = Vec::new();
         for consumer in &data.consumers {
-            let auto_create = self.config.auto_create_subscription_group;
+            let auto_create = self.config().auto_create_subscription_group;
             let known = self.groups.borrow().get(&consumer.group_name).is_some();
             let group = match self
                 .groups
@@ -223,7 +241,7 @@ impl Leader {
 
     /// Tells every member of `group` to rebalance (NOTIFY_CONSUMER_IDS_CHANGED, oneway).
     pub async fn notify_consumer_ids_changed(&self, group: &str) {
-        if !self.config.notify_consumer_ids_changed_enable {
+        if !self.config().notify_consumer_ids_changed_enable {
             return;
         }
         let channels: Vec<ChannelKey> = self
@@ -284,7 +302,7 @@ impl Leader {
         let expired = self
             .clients
             .borrow()
-            .expired_channels(Instant::now(), self.config.channel_expired_timeout);
+            .expired_channels(Instant::now(), self.config().channel_expired_timeout);
         for channel in expired {
             tracing::info!(
                 ?channel,

@@ -56,10 +56,21 @@ impl NamesrvRegistration {
     }
 
     fn register_request(&self) -> RemotingCommand {
-        let config = &self.leader.config;
+        let config = self.leader.config();
+        let mut wrapper = self.leader.topics.borrow().wrapper();
+        // A broker made read-only (or write-only) by brokerPermission advertises its topics
+        // that way, so producers (or consumers) stop choosing it.
+        let broker_perm = config.broker_permission;
+        if broker_perm & (ramjet_net::body::perm::READ | ramjet_net::body::perm::WRITE)
+            != (ramjet_net::body::perm::READ | ramjet_net::body::perm::WRITE)
+        {
+            for topic in wrapper.topic_config_table.values_mut() {
+                topic.perm &= broker_perm;
+            }
+        }
         let body = RegisterBrokerBody {
             filter_server_list: Vec::new(),
-            topic_config_serialize_wrapper: self.leader.topics.borrow().wrapper(),
+            topic_config_serialize_wrapper: wrapper,
         }
         .encode(config.compressed_register);
         let header = RegisterBrokerRequestHeader {
@@ -80,7 +91,7 @@ impl NamesrvRegistration {
 
     /// Registers with every name server once; failures are logged and retried next period.
     pub async fn register_all(&self) {
-        for addr in self.leader.config.namesrv_addr.clone() {
+        for addr in self.leader.config().namesrv_addr.clone() {
             let Some(connection) = self.connection(&addr).await else {
                 continue;
             };
@@ -100,7 +111,7 @@ impl NamesrvRegistration {
     }
 
     pub async fn unregister_all(&self) {
-        let config = &self.leader.config;
+        let config = self.leader.config();
         let header = UnregisterBrokerRequestHeader {
             broker_name: config.broker_name.clone(),
             broker_addr: config.broker_addr(),
@@ -124,7 +135,7 @@ impl NamesrvRegistration {
         let Some(wake) = self.leader.take_register_receiver() else {
             return;
         };
-        let period = self.leader.config.register_name_server_period;
+        let period = self.leader.config().register_name_server_period;
         loop {
             self.register_all().await;
             // Coalesce bursts of topic changes (a client creating many topics) into one

@@ -74,6 +74,8 @@ pub enum ShardMessage {
         reply: oneshot::Sender<Result<Option<ramjet_net::body::TopicConfig>, String>>,
     },
     Snapshot(MetadataSnapshot),
+    /// A changed broker configuration (UPDATE_BROKER_CONFIG).
+    Config(Box<BrokerConfig>),
     /// Leader only: a client connection on another shard closed.
     ConnectionClosed(ChannelKey),
     /// Send `command` (oneway) to a client connected to this shard.
@@ -91,7 +93,7 @@ pub const PARTIAL_KEY: &str = "__ramjet_partial";
 pub struct BrokerShard {
     pub id: usize,
     pub shard_count: usize,
-    pub config: Rc<BrokerConfig>,
+    config: RefCell<Rc<BrokerConfig>>,
     pub store: Store,
     pub store_host: SocketAddr,
     snapshot: RefCell<Rc<MetadataSnapshot>>,
@@ -119,7 +121,7 @@ impl BrokerShard {
         BrokerShard {
             id,
             shard_count,
-            config,
+            config: RefCell::new(config),
             store,
             store_host,
             snapshot: RefCell::new(Rc::new(MetadataSnapshot::default())),
@@ -131,6 +133,15 @@ impl BrokerShard {
             in_flight_puts: Cell::new(0),
             stats: ShardStats::default(),
         }
+    }
+
+    /// The broker configuration as this shard sees it (UPDATE_BROKER_CONFIG replaces it).
+    pub fn config(&self) -> Rc<BrokerConfig> {
+        self.config.borrow().clone()
+    }
+
+    pub fn install_config(&self, config: BrokerConfig) {
+        *self.config.borrow_mut() = Rc::new(config);
     }
 
     /// This shard's current metadata. Cheap: a reference count.
@@ -304,6 +315,7 @@ impl BrokerShard {
                     let _ = reply.send(result);
                 }
                 ShardMessage::Snapshot(snapshot) => self.install_snapshot(snapshot),
+                ShardMessage::Config(config) => self.install_config(*config),
                 ShardMessage::ConnectionClosed(channel) => {
                     if let Some(leader) = &self.leader {
                         leader.connection_closed(channel).await;

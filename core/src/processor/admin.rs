@@ -44,8 +44,9 @@ pub async fn process(
                 if let Err(remark) = topic_validator::validate(&header.topic) {
                     return error(request, response::INVALID_PARAMETER, remark);
                 }
-                if header.topic == shard.config.broker_cluster_name {
-                    let remark = format!("the topic[{}] is conflict with system topic.", header.topic);
+                if header.topic == shard.config().broker_cluster_name {
+                    let remark =
+                        format!("the topic[{}] is conflict with system topic.", header.topic);
                     return error(request, response::INVALID_PARAMETER, remark);
                 }
                 let config = TopicConfig {
@@ -87,17 +88,22 @@ pub async fn process(
             let wrapper = leader.topics.borrow().wrapper();
             let mut value = serde_json::to_value(&wrapper).expect("serializes");
             // 5.x tools read TopicConfigAndMappingSerializeWrapper; empty mappings are valid.
-            value["mappingDataVersion"] = serde_json::to_value(wrapper.data_version).expect("serializes");
+            value["mappingDataVersion"] =
+                serde_json::to_value(wrapper.data_version).expect("serializes");
             value["topicQueueMappingDetailMap"] = json!({});
             value["topicQueueMappingInfoMap"] = json!({});
             success(request).with_body(serde_json::to_vec(&value).expect("serializes"))
         }
         request::GET_TOPIC_CONFIG => match TopicRequestHeader::decode(fields) {
             Ok(header) => match leader.topics.borrow().get(&header.topic) {
-                Some(config) => success(request).with_body(serde_json::to_vec(config).expect("serializes")),
-                None => {
-                    error(request, response::TOPIC_NOT_EXIST, format!("No topic in this broker. topic: {}", header.topic))
+                Some(config) => {
+                    success(request).with_body(serde_json::to_vec(config).expect("serializes"))
                 }
+                None => error(
+                    request,
+                    response::TOPIC_NOT_EXIST,
+                    format!("No topic in this broker. topic: {}", header.topic),
+                ),
             },
             Err(e) => bad_header(request, e),
         },
@@ -113,27 +119,33 @@ pub async fn process(
                         Err(remark) => error(request, response::INVALID_PARAMETER, remark),
                     }
                 }
-                Err(e) => error(request, response::SYSTEM_ERROR, format!("bad SubscriptionGroupConfig body: {e}")),
+                Err(e) => error(
+                    request,
+                    response::SYSTEM_ERROR,
+                    format!("bad SubscriptionGroupConfig body: {e}"),
+                ),
             }
         }
         request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => {
             let body = serde_json::to_vec(leader.groups.borrow().wrapper()).expect("serializes");
             success(request).with_body(body)
         }
-        request::DELETE_SUBSCRIPTIONGROUP => match DeleteSubscriptionGroupRequestHeader::decode(fields) {
-            Ok(header) => {
-                let result = leader.groups.borrow_mut().delete(&header.group_name);
-                if let Err(remark) = result {
-                    return error(request, response::SYSTEM_ERROR, remark);
+        request::DELETE_SUBSCRIPTIONGROUP => {
+            match DeleteSubscriptionGroupRequestHeader::decode(fields) {
+                Ok(header) => {
+                    let result = leader.groups.borrow_mut().delete(&header.group_name);
+                    if let Err(remark) = result {
+                        return error(request, response::SYSTEM_ERROR, remark);
+                    }
+                    if header.clean_offset == Some(true) {
+                        shard.run_on_all(request, origin).await;
+                    }
+                    leader.publish().await;
+                    success(request)
                 }
-                if header.clean_offset == Some(true) {
-                    shard.run_on_all(request, origin).await;
-                }
-                leader.publish().await;
-                success(request)
+                Err(e) => bad_header(request, e),
             }
-            Err(e) => bad_header(request, e),
-        },
+        }
         request::GET_BROKER_RUNTIME_INFO => runtime_info(shard, request, origin).await,
         request::GET_TOPIC_STATS_INFO => match TopicRequestHeader::decode(fields) {
             Ok(header) => topic_stats(shard, request, origin, &header.topic).await,
@@ -147,21 +159,26 @@ pub async fn process(
             Ok(header) => consumer_connections(shard, request, &header.consumer_group),
             Err(e) => bad_header(request, e),
         },
-        request::GET_PRODUCER_CONNECTION_LIST => match GetProducerConnectionListRequestHeader::decode(fields) {
-            Ok(header) => {
-                let channels = leader.producer_channels(&header.producer_group);
-                if channels.is_empty() {
-                    let remark = format!("the producer group[{}] not exist", header.producer_group);
-                    return error(request, response::SYSTEM_ERROR, remark);
+        request::GET_PRODUCER_CONNECTION_LIST => {
+            match GetProducerConnectionListRequestHeader::decode(fields) {
+                Ok(header) => {
+                    let channels = leader.producer_channels(&header.producer_group);
+                    if channels.is_empty() {
+                        let remark =
+                            format!("the producer group[{}] not exist", header.producer_group);
+                        return error(request, response::SYSTEM_ERROR, remark);
+                    }
+                    let connections: Vec<Connection> =
+                        channels.values().map(Connection::from).collect();
+                    success(request).with_body(to_json(&json!({ "connectionSet": connections })))
                 }
-                let connections: Vec<Connection> = channels.values().map(Connection::from).collect();
-                success(request).with_body(to_json(&json!({ "connectionSet": connections })))
+                Err(e) => bad_header(request, e),
             }
-            Err(e) => bad_header(request, e),
-        },
+        }
         request::QUERY_TOPIC_CONSUME_BY_WHO => match TopicRequestHeader::decode(fields) {
             Ok(header) => {
-                let mut groups: BTreeSet<String> = leader.groups_consuming(&header.topic).into_iter().collect();
+                let mut groups: BTreeSet<String> =
+                    leader.groups_consuming(&header.topic).into_iter().collect();
                 for answer in shard.run_on_all(request, origin).await {
                     if let Ok(part) = serde_json::from_slice::<Vec<String>>(&answer.body) {
                         groups.extend(part);
@@ -173,22 +190,43 @@ pub async fn process(
         },
         request::GET_BROKER_CONFIG => {
             let text = ramjet_net::properties::to_text(
-                shard.config.to_pairs().iter().map(|(k, v)| (*k, v.as_str())),
+                shard
+                    .config()
+                    .to_pairs()
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str())),
             );
-            let version = serde_json::to_string(&leader.topics.borrow().data_version()).expect("serializes");
+            let version =
+                serde_json::to_string(&leader.topics.borrow().data_version()).expect("serializes");
             success(request)
-                .with_ext_fields(GetBrokerConfigResponseHeader { version: Some(version) }.to_ext_fields())
+                .with_ext_fields(
+                    GetBrokerConfigResponseHeader {
+                        version: Some(version),
+                    }
+                    .to_ext_fields(),
+                )
                 .with_body(text.into_bytes())
         }
-        request::UPDATE_BROKER_CONFIG => error(
-            request,
-            response::SYSTEM_ERROR,
-            "updating the broker config at runtime is not supported yet; edit broker.conf and restart",
-        ),
+        request::UPDATE_BROKER_CONFIG => {
+            let text = String::from_utf8_lossy(&request.body);
+            match leader.config().updated(&text) {
+                Ok((config, pairs)) => {
+                    if let Err(remark) = config.persist_updates(&pairs) {
+                        return error(request, response::SYSTEM_ERROR, remark);
+                    }
+                    tracing::info!(?pairs, "broker config updated");
+                    leader.update_config(config).await;
+                    success(request)
+                }
+                Err(remark) => error(request, response::INVALID_PARAMETER, remark),
+            }
+        }
         request::GET_ALL_CONSUMER_OFFSET => {
             let mut table: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
             for answer in shard.run_on_all(request, origin).await {
-                if let Ok(part) = serde_json::from_slice::<BTreeMap<String, BTreeMap<String, i64>>>(&answer.body) {
+                if let Ok(part) =
+                    serde_json::from_slice::<BTreeMap<String, BTreeMap<String, i64>>>(&answer.body)
+                {
                     for (key, queues) in part {
                         table.entry(key).or_default().extend(queues);
                     }
@@ -482,7 +520,7 @@ async fn consume_stats(
 
 fn message_queue(shard: &BrokerShard, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue {
-        broker_name: shard.config.broker_name.clone(),
+        broker_name: shard.config().broker_name.clone(),
         queue_id,
         topic: topic.to_owned(),
     }
@@ -568,7 +606,7 @@ async fn runtime_info(
     set("commitLogDiskBytes", commit_log_bytes.to_string());
     set(
         "commitLogDiskRatio",
-        disk_ratio(&shard.config.store.store_path_root_dir),
+        disk_ratio(&shard.config().store.store_path_root_dir),
     );
     set("pullParkedCount", parked.to_string());
     set("pageCacheLockTimeMills", "0".into());

@@ -44,10 +44,10 @@ pub async fn process(
         );
     }
     let suspend = header.sys_flag & FLAG_SUSPEND != 0;
-    let hold = if shard.config.long_polling_enable {
+    let hold = if shard.config().long_polling_enable {
         Duration::from_millis(header.suspend_timeout_millis.max(0) as u64)
     } else {
-        shard.config.short_polling_time
+        shard.config().short_polling_time
     };
     let deadline = Instant::now() + hold;
     loop {
@@ -89,7 +89,7 @@ fn check(
     request: &RemotingCommand,
     header: &PullMessageRequestHeader,
 ) -> Result<SubscriptionData, RemotingCommand> {
-    let config = &shard.config;
+    let config = shard.config();
     if config.broker_permission & perm::READ == 0 {
         let remark = format!(
             "the broker[{}] pulling message is forbidden",
@@ -182,10 +182,14 @@ async fn get(
     // The ConsumeQueue holds the tag's Java hashCode widened to a long.
     let filter =
         |tags_code: i64| match_all || codes.iter().any(|code| i64::from(*code) == tags_code);
-    let max_count = (header.max_msg_nums.max(1) as usize)
-        .min(shard.config.max_transfer_count_on_message_in_memory.max(1));
+    let max_count = (header.max_msg_nums.max(1) as usize).min(
+        shard
+            .config()
+            .max_transfer_count_on_message_in_memory
+            .max(1),
+    );
     let max_bytes = header.max_msg_bytes.filter(|bytes| *bytes > 0).map_or(
-        shard.config.max_transfer_bytes_on_message_in_memory,
+        shard.config().max_transfer_bytes_on_message_in_memory,
         |bytes| bytes as usize,
     );
     let request = GetRequest {

@@ -49,7 +49,7 @@ pub async fn query_message(
         Err(e) => return bad_header(request, e),
     };
     if header.unique_key_query == Some(true) {
-        header.max_num = shard.config.default_query_max_num;
+        header.max_num = shard.config().default_query_max_num;
     }
     let max_count = header.max_num.max(0) as usize;
     if request.ext_field(PARTIAL_KEY).is_some() || shard.shard_count == 1 {

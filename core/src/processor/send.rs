@@ -33,7 +33,7 @@ pub async fn process(
         Ok(header) => header,
         Err(e) => return Some(bad_header(&request, e)),
     };
-    let config = &shard.config;
+    let config = shard.config();
     let topic = header.topic.as_str();
     if config.broker_permission & perm::WRITE == 0 {
         let remark = format!(
@@ -183,7 +183,7 @@ async fn put(
 ) -> RemotingCommand {
     let mut properties =
         Properties::from_bytes(header.properties.as_deref().unwrap_or("").as_bytes());
-    properties.set(PROPERTY_CLUSTER, &shard.config.broker_cluster_name);
+    properties.set(PROPERTY_CLUSTER, &shard.config().broker_cluster_name);
     let mut sys_flag = header.sys_flag;
     if multi_tags {
         sys_flag |= MULTI_TAGS_FLAG;
@@ -302,8 +302,8 @@ fn response_for(
         queue_offset: ok.queue_offset as i64,
         transaction_id: first.properties.get(PROPERTY_UNIQ_KEY).map(str::to_owned),
         batch_uniq_id,
-        msg_region: Some(shard.config.region_id.clone()),
-        trace_on: Some(shard.config.trace_on.to_string()),
+        msg_region: Some(shard.config().region_id.clone()),
+        trace_on: Some(shard.config().trace_on.to_string()),
     };
     RemotingCommand::response_to(request, response::SUCCESS).with_ext_fields(header.to_ext_fields())
 }

@@ -39,7 +39,7 @@ pub async fn process(
     let snapshot = shard.snapshot();
     let group = match snapshot.groups.get(&header.group) {
         Some(group) => group.clone(),
-        None if shard.config.auto_create_subscription_group => {
+        None if shard.config().auto_create_subscription_group => {
             crate::subscription_group_manager::SubscriptionGroupConfig::named(&header.group)
         }
         None => {
