@@ -27,6 +27,11 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
     config.finish().map_err(|e| e.to_string())?;
     let shard_count = config.effective_shard_count();
     check_shard_layout(&config.store.store_path_root_dir, shard_count)?;
+    for port in [config.listen_port, config.listen_port - 2] {
+        if let Ok(addr) = format!("{}:{port}", config.bind_address).parse() {
+            server::ensure_port_free(addr).map_err(|e| e.to_string())?;
+        }
+    }
     shutdown::install();
     let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
     let shard_config = ShardConfig::new("broker", shard_count);

@@ -22,6 +22,9 @@ const SHARD_INBOX_CAPACITY: usize = 1024;
 /// a port that cannot be bound ends the process with a message naming it.
 pub fn run(config: NamesrvConfig) -> std::io::Result<()> {
     let shard_count = config.effective_shard_count();
+    if let Ok(addr) = format!("{}:{}", config.bind_address, config.listen_port).parse() {
+        server::ensure_port_free(addr)?;
+    }
     let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
     let shard_config = ShardConfig::new("namesrv", shard_count);
     run_shards(&shard_config, move |_| {

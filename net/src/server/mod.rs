@@ -90,6 +90,18 @@ pub async fn serve_until<H: RequestHandler>(
     futures_lite::future::or(serve(listener, handler, limits), stop).await
 }
 
+/// Fails if another process listens on `addr`. Shard listeners use SO_REUSEPORT, which
+/// would otherwise let a second broker or name server silently share the port (and half
+/// the connections). Probing with a plain socket, which REUSEPORT sockets refuse, catches
+/// it; call this once before the shards bind.
+pub fn ensure_port_free(addr: SocketAddr) -> std::io::Result<()> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|error| {
+            std::io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
+        })
+}
+
 /// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
 /// new connections over them (glommio sets SO_REUSEPORT).
 pub fn bind(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {
