@@ -301,6 +301,8 @@ impl BrokerShard {
                     })
                     .detach();
                 }
+                // Leader work that may wait on other shards runs as its own task, so the
+                // inbox keeps draining whatever those shards send meanwhile.
                 ShardMessage::EnsureTopic {
                     topic,
                     default_topic,
@@ -309,16 +311,22 @@ impl BrokerShard {
                     reply,
                 } => {
                     let leader = self.leader.clone().expect("EnsureTopic goes to the leader");
-                    let result = leader
-                        .ensure_topic(&topic, &default_topic, queue_nums, sys_flag)
-                        .await;
-                    let _ = reply.send(result);
+                    glommio::spawn_local(async move {
+                        let result = leader
+                            .ensure_topic(&topic, &default_topic, queue_nums, sys_flag)
+                            .await;
+                        let _ = reply.send(result);
+                    })
+                    .detach();
                 }
                 ShardMessage::Snapshot(snapshot) => self.install_snapshot(snapshot),
                 ShardMessage::Config(config) => self.install_config(*config),
                 ShardMessage::ConnectionClosed(channel) => {
-                    if let Some(leader) = &self.leader {
-                        leader.connection_closed(channel).await;
+                    if let Some(leader) = self.leader.clone() {
+                        glommio::spawn_local(
+                            async move { leader.connection_closed(channel).await },
+                        )
+                        .detach();
                     }
                 }
                 ShardMessage::ToClient {
