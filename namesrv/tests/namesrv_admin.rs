@@ -263,11 +263,10 @@ fn a_config_file_with_an_unknown_key_warns_and_starts() {
 }
 
 #[test]
-#[ignore = "bug: listeners use SO_REUSEPORT, so a second mqnamesrv shares a taken port"]
 fn a_second_name_server_on_a_taken_port_refuses_to_start() {
-    // Java's name server exits on "Address already in use". Sharing the port instead splits
-    // brokers and clients between two name servers with different routes (seen on this
-    // machine: clients got TOPIC_NOT_EXIST for a topic registered a moment before).
+    // Java's name server exits on "Address already in use". Listeners use SO_REUSEPORT, and
+    // sharing the port would split brokers and clients between two name servers with
+    // different routes (seen here: TOPIC_NOT_EXIST for a topic registered a moment before).
     let first = Namesrv::start(&[]);
     let port = first.addr().rsplit_once(':').unwrap().1;
     let dir = tempfile::tempdir().unwrap();
