@@ -20,8 +20,10 @@ const SHARD_INBOX_CAPACITY: usize = 1024;
 
 /// Runs the name server until the process ends. Fails only if the executors cannot start;
 /// a port that cannot be bound ends the process with a message naming it.
-pub fn run(config: NamesrvConfig) -> std::io::Result<()> {
+pub fn run(mut config: NamesrvConfig) -> std::io::Result<()> {
+    // Resolved here: inside a pinned shard thread the available parallelism is one core.
     let shard_count = config.effective_shard_count();
+    config.shard_count = shard_count;
     if let Ok(addr) = format!("{}:{}", config.bind_address, config.listen_port).parse() {
         server::ensure_port_free(addr)?;
     }
