@@ -9,10 +9,11 @@
 //! first`), at the group's committed offset, or at the end (`--from last`, to follow a live
 //! producer).
 //!
-//! It stops after `--count` messages, after `--duration` seconds, or, with neither, once
-//! every queue is caught up (a backlog drain: pulls then do not long-poll). With `--count`
-//! and no duration, pulls long-poll and the run ends early after `--idle-secs` without a
-//! message. The final offsets are committed with UPDATE_CONSUMER_OFFSET.
+//! By default it drains a backlog: a queue stops once a pull finds nothing new (pulls do
+//! not long-poll), and the run ends when every queue is caught up, after `--count`
+//! messages or after `--duration` seconds, whichever comes first. With `--follow` pulls
+//! long-poll for new messages until `--count` or `--duration` (or `--idle-secs` without
+//! a message). The final offsets are committed with UPDATE_CONSUMER_OFFSET.
 //!
 //! End-to-end latency per message is receive time minus send time: mqbench's producer
 //! stamps microseconds into the body; other messages fall back to the millisecond
@@ -66,6 +67,9 @@ pub struct ConsumeArgs {
     /// Stop after this many seconds.
     #[arg(long = "duration")]
     pub duration_secs: Option<f64>,
+    /// Keep long-polling for new messages instead of stopping once caught up.
+    #[arg(long = "follow")]
+    pub follow: bool,
     #[arg(long = "from", value_enum, default_value_t = StartFrom::First)]
     pub from: StartFrom,
     /// maxMsgNums of each pull (brokers cap it, Java's at 32).
@@ -74,7 +78,7 @@ pub struct ConsumeArgs {
     /// Long-polling hold of a caught-up pull, when the run waits for new messages.
     #[arg(long = "suspend-ms", default_value_t = 1000)]
     pub suspend_ms: u64,
-    /// With --count and no --duration: give up after this long without a message.
+    /// With --follow: give up after this long without a message.
     #[arg(long = "idle-secs", default_value_t = 10.0)]
     pub idle_secs: f64,
     /// TCP connections per broker; queues are spread over them.
@@ -106,7 +110,9 @@ pub struct ConsumeReport {
     pub e2e_us: Histogram<u64>,
     pub pull_us: Histogram<u64>,
     pub pulls: u64,
+    /// CPU this process used while pulling, and the wall time that took.
     pub client_cpu: Duration,
+    pub loaded: Duration,
 }
 
 impl ConsumeReport {
@@ -158,7 +164,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
             starts.push((queue.clone(), offset));
         }
     }
-    let drain = args.count == 0 && args.duration_secs.is_none();
+    let drain = !args.follow;
     let suspend_ms = if drain { 0 } else { args.suspend_ms as i64 };
     println!(
         "consume: {} group {} from {:?}, {} queues on {} broker(s), {} connection(s) per \
@@ -170,11 +176,27 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
         client::broker_addrs(&queues).len(),
         args.connections.max(1),
         args.pull_batch,
-        match (args.count, args.duration_secs) {
-            (0, None) => "until every queue is caught up".to_owned(),
-            (0, Some(s)) => format!("{s:.1} s"),
-            (n, None) => format!("{n} messages"),
-            (n, Some(s)) => format!("{n} messages or {s:.1} s"),
+        match (args.follow, args.count, args.duration_secs) {
+            (false, 0, None) => "until every queue is caught up".to_owned(),
+            (false, n, s) => format!(
+                "until caught up{}{}",
+                if n > 0 {
+                    format!(", {n} messages")
+                } else {
+                    String::new()
+                },
+                s.map_or(String::new(), |s| format!(", {s:.1} s"))
+            ),
+            (true, 0, None) => format!("following, until {} s idle", args.idle_secs),
+            (true, n, s) => format!(
+                "following{}{}",
+                if n > 0 {
+                    format!(", {n} messages")
+                } else {
+                    String::new()
+                },
+                s.map_or(String::new(), |s| format!(", {s:.1} s"))
+            ),
         }
     );
     let live = LiveStats::new();
@@ -206,6 +228,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
     let cpu_before = histogram::process_cpu();
     let tally = run_executor(plan.clone(), starts, args.connections.max(1))?;
     let client_cpu = histogram::process_cpu().saturating_sub(cpu_before);
+    let loaded = start.elapsed();
     drop(progress);
     let report = ConsumeReport {
         messages: tally.messages,
@@ -219,6 +242,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
         pull_us: tally.pull_us,
         pulls: tally.pulls,
         client_cpu,
+        loaded,
     };
     print_report(&report, &args)
 }
@@ -238,7 +262,7 @@ fn print_report(report: &ConsumeReport, args: &ConsumeArgs) -> Result<(), String
     println!(
         "client_cpu={:.2} s ({:.0}% of one core), errors={}",
         report.client_cpu.as_secs_f64(),
-        100.0 * report.client_cpu.as_secs_f64() / report.elapsed.as_secs_f64().max(1e-9),
+        100.0 * report.client_cpu.as_secs_f64() / report.loaded.as_secs_f64().max(1e-9),
         report.errors
     );
     if !report.error_codes.is_empty() {
@@ -265,7 +289,7 @@ struct ConsumePlan {
     timeout: Duration,
     stop_at: Option<Instant>,
     count: u64,
-    /// No count and no duration: stop each queue once it is caught up.
+    /// Stop each queue once it is caught up (no `--follow`).
     drain: bool,
     idle: Duration,
     verify: bool,
@@ -284,7 +308,7 @@ impl ConsumePlan {
         }
         let over = self.stop_at.is_some_and(|stop| Instant::now() >= stop)
             || (self.count > 0 && self.received.load(Ordering::Relaxed) >= self.count)
-            || (self.count > 0 && self.stop_at.is_none() && self.idle_too_long());
+            || (!self.drain && self.stop_at.is_none() && self.idle_too_long());
         if over {
             self.stopped.store(true, Ordering::Relaxed);
         }

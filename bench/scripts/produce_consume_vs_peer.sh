@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Produce and consume throughput and latency: Ramjet's mqbroker next to the peer broker
+# (rocketmq-rust 1.0, see ../shared/peer/README.md), in the same run on the same machine,
+# driven by the same client (mqbench). Absolute figures on a shared machine are noisy;
+# the ratios are the result.
+#
+#   bench/scripts/produce_consume_vs_peer.sh
+#
+# For each system in turn (never both at once: start it, run every cell, stop it by PID):
+#   produce 128 B and 1 KiB, sync with -w 1, 16 and 64 senders, and async (a window of
+#   ASYNC_WINDOW requests in flight per connection), DURATION s each after WARMUP s;
+#   then consume the backlog those cells left in each topic, from offset 0.
+# Topics are created first with QUEUES queues (UPDATE_AND_CREATE_TOPIC) on both systems.
+#
+# Output: results/<timestamp>/ (RESULTS_DIR) with each cell's full output (.out), its
+# percentile distribution (.hgrm) and latency plot (.svg), every RESULT line
+# (results.txt, prefixed with system and cell), the server's CPU use per cell, and
+# summary.md: the side-by-side table with Ramjet/peer ratios.
+#
+# Env (all optional): RAMJET_NS_PORT (31876), RAMJET_PORT (31911), PEER_NS_PORT (32876),
+# PEER_PORT (32911), PEER_BIN (/tmp/peer/bin), DURATION (10), WARMUP (2), SIZES ("128 1024"),
+# SYNC_THREADS ("1 16 64"), ASYNC_WINDOW (256), CONNECTIONS (2 per broker), EXECUTORS (1),
+# QUEUES (8), CONSUME_MAX_SECS (60), RAMJET_ARGS (extra mqbroker flags), SYSTEMS
+# ("ramjet peer"), RESULTS_DIR (results/<timestamp>).
+# Servers bind 127.0.0.1 only. Ports are checked free first: glommio listeners use
+# SO_REUSEPORT, so a second server on a taken port would start and silently share it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RAMJET_NS_PORT=${RAMJET_NS_PORT:-31876}
+RAMJET_PORT=${RAMJET_PORT:-31911}
+PEER_NS_PORT=${PEER_NS_PORT:-32876}
+PEER_PORT=${PEER_PORT:-32911}
+PEER_BIN=${PEER_BIN:-/tmp/peer/bin}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+SIZES=${SIZES:-128 1024}
+SYNC_THREADS=${SYNC_THREADS:-1 16 64}
+ASYNC_WINDOW=${ASYNC_WINDOW:-256}
+CONNECTIONS=${CONNECTIONS:-2}
+EXECUTORS=${EXECUTORS:-1}
+QUEUES=${QUEUES:-8}
+CONSUME_MAX_SECS=${CONSUME_MAX_SECS:-60}
+RAMJET_ARGS=${RAMJET_ARGS:-}
+SYSTEMS=${SYSTEMS:-ramjet peer}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=${RESULTS_DIR:-$ROOT/results/$STAMP}
+WORK=$(mktemp -d /tmp/produce-consume-vs-peer.XXXXXX)
+SERVER_PIDS=()
+
+cleanup() {
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -f "$WORK/peer/run/broker.pid" ]; then STORE="$WORK/peer" "$ROOT/../shared/peer/stop.sh" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+require_free() {
+  for port in "$@"; do
+    if port_open "$port"; then echo "port $port on 127.0.0.1 is already in use" >&2; exit 1; fi
+  done
+}
+wait_port() { # port pid log
+  for _ in $(seq 300); do
+    port_open "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "server (pid $2) died; log $3:" >&2; tail -20 "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "port $1 not open after 30 s; log $3" >&2; exit 1
+}
+stop_pid() { # pid
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
+# CPU seconds (user + system) of the given processes together.
+cpu_seconds() {
+  local tck total=0
+  tck=$(getconf CLK_TCK)
+  for pid in "$@"; do
+    total=$(awk -v t="$total" -v tck="$tck" '{ printf "%.2f", t + ($14 + $15) / tck }' "/proc/$pid/stat")
+  done
+  echo "$total"
+}
+
+[ -x "$PEER_BIN/rocketmq-broker-rust" ] || [[ " $SYSTEMS " != *" peer "* ]] || {
+  echo "missing $PEER_BIN/rocketmq-broker-rust (see ../shared/peer/README.md)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is needed for the summary table" >&2; exit 1; }
+
+cd "$ROOT"
+cargo build --release -p ramjet-bench -p ramjet-core >&2
+MQBENCH=$ROOT/target/release/mqbench
+MQBROKER=$ROOT/target/release/mqbroker
+mkdir -p "$OUT"
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- core net store bench || echo ' (work tree differs)')"
+  echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "cells: DURATION=$DURATION s after WARMUP=$WARMUP s, SIZES=$SIZES, SYNC_THREADS=$SYNC_THREADS," \
+       "ASYNC_WINDOW=$ASYNC_WINDOW, CONNECTIONS=$CONNECTIONS per broker, EXECUTORS=$EXECUTORS, QUEUES=$QUEUES"
+  echo "peer: rocketmq-namesrv/rocketmq-broker 1.0.0 (crates.io) from $PEER_BIN"
+} | tee "$OUT/machine.txt" >&2
+
+# run_cell system namesrv name server-pids... -- mqbench args...
+run_cell() {
+  local system=$1 name=$2; shift 2
+  local pids=() before after
+  while [ "$1" != "--" ]; do pids+=("$1"); shift; done
+  shift
+  before=$(cpu_seconds "${pids[@]}")
+  local t0=$SECONDS
+  if ! "$MQBENCH" "$@" --hist-out "$OUT/$system-$name.hgrm" --svg-out "$OUT/$system-$name.svg" \
+      > "$OUT/$system-$name.out" 2> "$OUT/$system-$name.err"; then
+    echo "[$system] $name FAILED:" >&2; tail -5 "$OUT/$system-$name.err" >&2
+    echo "$system $name RESULT failed" >> "$OUT/results.txt"
+    return 0
+  fi
+  after=$(cpu_seconds "${pids[@]}")
+  local wall=$((SECONDS - t0)) line
+  line=$(grep '^RESULT ' "$OUT/$system-$name.out" | tail -1)
+  echo "$system $name $line server_cpu_s=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }') wall_s=$wall \
+client_cpu=$(sed -n 's/^client_cpu=\([0-9.]*\) s.*/\1/p' "$OUT/$system-$name.out")" >> "$OUT/results.txt"
+  echo "[$system] $name: $line (server cpu $(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.1f", a - b }') s in ${wall} s)" >&2
+}
+
+run_workload() { # system namesrv pids...
+  local system=$1 namesrv=$2; shift 2
+  local pids=("$@") size threads
+  for size in $SIZES; do
+    local topic="BenchPC$size"
+    for threads in $SYNC_THREADS; do
+      run_cell "$system" "produce-$size-sync-w$threads" "${pids[@]}" -- produce -n "$namesrv" \
+        -t "$topic" -s "$size" -w "$threads" --mode sync --duration $((DURATION + WARMUP)) \
+        --warmup "$WARMUP" --connections "$CONNECTIONS" --executors "$EXECUTORS" \
+        --create-topic --queues "$QUEUES"
+    done
+    run_cell "$system" "produce-$size-async" "${pids[@]}" -- produce -n "$namesrv" -t "$topic" \
+      -s "$size" -w "$ASYNC_WINDOW" --mode async --duration $((DURATION + WARMUP)) \
+      --warmup "$WARMUP" --connections "$CONNECTIONS" --executors "$EXECUTORS" \
+      --create-topic --queues "$QUEUES"
+  done
+  for size in $SIZES; do
+    run_cell "$system" "consume-$size" "${pids[@]}" -- consume -n "$namesrv" -t "BenchPC$size" \
+      -g "bench_consumer_$size" --from first --duration "$CONSUME_MAX_SECS" \
+      --connections "$CONNECTIONS"
+  done
+}
+
+for system in $SYSTEMS; do
+  case $system in
+    ramjet)
+      require_free "$RAMJET_NS_PORT" "$RAMJET_PORT" $((RAMJET_PORT - 2))
+      mkdir -p "$WORK/ramjet"
+      # shellcheck disable=SC2086 # RAMJET_ARGS is a list of flags.
+      "$MQBROKER" --standalone --namesrvPort "$RAMJET_NS_PORT" --listenPort "$RAMJET_PORT" \
+        --bindAddress 127.0.0.1 --storePathRootDir "$WORK/ramjet/store" $RAMJET_ARGS \
+        > "$OUT/ramjet-broker.log" 2>&1 < /dev/null &
+      pid=$!
+      SERVER_PIDS+=("$pid")
+      wait_port "$RAMJET_PORT" "$pid" "$OUT/ramjet-broker.log"
+      wait_port "$RAMJET_NS_PORT" "$pid" "$OUT/ramjet-broker.log"
+      sleep 1 # The first registration with the in-process name server.
+      echo "ramjet mqbroker --standalone pid $pid on 127.0.0.1:$RAMJET_PORT (name server :$RAMJET_NS_PORT)" >&2
+      run_workload ramjet "127.0.0.1:$RAMJET_NS_PORT" "$pid"
+      stop_pid "$pid"
+      ;;
+    peer)
+      require_free "$PEER_NS_PORT" "$PEER_PORT" $((PEER_PORT - 2)) $((PEER_PORT + 1))
+      NAMESRV_PORT=$PEER_NS_PORT BROKER_PORT=$PEER_PORT STORE="$WORK/peer" CLEAN=1 \
+        PEER_BIN="$PEER_BIN" "$ROOT/../shared/peer/start.sh" >&2
+      broker_pid=$(cat "$WORK/peer/run/broker.pid")
+      namesrv_pid=$(cat "$WORK/peer/run/namesrv.pid")
+      run_workload peer "127.0.0.1:$PEER_NS_PORT" "$broker_pid" "$namesrv_pid"
+      STORE="$WORK/peer" "$ROOT/../shared/peer/stop.sh" >&2
+      cp "$WORK/peer/run/broker.log" "$OUT/peer-broker.log" 2>/dev/null || true
+      ;;
+    *) echo "unknown system $system" >&2; exit 1 ;;
+  esac
+done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
+
+python3 - "$OUT" <<'PY'
+import os, sys
+out = sys.argv[1]
+cells, order = {}, []
+for line in open(os.path.join(out, "results.txt")):
+    parts = line.split()
+    system, cell = parts[0], parts[1]
+    fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+    if cell not in order:
+        order.append(cell)
+    cells.setdefault(cell, {})[system] = fields
+
+def num(fields, key):
+    try:
+        return float(fields.get(key, "nan"))
+    except ValueError:
+        return float("nan")
+
+def ratio(a, b):
+    return f"{a / b:.1f}x" if b == b and a == a and b > 0 else "n/a"
+
+def show(value, unit=""):
+    if value != value:
+        return "-"
+    return f"{value:,.0f}{unit}"
+
+rows = ["| cell | Ramjet msgs/s | peer msgs/s | Ramjet/peer | Ramjet p50 / p99 / p99.9 us | "
+        "peer p50 / p99 / p99.9 us | Ramjet server CPU | peer server CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|"]
+for cell in order:
+    r, p = cells[cell].get("ramjet", {}), cells[cell].get("peer", {})
+    if cell.startswith("consume"):
+        lat = lambda f: " / ".join(show(num(f, k)) for k in ("e2e_p50_us", "e2e_p99_us")) + " (e2e)"
+    else:
+        lat = lambda f: " / ".join(show(num(f, k)) for k in ("p50_us", "p99_us", "p999_us"))
+    cpu = lambda f: (f"{num(f, 'server_cpu_s') / max(num(f, 'wall_s'), 1):.0%} of a core"
+                     if f.get("server_cpu_s") else "-")
+    rows.append(f"| {cell} | {show(num(r, 'tps'))} | {show(num(p, 'tps'))} | "
+                f"{ratio(num(r, 'tps'), num(p, 'tps'))} | {lat(r)} | {lat(p)} | {cpu(r)} | {cpu(p)} |")
+machine = open(os.path.join(out, "machine.txt")).read()
+text = "# mqbench produce/consume: Ramjet vs peer\n\n```\n" + machine + "```\n\n" + "\n".join(rows) + "\n"
+text += ("\nServer CPU is the broker process (plus the peer's separate name server) over the "
+         "cell's wall time, warm-up and setup included; 2 cores = 200%.\n")
+open(os.path.join(out, "summary.md"), "w").write(text)
+print(text)
+PY
+echo "results in $OUT" >&2
