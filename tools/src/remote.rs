@@ -209,6 +209,30 @@ impl Remote {
             .collect())
     }
 
+    /// (broker name, address) of every broker serving `topic`, or, with `cluster`, of every
+    /// broker name in that cluster; the master's address when there is one.
+    pub fn topic_brokers(
+        &mut self,
+        topic: &str,
+        cluster: Option<&str>,
+    ) -> AdminResult<Vec<(String, String)>> {
+        let datas = match cluster {
+            Some(cluster) => {
+                let info = self.cluster_info()?;
+                let names = cluster_broker_names(&info, cluster)?;
+                names
+                    .iter()
+                    .filter_map(|name| info.broker_addr_table.get(name).cloned())
+                    .collect()
+            }
+            None => self.route(topic)?.broker_datas,
+        };
+        Ok(datas
+            .iter()
+            .filter_map(|d| select_addr(&d.broker_addrs).map(|a| (d.broker_name.clone(), a)))
+            .collect())
+    }
+
     /// The master address of `broker_name`, from a topic route or else the cluster info.
     pub fn master_addr_of_broker(
         &mut self,

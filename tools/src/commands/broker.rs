@@ -7,6 +7,7 @@ use ramjet_net::code::request;
 use ramjet_net::properties;
 use ramjet_net::RemotingCommand;
 
+use super::Target;
 use crate::error::{AdminError, AdminResult};
 use crate::remote::Remote;
 
@@ -25,15 +26,12 @@ pub struct GetBrokerConfig {
 }
 
 pub fn get_broker_config(remote: &mut Remote, args: &GetBrokerConfig) -> AdminResult<()> {
-    if let Some(addr) = &args.broker {
-        let addr = addr.trim();
-        return print_config(remote, &format!("============{addr}============\n"), addr);
-    }
-    let cluster = args
-        .cluster
-        .as_deref()
-        .expect("clap requires -b or -c")
-        .trim();
+    let cluster = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => {
+            return print_config(remote, &format!("============{addr}============\n"), addr)
+        }
+        Target::Cluster(cluster) => cluster,
+    };
     // `CommandUtil.fetchMasterAndSlaveDistinguish`: each master, then its slaves.
     let info = remote.cluster_info()?;
     let names = info
@@ -107,17 +105,14 @@ pub fn update_broker_config(remote: &mut Remote, args: &UpdateBrokerConfig) -> A
     let body = properties::to_text([(args.key.trim(), args.value.trim())]);
     let request =
         RemotingCommand::request(request::UPDATE_BROKER_CONFIG).with_body(body.into_bytes());
-    if let Some(addr) = &args.broker {
-        let addr = addr.trim();
-        remote.call_broker("UPDATE_BROKER_CONFIG", addr, request)?;
-        println!("update broker config success, {addr}");
-        return Ok(());
-    }
-    let cluster = args
-        .cluster
-        .as_deref()
-        .expect("clap requires -b or -c")
-        .trim();
+    let cluster = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => {
+            remote.call_broker("UPDATE_BROKER_CONFIG", addr, request)?;
+            println!("update broker config success, {addr}");
+            return Ok(());
+        }
+        Target::Cluster(cluster) => cluster,
+    };
     let addrs = if args.all_brokers.is_some() {
         remote.all_addrs_of_cluster(cluster)?
     } else {

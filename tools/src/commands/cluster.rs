@@ -10,6 +10,7 @@ use ramjet_net::body::{fastjson, ClusterInfo, KvTable};
 use ramjet_net::code::request;
 use ramjet_net::RemotingCommand;
 
+use super::Target;
 use crate::error::{AdminError, AdminResult};
 use crate::remote::Remote;
 use crate::time::now_ms;
@@ -220,17 +221,15 @@ pub struct BrokerStatus {
 }
 
 pub fn broker_status(remote: &mut Remote, args: &BrokerStatus) -> AdminResult<()> {
-    if let Some(addr) = &args.broker {
-        for (key, value) in runtime_stats(remote, addr.trim())? {
-            println!("{key:<32}: {value}");
+    let cluster = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => {
+            for (key, value) in runtime_stats(remote, addr)? {
+                println!("{key:<32}: {value}");
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let cluster = args
-        .cluster
-        .as_deref()
-        .expect("clap requires -b or -c")
-        .trim();
+        Target::Cluster(cluster) => cluster,
+    };
     for addr in remote.all_addrs_of_cluster(cluster)? {
         match runtime_stats(remote, &addr) {
             Ok(stats) => {

@@ -7,6 +7,7 @@ use ramjet_net::header::{CommandHeader, DeleteSubscriptionGroupRequestHeader};
 use ramjet_net::RemotingCommand;
 
 use super::topic::{delete_topic_in_cluster, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
+use super::Target;
 use crate::bodies::{parse_attributes, SubscriptionGroupConfig};
 use crate::error::{AdminError, AdminResult};
 use crate::format::java_bool;
@@ -90,9 +91,9 @@ pub fn update_sub_group(remote: &mut Remote, args: &UpdateSubGroup) -> AdminResu
     let body = serde_json::to_vec(&config).expect("the config serializes");
     let request =
         RemotingCommand::request(request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).with_body(body);
-    let addrs = match &args.broker {
-        Some(addr) => vec![addr.trim().to_owned()],
-        None => remote.master_addrs_of_cluster(args.cluster.as_deref().expect("clap").trim())?,
+    let addrs = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => vec![addr.to_owned()],
+        Target::Cluster(cluster) => remote.master_addrs_of_cluster(cluster)?,
     };
     for addr in &addrs {
         remote.call_broker("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP", addr, request.clone())?;
@@ -128,17 +129,14 @@ pub fn delete_sub_group(remote: &mut Remote, args: &DeleteSubGroup) -> AdminResu
     };
     let request = RemotingCommand::request(request::DELETE_SUBSCRIPTIONGROUP)
         .with_ext_fields(header.to_ext_fields());
-    if let Some(addr) = &args.broker {
-        let addr = addr.trim();
-        remote.call_broker("DELETE_SUBSCRIPTIONGROUP", addr, request)?;
-        println!("delete subscription group [{group}] from broker [{addr}] success.");
-        return Ok(());
-    }
-    let cluster = args
-        .cluster
-        .as_deref()
-        .expect("clap requires -b or -c")
-        .trim();
+    let cluster = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => {
+            remote.call_broker("DELETE_SUBSCRIPTIONGROUP", addr, request)?;
+            println!("delete subscription group [{group}] from broker [{addr}] success.");
+            return Ok(());
+        }
+        Target::Cluster(cluster) => cluster,
+    };
     for addr in remote.master_addrs_of_cluster(cluster)? {
         remote.call_broker("DELETE_SUBSCRIPTIONGROUP", &addr, request.clone())?;
         println!("delete subscription group [{group}] from broker [{addr}] in cluster [{cluster}] success.");

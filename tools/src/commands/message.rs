@@ -18,8 +18,8 @@ use crate::message::{
     PROPERTY_UNIQ_KEY, PROPERTY_WAIT,
 };
 use crate::queues::{
-    max_offset, min_offset, publish_queues, pull, search_offset, subscribe_queues, PullStatus,
-    QueueAt, TOOLS_CONSUMER_GROUP,
+    max_offset, min_offset, publish_queues, pull, search_offset, subscribe_queues, PullResult,
+    PullStatus, QueueAt, TOOLS_CONSUMER_GROUP,
 };
 use crate::remote::{expect_success, Remote};
 use crate::time::{now_ms, parse_timestamp};
@@ -333,27 +333,41 @@ fn pull_range(
         let wanted = i32::try_from(max - offset + 1).unwrap_or(i32::MAX);
         let result = pull(remote, at, group, "*", offset, wanted)?;
         offset = result.next_begin_offset;
-        match result.status {
-            PullStatus::Found => {
-                println!("Consume ok");
-                print_messages(&result.messages, true);
-            }
-            PullStatus::NoMatchedMsg => {
-                println!(
-                    "{} no matched msg. status={}, offset={offset}",
-                    at.queue, result.status
-                );
-            }
-            PullStatus::NoNewMsg | PullStatus::OffsetIllegal => {
-                println!(
-                    "{} print msg finished. status={}, offset={offset}",
-                    at.queue, result.status
-                );
-                break;
-            }
+        if !report_pull(at, &result, offset, Some("Consume ok"), true) {
+            break;
         }
     }
     Ok(())
+}
+
+/// Prints what a pull found, as `pullMessageByQueue` does; false when the queue is done.
+/// `found_line` is printed before found messages (consumeMessage's "Consume ok").
+fn report_pull(
+    at: &QueueAt,
+    result: &PullResult,
+    next_offset: i64,
+    found_line: Option<&str>,
+    print_body: bool,
+) -> bool {
+    let queue = &at.queue;
+    let status = result.status;
+    match status {
+        PullStatus::Found => {
+            if let Some(line) = found_line {
+                println!("{line}");
+            }
+            print_messages(&result.messages, print_body);
+            true
+        }
+        PullStatus::NoMatchedMsg => {
+            println!("{queue} no matched msg. status={status}, offset={next_offset}");
+            true
+        }
+        PullStatus::NoNewMsg | PullStatus::OffsetIllegal => {
+            println!("{queue} print msg finished. status={status}, offset={next_offset}");
+            false
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -380,6 +394,12 @@ pub struct PrintMsg {
 
 pub fn print_msg(remote: &mut Remote, args: &PrintMsg) -> AdminResult<()> {
     let topic = args.topic.trim();
+    if !args.charset.eq_ignore_ascii_case("UTF-8") {
+        eprintln!(
+            "mqadmin: note: bodies are printed as UTF-8, not {}",
+            args.charset
+        );
+    }
     let print_body = java_bool(&args.print_body);
     let parse = |text: &Option<String>| -> AdminResult<i64> {
         text.as_deref()
@@ -401,21 +421,8 @@ pub fn print_msg(remote: &mut Remote, args: &PrintMsg) -> AdminResult<()> {
                 PRINT_BATCH,
             )?;
             offset = result.next_begin_offset;
-            match result.status {
-                PullStatus::Found => print_messages(&result.messages, print_body),
-                PullStatus::NoMatchedMsg => {
-                    println!(
-                        "{} no matched msg. status={}, offset={offset}",
-                        at.queue, result.status
-                    );
-                }
-                PullStatus::NoNewMsg | PullStatus::OffsetIllegal => {
-                    println!(
-                        "{} print msg finished. status={}, offset={offset}",
-                        at.queue, result.status
-                    );
-                    break;
-                }
+            if !report_pull(&at, &result, offset, None, print_body) {
+                break;
             }
         }
         println!("--------------------------------------------------------");

@@ -85,6 +85,23 @@ pub enum Command {
     CheckTuning(tuning::CheckTuning),
 }
 
+/// Where a broker-admin command acts: the `-b <addr>` / `-c <cluster>` pair that clap's
+/// `ArgGroup` makes exactly one of.
+pub(crate) enum Target<'a> {
+    Broker(&'a str),
+    Cluster(&'a str),
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn of(broker: &'a Option<String>, cluster: &'a Option<String>) -> Target<'a> {
+        match (broker, cluster) {
+            (Some(addr), _) => Target::Broker(addr.trim()),
+            (None, Some(cluster)) => Target::Cluster(cluster.trim()),
+            (None, None) => unreachable!("clap's ArgGroup requires -b or -c"),
+        }
+    }
+}
+
 /// Runs one command. `Ok(false)` means it ran but reports a failure through the exit code
 /// (checkTuning --strict with differences).
 pub fn run(cli: Cli) -> AdminResult<bool> {

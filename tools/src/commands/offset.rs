@@ -15,7 +15,7 @@ use crate::bodies::{MessageQueue, OffsetWrapper};
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, java_bool};
 use crate::queues::{search_offset, update_consumer_offset, QueueAt};
-use crate::remote::{select_addr, Remote};
+use crate::remote::Remote;
 use crate::time::parse_timestamp;
 
 #[derive(Args, Debug)]
@@ -83,29 +83,8 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
         update_consumer_offset(remote, &at, group, offset)?;
         return Ok(());
     }
-    let brokers: Vec<(String, String)> = match &args.cluster {
-        Some(cluster) => {
-            let info = remote.cluster_info()?;
-            let names = info
-                .cluster_addr_table
-                .get(cluster.trim())
-                .ok_or_else(|| AdminError::ClusterNotFound(cluster.trim().to_owned()))?;
-            names
-                .iter()
-                .filter_map(|name| info.broker_addr_table.get(name))
-                .filter_map(|d| {
-                    d.master_addr()
-                        .map(|a| (d.broker_name.clone(), a.to_owned()))
-                })
-                .collect()
-        }
-        None => remote
-            .route(topic)?
-            .broker_datas
-            .iter()
-            .filter_map(|d| select_addr(&d.broker_addrs).map(|a| (d.broker_name.clone(), a)))
-            .collect(),
-    };
+    let cluster = args.cluster.as_deref().map(str::trim);
+    let brokers = remote.topic_brokers(topic, cluster)?;
     let mut rows = Vec::new();
     for (broker_name, addr) in brokers {
         for (queue, offset) in queue_offsets(remote, &addr, &broker_name, group, topic)? {

@@ -18,7 +18,7 @@ use crate::message::{
     PROPERTY_UNIQ_KEY,
 };
 use crate::queues::{pull, PullStatus, QueueAt, TOOLS_CONSUMER_GROUP};
-use crate::remote::{expect_success, select_addr, Remote};
+use crate::remote::{expect_success, Remote};
 
 /// `defaultQueryMaxNum`: what a broker returns at most for a unique-key query.
 const UNIQUE_KEY_QUERY_MAX: i32 = 32;
@@ -125,26 +125,7 @@ fn query_messages(
     unique_key: bool,
     cluster: Option<&str>,
 ) -> AdminResult<Vec<StoredMessage>> {
-    let brokers: Vec<(String, String)> = match cluster {
-        Some(cluster) => {
-            let info = remote.cluster_info()?;
-            let names = info
-                .cluster_addr_table
-                .get(cluster)
-                .ok_or_else(|| AdminError::ClusterNotFound(cluster.to_owned()))?;
-            names
-                .iter()
-                .filter_map(|name| info.broker_addr_table.get(name))
-                .filter_map(|d| select_addr(&d.broker_addrs).map(|a| (d.broker_name.clone(), a)))
-                .collect()
-        }
-        None => remote
-            .route(topic)?
-            .broker_datas
-            .iter()
-            .filter_map(|d| select_addr(&d.broker_addrs).map(|a| (d.broker_name.clone(), a)))
-            .collect(),
-    };
+    let brokers = remote.topic_brokers(topic, cluster)?;
     let mut found = Vec::new();
     let mut refusal = None;
     for (broker_name, addr) in brokers {

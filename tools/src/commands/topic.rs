@@ -12,6 +12,7 @@ use ramjet_net::header::{
 };
 use ramjet_net::RemotingCommand;
 
+use super::Target;
 use crate::bodies::{java_map, parse_attributes, GroupList, TopicStatsTable};
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, java_bool, perm_to_string};
@@ -92,19 +93,21 @@ pub fn update_topic(remote: &mut Remote, args: &UpdateTopic) -> AdminResult<()> 
         perm_to_string(args.perm),
         java_map(&attributes)
     );
-    if let Some(addr) = &args.broker {
-        remote.call_broker("UPDATE_AND_CREATE_TOPIC", addr, request)?;
-        if order {
-            let broker_name = broker_name_of_addr(remote, addr)?;
-            let order_conf = format!("{broker_name}:{}", args.write_queue_nums);
-            put_order_conf(remote, topic, &order_conf)?;
-            println!("set broker orderConf. isOrder={order}, orderConf=[{order_conf}]");
+    let cluster = match Target::of(&args.broker, &args.cluster) {
+        Target::Broker(addr) => {
+            remote.call_broker("UPDATE_AND_CREATE_TOPIC", addr, request)?;
+            if order {
+                let broker_name = broker_name_of_addr(remote, addr)?;
+                let order_conf = format!("{broker_name}:{}", args.write_queue_nums);
+                put_order_conf(remote, topic, &order_conf)?;
+                println!("set broker orderConf. isOrder={order}, orderConf=[{order_conf}]");
+            }
+            println!("create topic to {addr} success.");
+            println!("{config_text}");
+            return Ok(());
         }
-        println!("create topic to {addr} success.");
-        println!("{config_text}");
-        return Ok(());
-    }
-    let cluster = args.cluster.as_deref().expect("clap requires -b or -c");
+        Target::Cluster(cluster) => cluster,
+    };
     let masters = remote.master_addrs_of_cluster(cluster)?;
     for addr in &masters {
         remote.call_broker("UPDATE_AND_CREATE_TOPIC", addr, request.clone())?;
