@@ -47,8 +47,9 @@ pub struct StoreConfig {
     pub delete_file_batch_max: usize,
     /// `maxMsgsNumBatch`: cap on key-query results.
     pub max_msgs_num_batch: usize,
-    /// How many ConsumeQueue units one get may scan while filtering by tag.
-    pub max_filter_message_count: usize,
+    /// `maxFilterMessageSize`: bytes of ConsumeQueue units (20 each) one get may scan while
+    /// filtering by tag, or `max_count` units if more.
+    pub max_filter_message_size: usize,
 }
 
 impl StoreConfig {
@@ -75,7 +76,7 @@ impl StoreConfig {
             clean_file_forcibly_enable: true,
             delete_file_batch_max: 10,
             max_msgs_num_batch: 64,
-            max_filter_message_count: 16_000,
+            max_filter_message_size: 16_000,
         }
     }
 

@@ -266,6 +266,13 @@ impl<S: Storage> ConsumeQueue<S> {
         &self.dir
     }
 
+    /// The first queue offset past the file holding `queue_offset`: one pull reads units
+    /// from one file only, as Java's `getIndexBuffer` does.
+    pub fn file_end_offset(&self, queue_offset: u64) -> u64 {
+        let units_per_file = self.file_size / CQ_UNIT_BYTES;
+        (queue_offset / units_per_file + 1) * units_per_file
+    }
+
     /// Drops units from `queue_offset` on.
     fn truncate_to(&mut self, queue_offset: u64) {
         assert!(queue_offset >= self.min_offset);

@@ -2,6 +2,7 @@
 //! time, key and physical offset.
 
 use crate::commit_log::RecordData;
+use crate::consume_queue::CQ_UNIT_BYTES;
 use crate::message::record::store_timestamp_of;
 use crate::message_store::MessageStore;
 use crate::storage::{FileRange, Storage};
@@ -94,13 +95,26 @@ impl<S: Storage> MessageStore<S> {
             return result;
         }
         let commit_log = &self.inner.commit_log;
-        let scan_max = self.inner.config.max_filter_message_count;
+        // RocketMQ 5.x scans units while `(unit offset - offset) * 20 <= maxFilterMessageSize`
+        // (at least `max_count` units), and never past the ConsumeQueue file holding `offset`;
+        // `next_begin_offset` is the first unit not scanned.
+        let scan_bytes_max = self
+            .inner
+            .config
+            .max_filter_message_size
+            .max(request.max_count.saturating_mul(CQ_UNIT_BYTES as usize));
+        let file_end = {
+            let dispatcher = self.inner.dispatcher.borrow();
+            dispatcher
+                .queue(request.topic, request.queue_id)
+                .map_or(max_offset, |queue| queue.file_end_offset(offset))
+        };
+        let scan_end = max_offset
+            .min(file_end)
+            .min(offset + scan_bytes_max as u64 / CQ_UNIT_BYTES + 1);
         let mut bytes_total = 0;
         let mut queue_offset = offset;
-        while queue_offset < max_offset && queue_offset - offset < scan_max as u64 {
-            if result.messages.len() >= request.max_count {
-                break;
-            }
+        while queue_offset < scan_end {
             let unit = {
                 let dispatcher = self.inner.dispatcher.borrow();
                 dispatcher
@@ -110,7 +124,11 @@ impl<S: Storage> MessageStore<S> {
             let Some(unit) = unit else { break };
             let size = unit.size as usize;
             let physical_offset = unit.commit_log_offset as u64;
-            if !result.messages.is_empty() && bytes_total + size > request.max_bytes {
+            // `isTheBatchFull`: never full before the first message.
+            let batch_full = !result.messages.is_empty()
+                && (result.messages.len() + 1 > request.max_count
+                    || bytes_total + size > request.max_bytes);
+            if batch_full {
                 break;
             }
             queue_offset += 1;

@@ -1,35 +1,19 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code)]
 
+pub mod env;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
 use ramjet_store::message::decode_record;
-use ramjet_store::{
-    GetRequest, GetStatus, MessageData, MessageRecord, MessageStore, Properties, Storage,
-};
+use ramjet_store::{GetRequest, GetStatus, MessageData, MessageRecord, MessageStore, Storage};
 
+/// TagA on even queues, TagB on odd ones, and the given KEYS.
 pub fn record(topic: &str, queue_id: i32, body: Vec<u8>, keys: &str) -> MessageRecord {
-    let mut properties: Properties = [("TAGS", if queue_id % 2 == 0 { "TagA" } else { "TagB" })]
-        .into_iter()
-        .collect();
-    if !keys.is_empty() {
-        properties.set("KEYS", keys);
-    }
-    MessageRecord {
-        topic: topic.to_string(),
-        queue_id,
-        flag: 0,
-        body,
-        properties,
-        sys_flag: 0,
-        born_timestamp: 1_700_000_000_000,
-        born_host: "10.0.0.1:5000".parse().unwrap(),
-        store_host: "10.0.0.2:10911".parse().unwrap(),
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-    }
+    let tag = if queue_id % 2 == 0 { "TagA" } else { "TagB" };
+    env::message(topic, queue_id, body, tag, keys)
 }
 
 /// Every record of a queue, in queue order, as stored bytes.
