@@ -16,9 +16,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::rust_client::{
-    message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient, StartFrom,
-};
+use common::rust_client::{message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient};
 use ramjet_interop::servers::{Broker, Namesrv};
 
 /// How long a consumer gets to receive what a test expects. Generous: a rebalance that waits
@@ -111,7 +109,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer() {
     let producer = client.start_producer(&namesrv.addr, &group("rust_send_kinds_producer"));
     let mut expected: BTreeMap<String, (String, String)> = BTreeMap::new(); // body -> (tag, key)
     let mut sent_ids = BTreeSet::new();
-    let mut sent_offset_ids: BTreeSet<String> = BTreeSet::new();
+    let mut replies = Vec::new(); // (body, SendResult) of the sync and async sends
 
     for index in 0..10 {
         let body = format!("sync-{index}");
@@ -143,6 +141,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer() {
                 .clone()
                 .expect("a sync SendResult has a msgId"),
         );
+        replies.push((body.clone(), result));
         expected.insert(body, ("TagSync".into(), key));
     }
 
@@ -164,6 +163,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer() {
                 .clone()
                 .expect("an async SendResult has a msgId"),
         );
+        replies.push((format!("async-{index}"), result));
     }
 
     for index in 0..10 {
@@ -205,12 +205,33 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer() {
     let bodies: BTreeSet<String> = expected.keys().cloned().collect();
     expect_exactly(&consumer, &bodies, "send kinds", &broker);
     let received = consumer.received();
+    // Shown when an assertion below fails (test output is captured otherwise).
+    let mut table: Vec<&ReceivedMessage> = received.iter().collect();
+    table.sort_by_key(|m| (m.queue_id, m.queue_offset));
+    for m in &table {
+        eprintln!(
+            "delivered: queue {} offset {} {} msg_id {} uniq {:?} stored at {}",
+            m.queue_id,
+            m.queue_offset,
+            m.text(),
+            m.msg_id,
+            m.uniq_key,
+            m.store_timestamp
+        );
+    }
+    for (body, reply) in &replies {
+        eprintln!(
+            "reply: {body} queue {:?} offset {} msgId {:?} offsetMsgId {:?}",
+            reply.queue_id, reply.queue_offset, reply.msg_id, reply.offset_msg_id
+        );
+    }
     for message in &received {
         let (tag, key) = &expected[&message.text()];
         assert_eq!(message.topic, topic, "{message:?}");
         assert_eq!(message.tags.as_ref(), Some(tag), "{message:?}");
         assert_eq!(&message.keys, &vec![key.clone()], "{message:?}");
         assert!((0..4).contains(&message.queue_id), "{message:?}");
+        assert_eq!(message.reconsume_times, 0, "a first delivery: {message:?}");
     }
     let received_ids: BTreeSet<String> =
         received.iter().filter_map(|m| m.uniq_key.clone()).collect();
@@ -219,13 +240,38 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer() {
         unknown.is_empty(),
         "msgIds the producer reported but no delivery carried as UNIQ_KEY: {unknown:?}"
     );
-    // The client's MessageExt::msg_id is the offsetMsgId it decodes from store host + commit
-    // log offset; it must match what the send reply said.
-    let received_offset_ids: BTreeSet<String> = received.iter().map(|m| m.msg_id.clone()).collect();
-    let unknown: Vec<&String> = sent_offset_ids.difference(&received_offset_ids).collect();
+    // Each acknowledged send's reply (queueId, queueOffset, offsetMsgId) describes the
+    // message a consumer gets: the client's MessageExt::msg_id is the offsetMsgId it decodes
+    // from the record's store host and commit log offset.
+    let by_uniq: BTreeMap<&str, &ReceivedMessage> = received
+        .iter()
+        .filter_map(|m| m.uniq_key.as_deref().map(|key| (key, m)))
+        .collect();
+    let mismatches: Vec<String> = replies
+        .iter()
+        .filter_map(|(body, reply)| {
+            let delivered = by_uniq.get(reply.msg_id.as_deref()?)?;
+            let same = delivered.queue_id == reply.queue_id.unwrap_or(-1)
+                && delivered.queue_offset == reply.queue_offset as i64
+                && Some(&delivered.msg_id) == reply.offset_msg_id.as_ref();
+            (!same).then(|| {
+                format!(
+                    "{body}: reply queue {:?} offset {} offsetMsgId {:?}; delivered queue {} \
+                     offset {} msg_id {}",
+                    reply.queue_id,
+                    reply.queue_offset,
+                    reply.offset_msg_id,
+                    delivered.queue_id,
+                    delivered.queue_offset,
+                    delivered.msg_id
+                )
+            })
+        })
+        .collect();
     assert!(
-        unknown.is_empty(),
-        "offsetMsgIds from SendResults that no delivered message had: {unknown:?}\nreceived: {received_offset_ids:?}"
+        mismatches.is_empty(),
+        "send replies that disagree with the delivered message:\n{}",
+        mismatches.join("\n")
     );
     // Offsets within each queue are distinct and dense from 0: 40 messages, 4 queues.
     let mut per_queue: BTreeMap<i32, Vec<i64>> = BTreeMap::new();

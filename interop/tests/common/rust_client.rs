@@ -102,13 +102,28 @@ pub struct RustClient {
 
 impl RustClient {
     pub fn new(name: &str) -> Self {
-        let owner = RuntimeOwner::plan(RuntimeConfig {
+        // The client's own log (warnings and up unless INTEROP_CLIENT_LOG says otherwise),
+        // captured per test and shown when one fails. Only the first call installs it.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("INTEROP_CLIENT_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+        let mut config = RuntimeConfig {
             thread_name: format!("interop-{name}"),
             ..Default::default()
-        })
-        .expect("the default runtime configuration is valid")
-        .build()
-        .expect("the client runtime owner starts");
+        };
+        // The push consumer runs every listener call on the runtime's metadata-io blocking
+        // lane, whose default queue (8 per core) rejects a burst: a rejected call counts as
+        // RECONSUME_LATER and the client sends the message back to the broker as a retry. The
+        // tests want to see first deliveries, so give the lane room for any burst they cause.
+        config.blocking_lane_policies.metadata_io.max_queue_depth = 100_000;
+        let owner = RuntimeOwner::plan(config)
+            .expect("the default runtime configuration is valid")
+            .build()
+            .expect("the client runtime owner starts");
         let runtime = ClientRuntime::try_new(
             owner.root_context().component("client"),
             ClientRuntimeConfig::default(),
