@@ -248,34 +248,42 @@ impl<S: Storage> CommitLog<S> {
         Ok(())
     }
 
-    /// Places one record of `size` bytes, rolling to a new segment (behind a blank
-    /// end-of-file record) when it does not fit. `encode` gets the record's slice and its
-    /// physical offset. Callers serialize appends (the store's append lock); the record is
-    /// acknowledged only after [`CommitLog::wait_written`] or [`CommitLog::wait_flushed`].
+    /// Rolls to the next segment, behind a blank end-of-file record, unless `size` more
+    /// bytes fit in the current one with room for a blank after them (`TOTALSIZE + 8 >
+    /// remaining`). A batch calls this with its whole size before its first record, so all
+    /// of its records land in one file, as RocketMQ keeps them.
+    pub async fn roll_unless_fits(&self, size: usize) -> Result<(), PutError> {
+        self.check_failed()?;
+        let offset = self.append_offset.get();
+        let segment_base = self.segment_base_of(offset);
+        self.ensure_segment(segment_base).await?;
+        let segment_end = segment_base + self.segment_size;
+        if offset + (size + END_FILE_MIN_BLANK_LENGTH) as u64 <= segment_end {
+            return Ok(());
+        }
+        self.reserve(offset, END_FILE_MIN_BLANK_LENGTH, segment_end)
+            .await?;
+        let remaining = (segment_end - offset) as usize;
+        encode_blank(
+            self.buffers.borrow_mut().append(END_FILE_MIN_BLANK_LENGTH),
+            remaining,
+        );
+        self.buffers.borrow_mut().seal_active(false);
+        self.append_offset.set(segment_end);
+        self.ensure_segment(segment_end).await
+    }
+
+    /// Places one record of `size` bytes, rolling to a new segment first when it does not
+    /// fit. `encode` gets the record's slice and its physical offset. Callers serialize
+    /// appends (the store's append lock); the record is acknowledged only after
+    /// [`CommitLog::wait_written`] or [`CommitLog::wait_flushed`].
     pub async fn append(
         &self,
         size: usize,
         encode: impl FnOnce(&mut [u8], u64),
     ) -> Result<u64, PutError> {
-        self.check_failed()?;
-        let mut offset = self.append_offset.get();
-        let segment_base = self.segment_base_of(offset);
-        self.ensure_segment(segment_base).await?;
-        let segment_end = segment_base + self.segment_size;
-        if (offset + size as u64 + END_FILE_MIN_BLANK_LENGTH as u64) > segment_end {
-            // `TOTALSIZE + 8 > remaining`: blank marker here, the record opens the next file.
-            self.reserve(offset, END_FILE_MIN_BLANK_LENGTH, segment_end)
-                .await?;
-            let remaining = (segment_end - offset) as usize;
-            encode_blank(
-                self.buffers.borrow_mut().append(END_FILE_MIN_BLANK_LENGTH),
-                remaining,
-            );
-            self.buffers.borrow_mut().seal_active(false);
-            offset = segment_end;
-            self.append_offset.set(offset);
-            self.ensure_segment(offset).await?;
-        }
+        self.roll_unless_fits(size).await?;
+        let offset = self.append_offset.get();
         let limit = self.segment_base_of(offset) + self.segment_size;
         self.reserve(offset, size, limit).await?;
         encode(self.buffers.borrow_mut().append(size), offset);

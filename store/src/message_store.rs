@@ -170,7 +170,21 @@ impl<S: Storage> MessageStore<S> {
         for record in records {
             prepared.push(self.validate(record)?);
         }
+        // A batch stays in one segment (it rolls as a whole), so it may not be larger than
+        // one record may be: RocketMQ 5.x refuses a batch over maxMessageSize + 64 KiB.
+        let batch_size: usize = prepared.iter().map(|prepared| prepared.total_size).sum();
+        let record_max = inner.config.record_size_max();
+        if batch_size > record_max {
+            return Err(PutError::MessageTooLarge {
+                size: batch_size,
+                max: record_max,
+            });
+        }
         let guard = inner.append_lock.lock().await;
+        if let Err(error) = inner.commit_log.roll_unless_fits(batch_size).await {
+            drop(guard);
+            return Err(error);
+        }
         let mut first: Option<(u64, u64, i64)> = None;
         let mut end = 0;
         let mut size_total = 0;

@@ -7,7 +7,7 @@ mod common;
 
 use common::env::{body, decode, get, message, offsets_of, served_bytes, Env, TestStorage};
 use ramjet_store::message::tags_code;
-use ramjet_store::{GetStatus, MessageStore, PutOk, SimStorage};
+use ramjet_store::{GetStatus, MessageStore, PutError, PutOk, SimStorage};
 
 const TOPIC: &str = "TopicTest";
 const ALL: &dyn Fn(i64) -> bool = &|_| true;
@@ -403,4 +403,53 @@ async fn check_queues_serve<S: TestStorage>(
             assert_eq!(decode(&bytes).message.body, body(*seq, *len));
         }
     }
+}
+on_both_storages!(batch_stays_within_one_segment);
+async fn batch_stays_within_one_segment<S: TestStorage>(env: Env<S>) {
+    // Proves a batch that does not fit the rest of a segment rolls as a whole (RocketMQ
+    // keeps a batch in one file), and a batch larger than any segment may hold is refused.
+    let store = env.open().await;
+    let segment = env.config.mapped_file_size_commit_log;
+    let mut seq = 0;
+    while store.commit_log_bounds().1 < segment - 20 * 1024 {
+        put(&store, 0, seq, "TagA").await;
+        let record = message(TOPIC, 0, body(seq, 6000), "TagA", "");
+        store.put(&record).await.unwrap();
+        seq += 2;
+    }
+    let remaining = segment - store.commit_log_bounds().1;
+    let batch: Vec<_> = (0..3)
+        .map(|n| {
+            message(
+                TOPIC,
+                0,
+                body(1000 + n, remaining as usize / 3 + 500),
+                "TagB",
+                "",
+            )
+        })
+        .collect();
+    let ok = store.put_batch(&batch).await.unwrap();
+    assert_eq!(
+        ok.physical_offset, segment,
+        "the whole batch opens the next segment"
+    );
+    let served = get(&store, TOPIC, 0, ok.queue_offset, 3, 1 << 20, ALL).await;
+    assert_eq!(served.messages.len(), 3);
+    for message in &served.messages {
+        assert_eq!(message.physical_offset / segment, 1);
+    }
+
+    let huge: Vec<_> = (0..10)
+        .map(|n| message(TOPIC, 0, body(2000 + n, 8 * 1024), "TagB", ""))
+        .collect();
+    let error = store.put_batch(&huge).await.unwrap_err();
+    assert!(matches!(error, PutError::MessageTooLarge { .. }), "{error}");
+    let max_before = store.max_offset_in_queue(TOPIC, 0);
+    put(&store, 0, 3000, "TagA").await;
+    assert_eq!(
+        store.max_offset_in_queue(TOPIC, 0),
+        max_before + 1,
+        "the store goes on"
+    );
 }
