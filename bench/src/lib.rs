@@ -10,6 +10,7 @@
 pub mod consume;
 pub mod histogram;
 pub mod produce;
+pub mod produce_lane;
 pub mod rocketmq_client;
 pub mod route_bench;
 pub mod store_bench;

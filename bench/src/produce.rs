@@ -34,19 +34,18 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::response;
-use ramjet_net::server::{Connection, InvokeError};
-use ramjet_net::{RemotingCommand, SerializeType};
+use ramjet_net::server::InvokeError;
+use ramjet_net::SerializeType;
 
 use crate::histogram::{
     self, new_latency_histogram, record_us, LiveStats, Percentiles, ProgressLine,
     LIVE_MERGE_INTERVAL,
 };
+use crate::produce_lane::{run_lane, LaneSpec};
 use crate::rocketmq_client::{self as client, HeaderFormat, MessageQueue, SendSpec};
 
 /// Run length when neither `--count` nor `--duration` is given.
 const DEFAULT_DURATION_SECS: f64 = 10.0;
-/// After the stop time, in-flight requests get this long to be answered.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SendMode {
@@ -227,8 +226,6 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
             args.batch,
         ),
         serialize_type,
-        mode: args.mode,
-        window: args.threads.max(1),
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
         measure_from: start + Duration::from_secs_f64(args.warmup_secs.max(0.0)),
         stop_at: duration.map(|d| start + d),
@@ -286,12 +283,10 @@ fn print_report(report: &ProduceReport, args: &ProduceArgs) -> Result<(), String
 }
 
 /// The schedule every sender follows; shared by all executors.
-struct Plan {
-    spec: SendSpec,
-    serialize_type: SerializeType,
-    mode: SendMode,
-    window: usize,
-    timeout: Duration,
+pub(crate) struct Plan {
+    pub(crate) spec: SendSpec,
+    pub(crate) serialize_type: SerializeType,
+    pub(crate) timeout: Duration,
     measure_from: Instant,
     stop_at: Option<Instant>,
     count: u64,
@@ -303,7 +298,7 @@ struct Plan {
 impl Plan {
     /// The sequence number of the next request's first message, or `None` when the run
     /// is over (time is up or every message has been handed out).
-    fn take_ticket(&self) -> Option<u64> {
+    pub(crate) fn take_ticket(&self) -> Option<u64> {
         if self.stop_at.is_some_and(|stop| Instant::now() >= stop) {
             return None;
         }
@@ -314,7 +309,7 @@ impl Plan {
 }
 
 /// Paces one sender at a fixed interval; without a rate every send is "now".
-struct Schedule {
+pub(crate) struct Schedule {
     interval: Option<Duration>,
     next: Instant,
 }
@@ -323,7 +318,7 @@ impl Schedule {
     /// `share` is this sender's fraction of the total rate.
     fn new(rate: Option<f64>, share: f64, batch: usize, start: Instant) -> Schedule {
         let interval = rate
-            .filter(|rate| *rate > 0.0)
+            .filter(|rate| *rate > 0.0 && share > 0.0)
             .map(|rate| Duration::from_secs_f64(batch as f64 / (rate * share)));
         Schedule {
             interval,
@@ -331,8 +326,12 @@ impl Schedule {
         }
     }
 
+    pub(crate) fn is_paced(&self) -> bool {
+        self.interval.is_some()
+    }
+
     /// The intended send time of the next request, after waiting for it to come.
-    async fn next_slot(&mut self) -> Instant {
+    pub(crate) async fn next_slot(&mut self) -> Instant {
         let Some(interval) = self.interval else {
             return Instant::now();
         };
@@ -359,8 +358,15 @@ impl Schedule {
     }
 }
 
+/// How a request ended.
+pub(crate) enum Outcome {
+    /// The broker answered with this response code.
+    Code(i32),
+    Failed(&'static str),
+}
+
 /// One executor's (or thread's) counts.
-struct Tally {
+pub(crate) struct Tally {
     messages: u64,
     errors: u64,
     error_codes: BTreeMap<String, u64>,
@@ -383,18 +389,13 @@ impl Tally {
         }
     }
 
-    /// Books one request of `batch` messages intended at `intended`.
-    fn complete(
-        &mut self,
-        plan: &Plan,
-        intended: Instant,
-        result: &Result<RemotingCommand, InvokeError>,
-    ) {
+    /// Books one request (of `batch` messages) intended at `intended`.
+    pub(crate) fn complete(&mut self, plan: &Plan, intended: Instant, outcome: Outcome) {
         let done = Instant::now();
         let batch = plan.spec.batch as u64;
         let live = &plan.live;
-        match result {
-            Ok(answer) if answer.code == response::SUCCESS => {
+        match outcome {
+            Outcome::Code(response::SUCCESS) => {
                 live.messages.fetch_add(batch, Ordering::Relaxed);
                 live.bytes
                     .fetch_add(batch * plan.spec.body_bytes as u64, Ordering::Relaxed);
@@ -408,9 +409,8 @@ impl Tally {
                     self.last_done = Some(done);
                 }
             }
-            Ok(answer) => self.error(plan, format!("code {}", answer.code)),
-            Err(InvokeError::Timeout { .. }) => self.error(plan, "timeout".into()),
-            Err(error) => self.error(plan, error.to_string()),
+            Outcome::Code(code) => self.error(plan, format!("code {code}")),
+            Outcome::Failed(why) => self.error(plan, why.to_owned()),
         }
         if live.watched && self.last_merge.elapsed() >= LIVE_MERGE_INTERVAL {
             live.merge(&mut self.interval_us);
@@ -419,7 +419,7 @@ impl Tally {
     }
 
     /// Messages sent oneway: counted, with no latency of their own.
-    fn complete_oneway(&mut self, plan: &Plan, intended: Instant) {
+    pub(crate) fn complete_oneway(&mut self, plan: &Plan, intended: Instant) {
         let batch = plan.spec.batch as u64;
         plan.live.messages.fetch_add(batch, Ordering::Relaxed);
         plan.live
@@ -471,15 +471,17 @@ fn merge(
     report
 }
 
-/// One connection of the run: which broker, which executor owns it, which queues.
+/// One connection of the run: its broker, its queues, and how many requests it keeps in
+/// flight.
 #[derive(Clone)]
 struct ConnectionPlan {
     addr: String,
     queues: Vec<MessageQueue>,
-    /// Sync mode: how many senders share this connection.
-    senders: usize,
+    window: usize,
 }
 
+/// `--connections` per broker. In sync mode the `-w` senders are spread over them (a
+/// connection with k senders keeps k requests in flight); otherwise each gets the window.
 fn connection_plans(args: &ProduceArgs, queues: &[MessageQueue]) -> Vec<ConnectionPlan> {
     let per_broker = args.connections.max(1);
     let mut plans = Vec::new();
@@ -493,16 +495,19 @@ fn connection_plans(args: &ProduceArgs, queues: &[MessageQueue]) -> Vec<Connecti
             plans.push(ConnectionPlan {
                 addr: addr.clone(),
                 queues: broker_queues.clone(),
-                senders: 0,
+                window: args.threads.max(1),
             });
         }
     }
     if args.mode == SendMode::Sync {
         let count = plans.len();
-        for sender in 0..args.threads.max(1) {
-            plans[sender % count].senders += 1;
+        for plan in &mut plans {
+            plan.window = 0;
         }
-        plans.retain(|plan| plan.senders > 0);
+        for sender in 0..args.threads.max(1) {
+            plans[sender % count].window += 1;
+        }
+        plans.retain(|plan| plan.window > 0);
     }
     plans
 }
@@ -514,10 +519,11 @@ fn run_glommio(
 ) -> Result<Vec<Tally>, String> {
     let connections = connection_plans(args, queues);
     let executors = args.executors.max(1).min(connections.len());
-    // Each connection's share of the fixed rate: by senders in sync mode, else equal.
-    let senders_total: usize = connections.iter().map(|c| c.senders).sum();
+    // Each connection's share of a fixed rate: by senders in sync mode, else equal.
+    let window_total: usize = connections.iter().map(|c| c.window).sum();
     let connection_count = connections.len();
     let io_memory = ramjet_net::server::ShardConfig::new("mqbench", executors).io_memory_bytes;
+    let start = Instant::now();
     let mut handles = Vec::new();
     for executor in 0..executors {
         let mine: Vec<(usize, ConnectionPlan)> = connections
@@ -527,28 +533,36 @@ fn run_glommio(
             .filter(|(index, _)| index % executors == executor)
             .collect();
         let plan = plan.clone();
-        let rate = args.rate;
+        let (rate, mode, burst) = (args.rate, args.mode, args.threads.max(1));
         let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .name("mqbench-produce")
             .io_memory(io_memory)
             .spawn(move || async move {
                 let tally = Rc::new(RefCell::new(Tally::new()));
                 let mut tasks = Vec::new();
-                for (index, connection_plan) in mine {
-                    let share = if plan.mode == SendMode::Sync {
-                        connection_plan.senders as f64 / senders_total.max(1) as f64
+                for (index, connection) in mine {
+                    let share = if mode == SendMode::Sync {
+                        connection.window as f64 / window_total.max(1) as f64
                     } else {
                         1.0 / connection_count as f64
                     };
-                    let task = drive_connection(
+                    let lane = LaneSpec {
+                        addr: connection.addr,
+                        queues: connection.queues,
+                        window: if mode == SendMode::Oneway {
+                            1
+                        } else {
+                            connection.window
+                        },
+                        oneway_burst: (mode == SendMode::Oneway).then_some(burst),
+                        schedule: Schedule::new(rate, share, plan.spec.batch, start),
+                        salt: index as u32,
+                    };
+                    tasks.push(glommio::spawn_local(run_lane(
                         plan.clone(),
-                        connection_plan,
-                        index,
-                        rate,
-                        share,
+                        lane,
                         tally.clone(),
-                    );
-                    tasks.push(glommio::spawn_local(task));
+                    )));
                 }
                 let mut failures = Vec::new();
                 for task in tasks {
@@ -556,10 +570,7 @@ fn run_glommio(
                         failures.push(error);
                     }
                 }
-                let tally = Rc::try_unwrap(tally)
-                    .ok()
-                    .expect("every sender has finished")
-                    .into_inner();
+                let tally = std::mem::replace(&mut *tally.borrow_mut(), Tally::new());
                 (tally, failures)
             })
             .map_err(|e| format!("cannot start a client executor: {e}"))?;
@@ -578,183 +589,8 @@ fn run_glommio(
     Ok(tallies)
 }
 
-/// Runs the senders of one connection until the plan says stop.
-async fn drive_connection(
-    plan: Arc<Plan>,
-    connection_plan: ConnectionPlan,
-    index: usize,
-    rate: Option<f64>,
-    share: f64,
-    tally: Rc<RefCell<Tally>>,
-) -> Result<(), String> {
-    let connection = ramjet_net::client::connect(&connection_plan.addr, plan.timeout)
-        .await
-        .map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    match plan.mode {
-        SendMode::Sync => {
-            let senders: Vec<_> = (0..connection_plan.senders)
-                .map(|sender| {
-                    let schedule = Schedule::new(
-                        rate,
-                        share / connection_plan.senders as f64,
-                        plan.spec.batch,
-                        start,
-                    );
-                    glommio::spawn_local(sync_sender(
-                        plan.clone(),
-                        connection.clone(),
-                        connection_plan.queues.clone(),
-                        index * 1000 + sender,
-                        schedule,
-                        tally.clone(),
-                    ))
-                })
-                .collect();
-            for sender in senders {
-                sender.await;
-            }
-        }
-        SendMode::Async => {
-            let schedule = Schedule::new(rate, share, plan.spec.batch, start);
-            async_sender(
-                &plan,
-                &connection,
-                &connection_plan.queues,
-                index,
-                schedule,
-                &tally,
-            )
-            .await;
-        }
-        SendMode::Oneway => {
-            let schedule = Schedule::new(rate, share, plan.spec.batch, start);
-            oneway_sender(
-                &plan,
-                &connection,
-                &connection_plan.queues,
-                index,
-                schedule,
-                &tally,
-            )
-            .await;
-        }
-    }
-    connection.close();
-    Ok(())
-}
-
-/// Queues in turn, each sender starting at its own queue so that they spread out.
-struct QueueCycle {
-    queues: Vec<MessageQueue>,
-    next: usize,
-}
-
-impl QueueCycle {
-    fn new(queues: Vec<MessageQueue>, start: usize) -> QueueCycle {
-        let next = start % queues.len().max(1);
-        QueueCycle { queues, next }
-    }
-
-    fn next_queue(&mut self) -> &MessageQueue {
-        let queue = &self.queues[self.next];
-        self.next = (self.next + 1) % self.queues.len();
-        queue
-    }
-}
-
-async fn sync_sender(
-    plan: Arc<Plan>,
-    connection: Rc<Connection>,
-    queues: Vec<MessageQueue>,
-    sender: usize,
-    mut schedule: Schedule,
-    tally: Rc<RefCell<Tally>>,
-) {
-    let mut ids = client::UniqKeyGenerator::new(sender as u32);
-    let mut cycle = QueueCycle::new(queues, sender);
-    while let Some(sequence) = plan.take_ticket() {
-        let intended = schedule.next_slot().await;
-        let request =
-            plan.spec
-                .request(cycle.next_queue(), &mut ids, sequence, plan.serialize_type);
-        let result = connection.invoke(request, plan.timeout).await;
-        tally.borrow_mut().complete(&plan, intended, &result);
-        if connection.is_closed() {
-            break;
-        }
-    }
-}
-
-async fn async_sender(
-    plan: &Arc<Plan>,
-    connection: &Rc<Connection>,
-    queues: &[MessageQueue],
-    index: usize,
-    mut schedule: Schedule,
-    tally: &Rc<RefCell<Tally>>,
-) {
-    let window = plan.window as u64;
-    let permits = Rc::new(glommio::sync::Semaphore::new(window));
-    let mut ids = client::UniqKeyGenerator::new(index as u32);
-    let mut cycle = QueueCycle::new(queues.to_vec(), index);
-    while let Some(sequence) = plan.take_ticket() {
-        let intended = schedule.next_slot().await;
-        let Ok(permit) = permits.acquire_static_permit(1).await else {
-            break;
-        };
-        if connection.is_closed() {
-            break;
-        }
-        let request =
-            plan.spec
-                .request(cycle.next_queue(), &mut ids, sequence, plan.serialize_type);
-        let (plan, connection, tally) = (plan.clone(), connection.clone(), tally.clone());
-        glommio::spawn_local(async move {
-            let result = connection.invoke(request, plan.timeout).await;
-            tally.borrow_mut().complete(&plan, intended, &result);
-            drop(permit);
-        })
-        .detach();
-    }
-    // Every permit back means every request in flight has been answered or timed out.
-    let _ = glommio::timer::timeout(DRAIN_TIMEOUT, permits.acquire(window)).await;
-}
-
-async fn oneway_sender(
-    plan: &Arc<Plan>,
-    connection: &Rc<Connection>,
-    queues: &[MessageQueue],
-    index: usize,
-    mut schedule: Schedule,
-    tally: &Rc<RefCell<Tally>>,
-) {
-    let mut ids = client::UniqKeyGenerator::new(index as u32);
-    let mut cycle = QueueCycle::new(queues.to_vec(), index);
-    let mut since_barrier = 0;
-    while let Some(sequence) = plan.take_ticket() {
-        let intended = schedule.next_slot().await;
-        let request =
-            plan.spec
-                .request(cycle.next_queue(), &mut ids, sequence, plan.serialize_type);
-        if since_barrier < plan.window {
-            connection.invoke_oneway(request);
-            tally.borrow_mut().complete_oneway(plan, intended);
-            since_barrier += 1;
-            continue;
-        }
-        // An acknowledged request after every window keeps the send buffer bounded:
-        // the broker has read everything before it once it answers.
-        let result = connection.invoke(request, plan.timeout).await;
-        tally.borrow_mut().complete(plan, intended, &result);
-        since_barrier = 0;
-        if connection.is_closed() {
-            break;
-        }
-    }
-}
-
-/// Sync mode on OS threads: each sender owns a blocking connection to one broker.
+/// Sync mode on OS threads: each sender owns a blocking connection to one broker and
+/// encodes with the general encoder.
 fn run_os_threads(
     plan: &Arc<Plan>,
     args: &ProduceArgs,
@@ -776,16 +612,23 @@ fn run_os_threads(
             let mut connection =
                 BlockingClient::connect(&addr, plan.timeout).map_err(|e| e.to_string())?;
             let mut ids = client::UniqKeyGenerator::new(sender as u32);
-            let mut cycle = QueueCycle::new(broker_queues, sender);
             let mut tally = Tally::new();
+            let mut next_queue = sender;
             while let Some(sequence) = plan.take_ticket() {
                 let intended = schedule.next_slot_blocking();
-                let request =
-                    plan.spec
-                        .request(cycle.next_queue(), &mut ids, sequence, plan.serialize_type);
-                let result = connection.invoke(request, plan.timeout);
-                tally.complete(&plan, intended, &result);
-                if matches!(result, Err(InvokeError::Closed(_))) {
+                let queue = &broker_queues[next_queue % broker_queues.len()];
+                next_queue += 1;
+                let request = plan
+                    .spec
+                    .request(queue, &mut ids, sequence, plan.serialize_type);
+                let outcome = match connection.invoke(request, plan.timeout) {
+                    Ok(answer) => Outcome::Code(answer.code),
+                    Err(InvokeError::Timeout { .. }) => Outcome::Failed("timeout"),
+                    Err(_) => Outcome::Failed("connection closed"),
+                };
+                let closed = matches!(outcome, Outcome::Failed("connection closed"));
+                tally.complete(&plan, intended, outcome);
+                if closed {
                     break;
                 }
             }

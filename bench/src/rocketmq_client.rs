@@ -137,6 +137,14 @@ pub fn broker_addrs(queues: &[MessageQueue]) -> Vec<String> {
     set.into_iter().map(str::to_owned).collect()
 }
 
+pub fn resolve(addr: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    addr.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to no address"))
+}
+
 /// Blocking calls to one server, for setup and teardown.
 pub struct AdminClient {
     client: BlockingClient,
@@ -406,10 +414,45 @@ impl UniqKeyGenerator {
     }
 
     pub fn next_id(&mut self) -> String {
+        let mut id = Vec::with_capacity(32);
+        self.write_next_id(&mut id);
+        String::from_utf8(id).expect("hex digits are ASCII")
+    }
+
+    /// Appends the next id to `out` without allocating.
+    pub fn write_next_id(&mut self, out: &mut Vec<u8>) {
         let since = self.month_start_offset_ms + self.month_start.elapsed().as_millis() as u64;
         self.counter = self.counter.wrapping_add(1);
-        format!("{}{:08X}{:04X}", self.fixed_hex, since as u32, self.counter)
+        out.extend_from_slice(self.fixed_hex.as_bytes());
+        push_hex(out, u64::from(since as u32), 8);
+        push_hex(out, u64::from(self.counter), 4);
     }
+}
+
+fn push_hex(out: &mut Vec<u8>, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for shift in (0..digits).rev() {
+        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize]);
+    }
+}
+
+/// Appends `value` in decimal without allocating.
+pub fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// What every produced message looks like.
@@ -521,6 +564,177 @@ impl SendSpec {
             .with_ext_fields(header.to_ext_fields())
             .with_body(Bytes::from(body))
     }
+}
+
+/// SEND_MESSAGE_V2 frames with JSON headers, written straight into a send buffer: the
+/// same bytes `SendSpec::request(..).encode_into(..)` produces for a single message, but
+/// with the constant parts of the header encoded once, so a client that shares the cores
+/// with the broker spends as little of them as it can per message.
+pub struct SendFrameTemplate {
+    /// From `{"code":310,"extFields":{` up to the opening quote of `e` (queueId).
+    head: Vec<u8>,
+    /// After the queue id, up to the opening quote of `g` (bornTimestamp).
+    after_queue_id: Vec<u8>,
+    /// After the timestamp, up to where the properties' variable parts begin.
+    before_properties: Vec<u8>,
+    /// `KEYS\u0001<prefix>`, when messages carry keys (the sequence number follows).
+    keys_prefix: Option<Vec<u8>>,
+    /// `UNIQ_CLIENT_MESSAGE_ID_KEYIDX\u0001` (preceded by the keys' separator if any).
+    uniq_key_prefix: Vec<u8>,
+    /// From the separator after the id to `"flag":`.
+    after_uniq_key: Vec<u8>,
+    /// From after the flag to `"opaque":`.
+    after_flag: Vec<u8>,
+    tail: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl SendFrameTemplate {
+    /// `None` when the spec needs the general encoder (batches).
+    pub fn new(spec: &SendSpec, broker_name: &str) -> Option<SendFrameTemplate> {
+        use ramjet_net::remoting::json_header::push_json_string;
+        if spec.batch > 1 {
+            return None;
+        }
+        let text = |out: &mut Vec<u8>, value: &str| push_json_string(out, value);
+        let mut head = format!(
+            "{{\"code\":{},\"extFields\":{{\"a\":",
+            request::SEND_MESSAGE_V2
+        )
+        .into_bytes();
+        text(&mut head, &spec.producer_group);
+        head.extend_from_slice(b",\"b\":");
+        text(&mut head, &spec.topic);
+        head.extend_from_slice(b",\"c\":");
+        text(&mut head, DEFAULT_TOPIC);
+        head.extend_from_slice(
+            format!(",\"d\":\"{DEFAULT_TOPIC_QUEUE_NUMS}\",\"e\":\"").as_bytes(),
+        );
+        let after_queue_id = b"\",\"f\":\"0\",\"g\":\"".to_vec();
+        let before_properties = b"\",\"h\":\"0\",\"i\":\"".to_vec();
+        // Property text inside a JSON string: separators 0x01/0x02 escaped as fastjson does.
+        let escaped = |value: &str| {
+            let mut out = Vec::new();
+            push_json_string(&mut out, value);
+            out[1..out.len() - 1].to_vec()
+        };
+        let keys_prefix = spec
+            .keys_prefix
+            .as_ref()
+            .map(|prefix| escaped(&format!("{PROPERTY_KEYS}\u{1}{prefix}")));
+        let mut uniq_key_prefix = Vec::new();
+        if keys_prefix.is_some() {
+            uniq_key_prefix.extend_from_slice(&escaped("\u{2}"));
+        }
+        uniq_key_prefix.extend_from_slice(&escaped(&format!("{PROPERTY_UNIQ_KEY}\u{1}")));
+        let mut after_uniq_key = escaped(&format!("\u{2}{PROPERTY_WAIT}\u{1}true\u{2}"));
+        if let Some(tag) = &spec.tag {
+            after_uniq_key.extend_from_slice(&escaped(&format!("{PROPERTY_TAGS}\u{1}{tag}\u{2}")));
+        }
+        after_uniq_key.extend_from_slice(b"\",\"j\":\"0\",\"k\":\"false\",\"m\":\"false\",\"n\":");
+        text(&mut after_uniq_key, broker_name);
+        after_uniq_key.extend_from_slice(b"},\"flag\":");
+        let after_flag = b",\"language\":\"JAVA\",\"opaque\":".to_vec();
+        let tail = format!(
+            ",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":{}}}",
+            version::V5_3_3
+        )
+        .into_bytes();
+        let mut body = spec.body_template.clone();
+        if body.len() >= BODY_STAMP_BYTES {
+            body[..4].copy_from_slice(BODY_STAMP_MAGIC);
+        }
+        Some(SendFrameTemplate {
+            head,
+            after_queue_id,
+            before_properties,
+            keys_prefix,
+            uniq_key_prefix,
+            after_uniq_key,
+            after_flag,
+            tail,
+            body,
+        })
+    }
+
+    /// Appends one whole frame: the message numbered `sequence` to `queue_id`.
+    pub fn write(
+        &self,
+        out: &mut Vec<u8>,
+        queue_id: i32,
+        opaque: i32,
+        oneway: bool,
+        sequence: u64,
+        ids: &mut UniqKeyGenerator,
+    ) {
+        let start = out.len();
+        out.extend_from_slice(&[0u8; 8]);
+        out.extend_from_slice(&self.head);
+        push_decimal(out, i64::from(queue_id));
+        out.extend_from_slice(&self.after_queue_id);
+        push_decimal(out, now_ms());
+        out.extend_from_slice(&self.before_properties);
+        if let Some(keys_prefix) = &self.keys_prefix {
+            out.extend_from_slice(keys_prefix);
+            push_decimal(out, sequence as i64);
+        }
+        out.extend_from_slice(&self.uniq_key_prefix);
+        ids.write_next_id(out);
+        out.extend_from_slice(&self.after_uniq_key);
+        let flag = if oneway {
+            ramjet_net::remoting::command::FLAG_ONEWAY
+        } else {
+            0
+        };
+        push_decimal(out, i64::from(flag));
+        out.extend_from_slice(&self.after_flag);
+        push_decimal(out, i64::from(opaque));
+        out.extend_from_slice(&self.tail);
+        let header_bytes = out.len() - start - 8;
+        let body_at = out.len();
+        out.extend_from_slice(&self.body);
+        if self.body.len() >= BODY_STAMP_BYTES {
+            out[body_at + 4..body_at + BODY_STAMP_BYTES].copy_from_slice(&now_us().to_be_bytes());
+        }
+        let frame_bytes = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&frame_bytes.to_be_bytes());
+        // Serialize type 0 (JSON) in the top byte.
+        out[start + 4..start + 8].copy_from_slice(&(header_bytes as u32).to_be_bytes());
+    }
+}
+
+/// The response code and opaque of a whole frame, read without decoding the rest of the
+/// header. In JSON, `"code":` and `"opaque":` cannot occur inside a string value (a quote
+/// there is always escaped), so the first match is the top-level key.
+pub fn peek_code_and_opaque(frame: &[u8]) -> Option<(i32, i32, bool)> {
+    let word = u32::from_be_bytes(frame.get(4..8)?.try_into().ok()?);
+    let header = frame.get(8..8 + (word & 0x00ff_ffff) as usize)?;
+    if word >> 24 == SerializeType::RocketMq as u32 {
+        let code = i32::from(i16::from_be_bytes(header.get(0..2)?.try_into().ok()?));
+        let opaque = i32::from_be_bytes(header.get(5..9)?.try_into().ok()?);
+        let flag = i32::from_be_bytes(header.get(9..13)?.try_into().ok()?);
+        return Some((
+            code,
+            opaque,
+            flag & ramjet_net::remoting::command::FLAG_RESPONSE != 0,
+        ));
+    }
+    let number_after = |key: &[u8]| -> Option<i32> {
+        let at = header.windows(key.len()).position(|w| w == key)? + key.len();
+        let rest = &header[at..];
+        let rest = &rest[rest.iter().position(|b| !b.is_ascii_whitespace())?..];
+        let end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+            .unwrap_or(rest.len());
+        std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+    };
+    let flag = number_after(b"\"flag\":")?;
+    Some((
+        number_after(b"\"code\":")?,
+        number_after(b"\"opaque\":")?,
+        flag & ramjet_net::remoting::command::FLAG_RESPONSE != 0,
+    ))
 }
 
 /// HEART_BEAT body of a producer (`consumer_group` `None`) or of a pull consumer of
@@ -771,6 +985,74 @@ mod tests {
         assert_eq!(properties.get(PROPERTY_UNIQ_KEY).map(str::len), Some(32));
         assert_eq!(properties.get(PROPERTY_TAGS), Some("TagA"));
         assert_eq!(properties.get(PROPERTY_KEYS), Some("k7"));
+    }
+
+    #[test]
+    fn template_frames_match_the_general_encoder() {
+        // The fast path must put the same header fields on the wire as the general one.
+        let spec = SendSpec::new("T\"x", "G", 40, Some("TagA".into()), Some("k-".into()), 1);
+        let queue = MessageQueue {
+            broker_name: "broker-a".into(),
+            broker_addr: "x:1".into(),
+            queue_id: 5,
+        };
+        let template = SendFrameTemplate::new(&spec, &queue.broker_name).unwrap();
+        let mut ids = UniqKeyGenerator::new(3);
+        for oneway in [false, true] {
+            let mut frame = Vec::new();
+            template.write(&mut frame, 5, 77, oneway, 12, &mut ids);
+            let (fast, used) = ramjet_net::remoting::decode_frame(&frame, 1 << 20)
+                .unwrap()
+                .unwrap();
+            assert_eq!(used, frame.len());
+            let mut general = spec.request(&queue, &mut ids, 12, SerializeType::Json);
+            general.opaque = 77;
+            if oneway {
+                general.mark_oneway();
+            }
+            let (general, _) =
+                ramjet_net::remoting::decode_frame(&general.encode_to_vec(), 1 << 20)
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(
+                (fast.code, fast.opaque, fast.flag),
+                (general.code, 77, general.flag)
+            );
+            assert_eq!(fast.body.len(), 40);
+            assert_eq!(&fast.body[..4], BODY_STAMP_MAGIC);
+            let field_names = ["a", "b", "c", "d", "e", "f", "h", "j", "k", "m", "n"];
+            for name in field_names {
+                assert_eq!(
+                    fast.ext_field(name),
+                    general.ext_field(name),
+                    "field {name}"
+                );
+            }
+            let properties = |command: &RemotingCommand| {
+                let mut properties =
+                    Properties::from_bytes(command.ext_field("i").unwrap().as_bytes());
+                properties
+                    .remove(PROPERTY_UNIQ_KEY)
+                    .map(|id| id.len())
+                    .map(|len| (len, properties))
+            };
+            assert_eq!(properties(&fast), properties(&general));
+            assert_eq!(peek_code_and_opaque(&frame), Some((310, 77, false)));
+        }
+    }
+
+    #[test]
+    fn peek_reads_code_and_opaque_of_both_header_kinds() {
+        // Answers are matched by opaque without decoding their extFields.
+        for serialize_type in [SerializeType::Json, SerializeType::RocketMq] {
+            let mut answer = java_request(17, serialize_type);
+            answer.flag = 1;
+            answer.opaque = -5;
+            answer.remark = Some("\"code\":3 \"opaque\":9".into());
+            answer.ext_fields_mut().insert("msgId", "\"opaque\":1");
+            let frame = answer.encode_to_vec();
+            assert_eq!(peek_code_and_opaque(&frame), Some((17, -5, true)));
+        }
     }
 
     #[test]
