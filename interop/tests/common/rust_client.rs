@@ -136,6 +136,22 @@ impl RustClient {
         }
     }
 
+    /// Runs `future` as a task on the client's runtime (its worker threads keep running it
+    /// after this returns); [`RustClient::join`] waits for it.
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let runtime = self.block_on(async { tokio::runtime::Handle::current() });
+        runtime.spawn(future)
+    }
+
+    /// Waits for a task from [`RustClient::spawn`]; panics if it panicked.
+    pub fn join<T>(&self, task: tokio::task::JoinHandle<T>) -> T {
+        self.block_on(task).expect("a spawned client task finished")
+    }
+
     fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.owner
             .as_ref()
@@ -460,6 +476,16 @@ impl RustClient {
     }
 }
 
+/// What [`Producer::queue_admin`] asks a broker about one queue.
+#[derive(Debug, Clone, Copy)]
+pub enum QueueAdmin {
+    /// The first offset stored at or after this many milliseconds since the epoch.
+    SearchOffset(u64),
+    MaxOffset,
+    MinOffset,
+    EarliestStoreTime,
+}
+
 /// A started producer; shut down on drop.
 pub struct Producer<'a> {
     client: &'a RustClient,
@@ -583,6 +609,55 @@ impl Producer<'_> {
             Ok(None) => Err("no SendResult".to_string()),
             Err(error) => Err(error.to_string()),
         }
+    }
+
+    /// The client's admin reads for one queue of broker-a, through this producer:
+    /// SEARCH_OFFSET_BY_TIMESTAMP (29), GET_MAX_OFFSET (30), GET_MIN_OFFSET (31),
+    /// GET_EARLIEST_MSG_STORETIME (32).
+    pub fn queue_admin(
+        &mut self,
+        topic: &str,
+        queue_id: i32,
+        ask: QueueAdmin,
+    ) -> Result<i64, String> {
+        let queue = MessageQueue::from_parts(topic, "broker-a", queue_id);
+        let producer = Arc::get_mut(self.inner.as_mut().expect("producer lives until drop"))
+            .expect("queue_admin needs the producer unshared");
+        let answer = self.client.block_on(async {
+            match ask {
+                QueueAdmin::SearchOffset(timestamp) => {
+                    producer.search_offset(&queue, timestamp).await
+                }
+                QueueAdmin::MaxOffset => producer.max_offset(&queue).await,
+                QueueAdmin::MinOffset => producer.min_offset(&queue).await,
+                QueueAdmin::EarliestStoreTime => producer.earliest_msg_store_time(&queue).await,
+            }
+        });
+        answer.map_err(|error| error.to_string())
+    }
+
+    /// QUERY_MESSAGE (12) by KEYS through the client (`query_message`, any store time, up
+    /// to 32 results): the bodies of the messages found.
+    pub fn query_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<String>, String> {
+        let producer = Arc::get_mut(self.inner.as_mut().expect("producer lives until drop"))
+            .expect("query_by_key needs the producer unshared");
+        let end = u64::MAX / 2;
+        let found = self
+            .client
+            .block_on(producer.query_message(topic, key, 32, 0, end))
+            .map_err(|error| error.to_string())?;
+        Ok(found
+            .message_list()
+            .iter()
+            .map(|message| {
+                let body = message
+                    .message
+                    .body()
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&body).into_owned()
+            })
+            .collect())
     }
 
     pub fn shutdown(&mut self) {
