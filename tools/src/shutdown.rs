@@ -21,13 +21,19 @@ pub struct ProcessInfo {
     pub name: String,
     /// The command line, arguments joined by spaces.
     pub command_line: String,
-    /// `Z` (zombie: exited, waiting for its parent to reap it) counts as gone.
+    /// The main thread's state; `Z` is a zombie (exited, waiting for its parent to reap it).
     pub state: char,
+    /// Threads of the process still counted by the kernel (`Threads:` in status).
+    pub threads: u32,
 }
 
 impl ProcessInfo {
+    /// A zombie main thread alone is not enough: it turns `Z` as soon as it exits while the
+    /// other threads may still be tearing down, sockets open. The process is gone once the
+    /// zombie is all that is left of it.
     pub fn is_alive(&self) -> bool {
-        self.state != 'Z' && self.state != 'X'
+        let exited = self.state == 'Z' || self.state == 'X';
+        !(exited && self.threads <= 1)
     }
 }
 
@@ -41,11 +47,15 @@ pub fn read_process(proc_root: &Path, pid: i32) -> Option<ProcessInfo> {
     let state = fields.first()?.chars().next()?;
     let start_time = fields.get(19)?.parse().ok()?; // Field 22 overall; state is field 3.
     let status = std::fs::read_to_string(dir.join("status")).ok()?;
-    let uid = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next())
-        .and_then(|real| real.parse().ok())?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|values| values.split_whitespace().next())
+            .and_then(|first| first.parse().ok())
+    };
+    let uid = field("Uid:")?; // The real uid comes first.
+    let threads = field("Threads:").unwrap_or(1);
     let arguments: Vec<String> = std::fs::read(dir.join("cmdline"))
         .unwrap_or_default()
         .split(|byte| *byte == 0)
@@ -72,6 +82,7 @@ pub fn read_process(proc_root: &Path, pid: i32) -> Option<ProcessInfo> {
         name,
         command_line: arguments.join(" "),
         state,
+        threads,
     })
 }
 

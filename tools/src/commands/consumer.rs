@@ -3,7 +3,7 @@
 //! `ProducerConnectionSubCommand`).
 
 use clap::Args;
-use ramjet_net::body::{fastjson, TopicRouteData};
+use ramjet_net::body::fastjson;
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{
     CommandHeader, ConsumerGroupRequestHeader, GetConsumeStatsRequestHeader,
@@ -21,23 +21,34 @@ use crate::format::{front, version_desc};
 use crate::remote::{expect_success, parse_body, select_addr, Remote};
 use crate::time::date_time;
 
-/// The route that tells which brokers know a group: its retry topic (created when its
-/// first consumer connects), else the topic it consumes (`examineConsumeStats`).
-fn group_route(
+/// The brokers that know a group: those of its retry topic (created when its first
+/// consumer connects), else of the topic it consumes (`examineConsumeStats`), else every
+/// broker the name server knows. The last step goes beyond Java's tool: a group whose
+/// consumers never connected, or whose retry topic is not registered yet, is still found.
+fn group_brokers(
     remote: &mut Remote,
     group: &str,
     topic: Option<&str>,
-) -> AdminResult<TopicRouteData> {
+) -> AdminResult<Vec<String>> {
     let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{group}");
-    match (remote.route(&retry_topic), topic) {
-        (Ok(route), _) => Ok(route),
-        (Err(AdminError::TopicNotExist(_)), Some(topic)) => remote.route(topic),
-        (Err(AdminError::TopicNotExist(_)), None) => Err(AdminError::NotFound(format!(
-            "consumer group {group} not found: the name server has no route for {retry_topic} \
-             (pass -t <topic> to look it up through a topic it consumes)"
-        ))),
-        (Err(other), _) => Err(other),
-    }
+    let route = match (remote.route(&retry_topic), topic) {
+        (Ok(route), _) => Some(route),
+        (Err(AdminError::TopicNotExist(_)), Some(topic)) => Some(remote.route(topic)?),
+        (Err(AdminError::TopicNotExist(_)), None) => None,
+        (Err(other), _) => return Err(other),
+    };
+    let datas = match route {
+        Some(route) => route.broker_datas,
+        None => remote
+            .cluster_info()?
+            .broker_addr_table
+            .into_values()
+            .collect(),
+    };
+    Ok(datas
+        .iter()
+        .filter_map(|d| select_addr(&d.broker_addrs))
+        .collect())
 }
 
 /// GET_CONSUME_STATS from every broker of the group (or every master of `cluster`), merged.
@@ -49,11 +60,7 @@ pub fn consume_stats(
 ) -> AdminResult<ConsumeStats> {
     let addrs: Vec<String> = match cluster {
         Some(cluster) => remote.master_addrs_of_cluster(cluster)?,
-        None => group_route(remote, group, topic)?
-            .broker_datas
-            .iter()
-            .filter_map(|d| select_addr(&d.broker_addrs))
-            .collect(),
+        None => group_brokers(remote, group, topic)?,
     };
     let mut merged = ConsumeStats::default();
     let mut refusal = None;
@@ -113,17 +120,7 @@ pub fn consumer_connection_of(
 ) -> AdminResult<ConsumerConnectionBody> {
     let addrs: Vec<String> = match broker {
         Some(addr) => vec![addr.to_owned()],
-        None => match group_route(remote, group, None) {
-            Ok(route) => route
-                .broker_datas
-                .iter()
-                .filter_map(|d| select_addr(&d.broker_addrs))
-                .collect(),
-            Err(AdminError::NotFound(_)) => {
-                return Err(AdminError::ConsumerNotOnline(group.to_owned()))
-            }
-            Err(other) => return Err(other),
-        },
+        None => group_brokers(remote, group, None)?,
     };
     for addr in &addrs {
         let header = ConsumerGroupRequestHeader {
