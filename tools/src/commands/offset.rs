@@ -8,6 +8,7 @@
 //! own at their next commit (every 5 s).
 
 use clap::Args;
+use ramjet_net::code::response;
 
 use super::consumer::{consume_stats_at, consumer_connection_of};
 use super::topic::topic_stats;
@@ -80,7 +81,7 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
             None => search_offset(remote, &at, timestamp)?,
         };
         println!("reset consumer offset to {offset}");
-        update_consumer_offset(remote, &at, group, offset)?;
+        commit(remote, &at, group, offset)?;
         return Ok(());
     }
     let cluster = args.cluster.as_deref().map(str::trim);
@@ -95,7 +96,7 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
             let timestamp_offset = search_offset(remote, &at, timestamp)?;
             // `resetOffsetConsumeOffset`: without force, offsets only move back.
             let reset_offset = if force || timestamp_offset <= offset.consumer_offset {
-                update_consumer_offset(remote, &at, group, timestamp_offset)?;
+                commit(remote, &at, group, timestamp_offset)?;
                 timestamp_offset
             } else {
                 offset.consumer_offset
@@ -128,6 +129,22 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
         );
     }
     Ok(())
+}
+
+/// UPDATE_CONSUMER_OFFSET. Apache brokers refuse a group they have no subscription group
+/// for (every group that ever connected has one), so that refusal says how to make one.
+fn commit(remote: &mut Remote, at: &QueueAt, group: &str, offset: i64) -> AdminResult<()> {
+    update_consumer_offset(remote, at, group, offset).map_err(|error| match error {
+        AdminError::Refused { code, addr, .. }
+            if code == response::SUBSCRIPTION_GROUP_NOT_EXIST =>
+        {
+            AdminError::NotFound(format!(
+                "consumer group {group} does not exist on broker {addr}: create it first with \
+                 `mqadmin updateSubGroup -g {group} -b {addr}`"
+            ))
+        }
+        other => other,
+    })
 }
 
 /// Online clients keep their offsets in memory and commit them every 5 s, so a reset from
