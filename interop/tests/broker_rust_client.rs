@@ -935,3 +935,163 @@ fn broker_killed_under_load_loses_no_acknowledged_message() {
         broker.log_tail()
     );
 }
+
+/// `length` pseudo-random alphanumeric characters from `seed` (xorshift): compressible only
+/// to about 3/4, so a large body stays large after the client's zlib.
+fn random_text(seed: u64, length: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ALPHABET[(state % ALPHABET.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+#[test]
+fn large_and_compressed_bodies_round_trip() {
+    // Proves big messages survive the trip: the client zlib-compresses bodies over 4 KiB
+    // (sysFlag COMPRESSED), so the broker must keep the flag and serve records bigger than a
+    // pull's 256 KiB budget (at least one message per pull, as Apache does). Bodies of 4 KiB
+    // - 1, 4 KiB + 1, 100 KiB, 1 MiB and 3 MiB come back byte for byte, each once.
+    let test = "broker_rust_large_bodies";
+    let topic = "RustLargeBodies";
+    let (namesrv, broker) = servers(test);
+    let client = RustClient::new("large");
+    let producer = client.start_producer(&namesrv.addr, &group("rust_large_producer"));
+    let sizes = [4095, 4097, 100 * 1024, 1024 * 1024, 3 * 1024 * 1024];
+    let mut expected = BTreeSet::new();
+    for (index, size) in sizes.iter().enumerate() {
+        // A readable prefix keeps failure messages short; the rest is the bulk.
+        let body = format!("large-{index}-{size}:{}", random_text(index as u64, *size));
+        let result = producer
+            .send(message(topic, "TagA", &format!("large-{index}"), &body))
+            .unwrap_or_else(|error| panic!("send {size} bytes: {error}\n{}", broker.log_tail()));
+        assert_eq!(result.status, "SendOk", "{result:?}");
+        expected.insert(body);
+    }
+    let consumer = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&group("rust_large_consumer"), topic),
+    );
+    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| {
+        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
+        expected.is_subset(&bodies)
+    });
+    std::thread::sleep(QUIET_WAIT);
+    let received = consumer.received();
+    let short = |body: &String| format!("{}.. ({} bytes)", &body[..body.len().min(24)], body.len());
+    let got: Vec<String> = received.iter().map(|m| short(&m.text())).collect();
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|body| !received.iter().any(|m| &m.text() == *body))
+        .map(short)
+        .collect();
+    assert!(
+        arrived && missing.is_empty() && received.len() == expected.len(),
+        "missing {missing:?}; received {got:?}\n{}",
+        broker.log_tail()
+    );
+}
+
+#[test]
+fn topics_and_offsets_survive_restarts_and_a_live_consumer_reconnects() {
+    // Proves durable metadata and client reconnection: a group consumes a first batch and
+    // shuts down; a second consumer of the group runs while the broker restarts gracefully
+    // (SIGTERM), then receives a second batch sent after the restart and nothing of the first
+    // (offsets and the topic survived); it shuts down, the broker is killed (SIGKILL) after
+    // its offset flush interval and restarts, and a third consumer of the group receives only
+    // a third batch.
+    let test = "broker_rust_restarts";
+    let topic = "RustRestarts";
+    let (namesrv, mut broker) = servers(test);
+    let client = RustClient::new("restarts");
+    let producer = client.start_producer(&namesrv.addr, &group("rust_restarts_producer"));
+    let consumer_group = group("rust_restarts_consumer");
+    let options = ConsumerOptions::new(&consumer_group, topic);
+    let limit_again = |received: &[ReceivedMessage], old: &BTreeSet<String>, what: &str| {
+        let again: BTreeSet<String> = received
+            .iter()
+            .map(ReceivedMessage::text)
+            .filter(|body| old.contains(body))
+            .collect();
+        // At least once allows a message per queue to come again; the bulk must not.
+        assert!(
+            again.len() <= 4,
+            "{what}: {} old messages again: {again:?}",
+            again.len()
+        );
+    };
+
+    let first_batch = send_bodies(&producer, topic, "first", 20, &broker);
+    let mut first = client.start_push_consumer(&namesrv.addr, &options);
+    expect_exactly(&first, &first_batch, "the first consumer", &broker);
+    first.shutdown();
+
+    let mut second = client.start_push_consumer(&namesrv.addr, &options);
+    std::thread::sleep(QUIET_WAIT); // Let it rebalance and park its pulls.
+    broker.restart(); // SIGTERM, wait for the exit, start on the same store.
+                      // The producer's first sends after the restart may still hit the closed connection.
+    let deadline = Instant::now() + RECEIVE_WAIT;
+    let probe = loop {
+        match producer.send(message(topic, "TagA", "probe", "probe")) {
+            Ok(result) => break result,
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("interop: send after the restart failed, retrying: {error}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(error) => panic!(
+                "no send succeeded after the restart: {error}\n{}",
+                broker.log_tail()
+            ),
+        }
+    };
+    assert!(
+        (0..4).contains(&probe.queue_id.unwrap()),
+        "the topic kept its 4 queues: {probe:?}"
+    );
+    let mut second_batch = send_bodies(&producer, topic, "second", 20, &broker);
+    second_batch.insert("probe".to_string());
+    let arrived = second.wait_until(RECEIVE_WAIT, |received| {
+        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
+        second_batch.is_subset(&bodies)
+    });
+    std::thread::sleep(QUIET_WAIT);
+    let received = second.received();
+    let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
+    let missing: Vec<&String> = second_batch.difference(&bodies).collect();
+    assert!(
+        arrived && missing.is_empty(),
+        "the consumer that lived through the restart missed {missing:?}\n{}",
+        broker.log_tail()
+    );
+    limit_again(
+        &received,
+        &first_batch,
+        "the consumer that lived through the restart",
+    );
+    second.shutdown(); // Commits its offsets (UPDATE_CONSUMER_OFFSET) before unregistering.
+
+    // Apache flushes consumer offsets every 5 s (flushConsumerOffsetInterval): wait that out.
+    std::thread::sleep(Duration::from_secs(6));
+    broker.kill();
+    broker.restart();
+    let third_batch = send_bodies(&producer, topic, "third", 20, &broker);
+    let third = client.start_push_consumer(&namesrv.addr, &options);
+    let arrived = third.wait_until(RECEIVE_WAIT, |received| {
+        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
+        third_batch.is_subset(&bodies)
+    });
+    std::thread::sleep(QUIET_WAIT);
+    let received = third.received();
+    assert!(
+        arrived,
+        "the consumer after the crash missed part of the third batch\n{}",
+        broker.log_tail()
+    );
+    let old: BTreeSet<String> = first_batch.union(&second_batch).cloned().collect();
+    limit_again(&received, &old, "the consumer after the crash");
+}
