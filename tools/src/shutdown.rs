@@ -134,6 +134,85 @@ pub fn wait_for_exit(
     Some(started.elapsed())
 }
 
+/// A listening TCP socket of a process: its port and its inode (the kernel's name for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListeningSocket {
+    pub port: u16,
+    pub inode: u64,
+}
+
+/// The TCP sockets `pid` listens on: its socket fds (`/proc/<pid>/fd`) that
+/// `/proc/net/tcp{,6}` lists in state LISTEN.
+pub fn listening_sockets(proc_root: &Path, pid: i32) -> Vec<ListeningSocket> {
+    let Ok(fds) = std::fs::read_dir(proc_root.join(pid.to_string()).join("fd")) else {
+        return Vec::new();
+    };
+    let inodes: Vec<u64> = fds
+        .filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    listening_in(proc_root)
+        .into_iter()
+        .filter(|socket| inodes.contains(&socket.inode))
+        .collect()
+}
+
+/// Every LISTEN socket in this network namespace.
+fn listening_in(proc_root: &Path) -> Vec<ListeningSocket> {
+    const TCP_LISTEN: &str = "0A";
+    let mut found = Vec::new();
+    for table in ["net/tcp", "net/tcp6"] {
+        let text = std::fs::read_to_string(proc_root.join(table)).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st ... uid timeout inode
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if let (true, Some(port), Ok(inode)) = (*state == TCP_LISTEN, port, inode.parse()) {
+                found.push(ListeningSocket { port, inode });
+            }
+        }
+    }
+    found
+}
+
+/// Waits until none of `sockets` listens any more, up to `timeout`. A process can be gone
+/// while its listening sockets are not: io_uring (glommio) closes the files of in-flight
+/// requests after the process exits, so the port would still accept, and a broker
+/// restarted at once would find its port taken.
+pub fn wait_for_sockets_closed(
+    proc_root: &Path,
+    sockets: &[ListeningSocket],
+    timeout: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        let listening = listening_in(proc_root);
+        if !sockets.iter().any(|socket| listening.contains(socket)) {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The real user id of this process.
 pub fn current_uid() -> u32 {
     // SAFETY: getuid cannot fail and has no arguments.
@@ -168,6 +247,20 @@ mod tests {
         let prefix = &me.name[..me.name.len() - 1];
         let by_prefix = find_processes(Path::new("/proc"), prefix, current_uid());
         assert!(by_prefix.iter().all(|p| p.pid != me.pid));
+    }
+
+    #[test]
+    fn finds_this_process_listening_and_sees_the_socket_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let proc_root = Path::new("/proc");
+        let sockets = listening_sockets(proc_root, std::process::id() as i32);
+        let ours: Vec<_> = sockets.into_iter().filter(|s| s.port == port).collect();
+        assert_eq!(ours.len(), 1);
+        let still = wait_for_sockets_closed(proc_root, &ours, Duration::from_millis(50));
+        assert_eq!(still, None, "the listener is open");
+        drop(listener);
+        assert!(wait_for_sockets_closed(proc_root, &ours, Duration::from_secs(5)).is_some());
     }
 
     #[test]

@@ -896,10 +896,17 @@ fn mqshutdown_stops_both_servers(servers: Servers) {
         broker.is_running(),
         "a refused mqshutdown must not stop anything"
     );
-    mqshutdown(&["broker", "--pid", &broker_pid]).ok(&[
+    let stopped = mqshutdown(&["broker", "--pid", &broker_pid]).ok(&[
         &format!("Send shutdown request to mqbroker({broker_pid}) OK"),
         &format!("mqbroker({broker_pid}) exited after"),
     ]);
+    // Only once its ports are closed may a new broker take them.
+    let port = broker.addr().rsplit(':').next().unwrap();
+    let released = stopped.stdout.lines().find(|l| l.starts_with("ports "));
+    assert!(
+        released.is_some_and(|l| l.contains(port) && l.ends_with(" released")),
+        "{stopped}"
+    );
     assert!(!broker.is_running());
     let log = std::fs::read_to_string(broker.log_path()).unwrap();
     assert!(
@@ -908,8 +915,10 @@ fn mqshutdown_stops_both_servers(servers: Servers) {
         broker.log_tail()
     );
     mqshutdown(&["broker", "--pid", &broker_pid]).fails(&format!("no process {broker_pid}"));
-    mqshutdown(&["namesrv", "--pid", &namesrv_pid])
-        .ok(&[&format!("mqnamesrv({namesrv_pid}) exited after")]);
+    mqshutdown(&["namesrv", "--pid", &namesrv_pid]).ok(&[
+        &format!("mqnamesrv({namesrv_pid}) exited after"),
+        "released",
+    ]);
     assert!(TcpStream::connect(&namesrv.addr).is_err());
     mqadmin(&["clusterList", "-n", &namesrv.addr]).fails("name server unreachable");
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use ramjet_tools::shutdown::{
-    current_uid, find_processes, read_process, terminate, wait_for_exit, ProcessInfo,
+    current_uid, find_processes, listening_sockets, read_process, terminate, wait_for_exit,
+    wait_for_sockets_closed, ListeningSocket, ProcessInfo,
 };
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -89,6 +90,8 @@ fn main() {
             println!("  {}", process.command_line);
             continue;
         }
+        // Read before the signal: once the process is gone its fds cannot be listed.
+        let sockets = listening_sockets(Path::new(PROC), process.pid);
         if let Err(error) = terminate(process) {
             eprintln!(
                 "mqshutdown: SIGTERM to {name}({}) failed: {error}",
@@ -98,12 +101,18 @@ fn main() {
             continue;
         }
         println!("Send shutdown request to {name}({}) OK", process.pid);
-        match wait_for_exit(Path::new(PROC), process, Duration::from_secs(args.timeout)) {
-            Some(took) => println!(
-                "{name}({}) exited after {:.1}s",
-                process.pid,
-                took.as_secs_f64()
-            ),
+        let timeout = Duration::from_secs(args.timeout);
+        match wait_for_exit(Path::new(PROC), process, timeout) {
+            Some(took) => {
+                println!(
+                    "{name}({}) exited after {:.1}s",
+                    process.pid,
+                    took.as_secs_f64()
+                );
+                if !ports_released(process, &sockets, timeout) {
+                    all_stopped = false;
+                }
+            }
             None => {
                 eprintln!(
                     "mqshutdown: {name}({}) still running after {}s; not killed \
@@ -117,6 +126,29 @@ fn main() {
     if !all_stopped {
         std::process::exit(1);
     }
+}
+
+/// Waits for the exited process's listening sockets to close, so that a server restarted
+/// right after mqshutdown finds its ports free.
+fn ports_released(process: &ProcessInfo, sockets: &[ListeningSocket], timeout: Duration) -> bool {
+    if sockets.is_empty() {
+        return true;
+    }
+    // One listener per shard (SO_REUSEPORT), so ports repeat.
+    let ports: std::collections::BTreeSet<u16> = sockets.iter().map(|s| s.port).collect();
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let ports = ports.join(", ");
+    if wait_for_sockets_closed(Path::new(PROC), sockets, timeout).is_some() {
+        println!("ports {ports} released");
+        return true;
+    }
+    eprintln!(
+        "mqshutdown: {}({}) exited but ports {ports} still listen after {}s",
+        process.name,
+        process.pid,
+        timeout.as_secs()
+    );
+    false
 }
 
 /// The process `--pid` names, if it is this user's live `name`.
