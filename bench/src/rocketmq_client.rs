@@ -579,7 +579,7 @@ pub struct SendFrameTemplate {
     before_properties: Vec<u8>,
     /// `KEYS\u0001<prefix>`, when messages carry keys (the sequence number follows).
     keys_prefix: Option<Vec<u8>>,
-    /// `UNIQ_CLIENT_MESSAGE_ID_KEYIDX\u0001` (preceded by the keys' separator if any).
+    /// `UNIQ_KEY\u0001` (preceded by the keys' separator if any).
     uniq_key_prefix: Vec<u8>,
     /// From the separator after the id to `"flag":`.
     after_uniq_key: Vec<u8>,

@@ -6,7 +6,8 @@ pub const PROPERTY_SEPARATOR: u8 = 2;
 
 pub const PROPERTY_KEYS: &str = "KEYS";
 pub const PROPERTY_TAGS: &str = "TAGS";
-pub const PROPERTY_UNIQ_KEY: &str = "UNIQ_CLIENT_MESSAGE_ID_KEYIDX";
+/// `MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX`, whose value is `UNIQ_KEY`.
+pub const PROPERTY_UNIQ_KEY: &str = "UNIQ_KEY";
 
 /// Ordered name/value pairs. Order is kept because the stored bytes must round-trip exactly:
 /// a pull response hands the client the very bytes it sent, plus what the broker added.
