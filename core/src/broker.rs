@@ -174,7 +174,8 @@ async fn shard_main(
             shutdown::wait(),
         )));
     }
-    if let Some(registration) = &registration {
+    if let (Some(registration), Some(leader)) = (&registration, &leader) {
+        leader.attach_registration(registration);
         registration.register_all().await;
         glommio::spawn_local(registration.clone().run()).detach();
         println!(

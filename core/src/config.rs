@@ -464,6 +464,24 @@ impl BrokerConfig {
                 "registerNameServerPeriod",
                 self.register_name_server_period.as_millis().to_string(),
             ),
+            (
+                "notifyConsumerIdsChangedEnable",
+                self.notify_consumer_ids_changed_enable.to_string(),
+            ),
+            (
+                "channelExpiredTimeout",
+                self.channel_expired_timeout.as_millis().to_string(),
+            ),
+            ("defaultQueryMaxNum", self.default_query_max_num.to_string()),
+            (
+                "maxTransferBytesOnMessageInMemory",
+                self.max_transfer_bytes_on_message_in_memory.to_string(),
+            ),
+            (
+                "maxTransferCountOnMessageInMemory",
+                self.max_transfer_count_on_message_in_memory.to_string(),
+            ),
+            ("compressedRegister", self.compressed_register.to_string()),
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
             (
@@ -568,6 +586,17 @@ mod tests {
             "# comment\nbrokerName=broker-a\nbrokerPermission=4\ntraceOn=false\n"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_runtime_key_can_be_read_back() {
+        let pairs = BrokerConfig::default().to_pairs();
+        for key in RUNTIME_KEYS {
+            assert!(
+                pairs.iter().any(|(k, _)| k == key),
+                "{key} is missing from to_pairs"
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub struct Leader {
     /// Wakes the registration task when topics change, so routes appear at once.
     register_now: LocalSender<()>,
     register_now_receiver: RefCell<Option<LocalReceiver<()>>>,
+    registration: RefCell<Weak<crate::registration::NamesrvRegistration>>,
 }
 
 impl Leader {
@@ -48,6 +49,7 @@ impl Leader {
             shard: RefCell::new(Weak::new()),
             register_now,
             register_now_receiver: RefCell::new(Some(receiver)),
+            registration: RefCell::new(Weak::new()),
         })
     }
 
@@ -135,9 +137,20 @@ impl Leader {
     }
 
     /// Topic changes also reach the name servers.
+    pub fn attach_registration(&self, registration: &Rc<crate::registration::NamesrvRegistration>) {
+        *self.registration.borrow_mut() = Rc::downgrade(registration);
+    }
+
+    /// Topic changes reach every shard and then the name servers before the change is
+    /// answered, as Java's `registerBrokerAll` in the request path does: a client that
+    /// created a topic finds its route right away.
     pub async fn topics_changed(&self) {
         self.publish().await;
-        self.request_registration();
+        let registration = self.registration.borrow().upgrade();
+        match registration {
+            Some(registration) => registration.register_all().await,
+            None => self.request_registration(),
+        }
     }
 
     /// Auto-creation for a send (`createTopicInSendMessageMethod`).

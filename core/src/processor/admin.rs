@@ -490,13 +490,7 @@ async fn consume_stats(
     for answer in shard.run_on_all(&partial, origin).await {
         rows.extend(serde_json::from_slice::<Vec<ConsumeRow>>(&answer.body).unwrap_or_default());
     }
-    if rows.is_empty() {
-        let remark = format!(
-            "the consumer group[{}] has no offsets and no subscriptions",
-            header.consumer_group
-        );
-        return error(request, response::SYSTEM_ERROR, remark);
-    }
+    // A group with nothing yet gets an empty table, as Apache answers.
     rows.sort_by(|a, b| (&a.topic, a.queue_id).cmp(&(&b.topic, b.queue_id)));
     let entries: Vec<(MessageQueue, OffsetWrapper)> = rows
         .into_iter()
