@@ -1181,3 +1181,125 @@ fn broker_restarts_on_its_port_while_old_connections_linger() {
     broker.kill();
     broker.restart();
 }
+
+#[test]
+fn two_orderly_consumers_hand_queues_over_in_order() {
+    // Proves queue locks (LOCK_BATCH_MQ / UNLOCK_BATCH_MQ): two orderly consumers of one
+    // group share 4 queues, each queue pulled by whichever holds its lock; merged in delivery
+    // order, every key's messages first appear in send order (a handover may replay a
+    // suffix, at least once, but never reorders). When one consumer shuts down (unlocking its
+    // queues), the other locks them at once (not after the 60 s lock expiry) and receives
+    // everything sent afterwards, in order.
+    let test = "broker_rust_orderly_handover";
+    let topic = "RustOrderlyHandover";
+    let keys = 8u64;
+    let (namesrv, broker) = servers(test);
+    let client = RustClient::new("orderly-handover");
+    let producer = client.start_producer(&namesrv.addr, &group("rust_handover_producer"));
+    let mut next_sequence = vec![0usize; keys as usize];
+    let mut send_round = |count: usize| -> BTreeSet<String> {
+        let mut bodies = BTreeSet::new();
+        for _ in 0..count {
+            for key in 0..keys {
+                let sequence = next_sequence[key as usize];
+                next_sequence[key as usize] += 1;
+                let body = format!("handover-{key}-{sequence}");
+                producer
+                    .send_orderly(message(topic, "TagA", &format!("key-{key}"), &body), key)
+                    .unwrap_or_else(|error| panic!("send {body}: {error}\n{}", broker.log_tail()));
+                bodies.insert(body);
+            }
+        }
+        bodies
+    };
+    let mut all_sent = send_round(10);
+    let consumer_group = group("rust_handover_consumer");
+    let mut options = ConsumerOptions::new(&consumer_group, topic);
+    options.orderly = true;
+    let mut first = client.start_push_consumer(&namesrv.addr, &options);
+    let second = client.start_push_consumer(&namesrv.addr, &options);
+    all_sent.extend(send_round(10));
+
+    // Both end up with queues: keep sending small rounds until each got something new.
+    let deadline = Instant::now() + RECEIVE_WAIT;
+    loop {
+        let (before_first, before_second) = (first.count(), second.count());
+        all_sent.extend(send_round(1));
+        std::thread::sleep(Duration::from_millis(500));
+        if first.count() > before_first && second.count() > before_second {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the two orderly consumers never both received: first {}, second {}\n{}",
+            first.count(),
+            second.count(),
+            broker.log_tail()
+        );
+    }
+    let delivered = |a: &PushConsumer, b: &PushConsumer| {
+        let bodies: BTreeSet<String> = a
+            .received()
+            .iter()
+            .chain(b.received().iter())
+            .map(ReceivedMessage::text)
+            .collect();
+        all_sent.is_subset(&bodies)
+    };
+    let deadline = Instant::now() + RECEIVE_WAIT;
+    while !delivered(&first, &second) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        delivered(&first, &second),
+        "not everything sent to the pair arrived\n{}",
+        broker.log_tail()
+    );
+
+    first.shutdown(); // UNLOCK_BATCH_MQ, UNREGISTER_CLIENT.
+    let handed_over = Instant::now();
+    let after = send_round(5);
+    all_sent.extend(after.iter().cloned());
+    let arrived = second.wait_until(RECEIVE_WAIT, |received| {
+        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
+        after.is_subset(&bodies)
+    });
+    assert!(
+        arrived,
+        "the remaining orderly consumer did not get the queues of the one that left\n{}",
+        broker.log_tail()
+    );
+    let took = handed_over.elapsed();
+    assert!(
+        took < Duration::from_secs(30),
+        "the handover took {took:?}: were the queues unlocked, or did the lock have to expire?"
+    );
+
+    let mut merged: Vec<ReceivedMessage> = first.received();
+    merged.extend(second.received());
+    merged.sort_by_key(|m| m.seq);
+    let mut firsts: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for message in &merged {
+        let text = message.text();
+        if !seen.insert(text.clone()) {
+            continue; // A replay after a handover.
+        }
+        let mut parts = text.strip_prefix("handover-").unwrap().split('-');
+        let key: u64 = parts.next().unwrap().parse().unwrap();
+        let sequence: usize = parts.next().unwrap().parse().unwrap();
+        firsts.entry(key).or_default().push(sequence);
+    }
+    for (key, sequences) in &firsts {
+        let in_order: Vec<usize> = (0..next_sequence[*key as usize]).collect();
+        assert_eq!(
+            sequences, &in_order,
+            "key {key}: first deliveries out of send order"
+        );
+    }
+    eprintln!(
+        "interop: {} deliveries of {} messages; handover took {took:?}",
+        merged.len(),
+        all_sent.len()
+    );
+}

@@ -55,7 +55,12 @@ pub struct ReceivedMessage {
     pub uniq_key: Option<String>,
     pub store_timestamp: i64,
     pub reconsume_times: i32,
+    /// Delivery order across every consumer in this process (a global counter), so
+    /// deliveries to different consumers can be merged in the order they happened.
+    pub seq: u64,
 }
+
+static DELIVERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl ReceivedMessage {
     fn from_ext(msg: &MessageExt) -> ReceivedMessage {
@@ -75,6 +80,7 @@ impl ReceivedMessage {
             uniq_key: msg.message.property("UNIQ_KEY").map(str::to_string),
             store_timestamp: msg.store_timestamp(),
             reconsume_times: msg.reconsume_times(),
+            seq: DELIVERIES.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
         }
     }
 
