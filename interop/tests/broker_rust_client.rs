@@ -1303,3 +1303,100 @@ fn two_orderly_consumers_hand_queues_over_in_order() {
         all_sent.len()
     );
 }
+
+/// (TAGS, body) of every record in a PULL_MESSAGE response body (store-format.md section 2:
+/// the CommitLog record layout, IPv4 hosts).
+fn records_in(mut bytes: &[u8]) -> Vec<(String, String)> {
+    let be32 = |b: &[u8], at: usize| i32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let mut records = Vec::new();
+    while bytes.len() >= 4 {
+        let total = be32(bytes, 0);
+        let record = &bytes[..total];
+        let sys_flag = be32(record, 36);
+        assert_eq!(sys_flag & 0x30, 0, "test records have IPv4 hosts");
+        // totalSize .. storeHost, reconsumeTimes, preparedTransactionOffset: 4*5+8*2+4+8*4+4+8.
+        let body_at = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4 + 8;
+        let body_len = be32(record, body_at);
+        let body =
+            String::from_utf8_lossy(&record[body_at + 4..body_at + 4 + body_len]).into_owned();
+        let topic_at = body_at + 4 + body_len;
+        let topic_len = record[topic_at] as usize;
+        let properties_at = topic_at + 1 + topic_len;
+        let properties_len =
+            u16::from_be_bytes(record[properties_at..properties_at + 2].try_into().unwrap())
+                as usize;
+        let properties =
+            String::from_utf8_lossy(&record[properties_at + 2..properties_at + 2 + properties_len]);
+        let tags = properties
+            .split('\u{2}')
+            .find_map(|pair| pair.strip_prefix("TAGS\u{1}"))
+            .unwrap_or("")
+            .to_string();
+        records.push((tags, body));
+        bytes = &bytes[total..];
+    }
+    records
+}
+
+#[test]
+fn broker_filters_tags_before_the_client_does() {
+    // Proves the filtering happens on the broker: the Rust client also drops unwanted tags
+    // itself, so a broker that sent everything would look correct to it. A raw PULL_MESSAGE
+    // (subscription "TagA || TagB" in the request, as clients with postSubscriptionWhenPull
+    // send it) over queues holding TagA, TagB and TagC returns only TagA and TagB records.
+    let test = "broker_rust_tag_filter_raw";
+    let topic = "RustTagFilterRaw";
+    let (namesrv, broker) = servers(test);
+    let client = RustClient::new("tag-filter-raw");
+    let producer = client.start_producer(&namesrv.addr, &group("rust_tag_raw_producer"));
+    let mut expected = BTreeSet::new();
+    for index in 0..12 {
+        for tag in ["TagA", "TagB", "TagC"] {
+            let body = format!("{tag}-{index}");
+            producer
+                .send(message(topic, tag, &body, &body))
+                .unwrap_or_else(|error| panic!("send {body}: {error}\n{}", broker.log_tail()));
+            if tag != "TagC" {
+                expected.insert(body);
+            }
+        }
+    }
+    let mut connection = ramjet_interop::wire::RawConnection::connect(broker.addr());
+    let mut pulled = Vec::new();
+    for queue in 0..4 {
+        let mut fields = serde_json::Map::new();
+        for (key, value) in [
+            ("consumerGroup", "rust_tag_raw_puller"),
+            ("topic", topic),
+            ("queueId", &queue.to_string()),
+            ("queueOffset", "0"),
+            ("maxMsgNums", "32"),
+            ("sysFlag", "4"), // FLAG_SUBSCRIPTION: the expression travels with the pull.
+            ("commitOffset", "0"),
+            ("suspendTimeoutMillis", "0"),
+            ("subscription", "TagA || TagB"),
+            ("subVersion", "0"),
+            ("expressionType", "TAG"),
+        ] {
+            fields.insert(key.into(), serde_json::Value::String(value.into()));
+        }
+        let response = connection.request(11, &fields, &[]); // PULL_MESSAGE
+        assert_eq!(
+            response.code(),
+            0,
+            "pull queue {queue}: {:?}",
+            response.header
+        );
+        pulled.extend(records_in(&response.body));
+    }
+    let tags: BTreeSet<&str> = pulled.iter().map(|(tag, _)| tag.as_str()).collect();
+    assert!(
+        !tags.contains("TagC"),
+        "the broker returned TagC records: {pulled:?}"
+    );
+    let bodies: BTreeSet<String> = pulled.iter().map(|(_, body)| body.clone()).collect();
+    assert_eq!(
+        bodies, expected,
+        "one pull per queue returns every TagA and TagB record"
+    );
+}
