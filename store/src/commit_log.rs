@@ -2,10 +2,15 @@
 //!
 //! Why this shape: a shard owns one CommitLog so appends never contend across cores, and
 //! writes go out through O_DIRECT in large aligned buffers so the device sees big
-//! sequential writes and the page cache does not double the memory. Group commit is led
-//! by whichever waiting appender finds no write in flight: it writes everything appended
-//! so far as one batch, and when that completes the oldest remaining waiter leads the
-//! next. No background task is needed, so the same code runs under the simulation.
+//! sequential writes and the page cache does not double the memory.
+//!
+//! Group commit without a background task (so the same code runs under the simulation):
+//! every appender waiting for its acknowledgement drives writes. A waiter that finds a
+//! write ready (a sealed buffer, or with the disk idle the partly filled one) issues it
+//! and awaits it; otherwise it sleeps until a write completes. Full buffers go out as
+//! soon as they are sealed, so several writes are in flight while appends fill the next
+//! buffer, and the disk and the CPU work at the same time. Whoever issues or completes a
+//! write and sees another one ready wakes one more waiter to issue it.
 
 mod write_buffers;
 
@@ -20,7 +25,7 @@ use crate::error::{PutError, StoreError};
 use crate::message::record::encode_blank;
 use crate::message::END_FILE_MIN_BLANK_LENGTH;
 use crate::storage::{FileRange, SegmentFile, Storage};
-use crate::sync::{join_all, Progress};
+use crate::sync::Progress;
 use write_buffers::{Reserve, WriteBuffers};
 
 /// O_DIRECT alignment of buffer addresses, file positions and lengths.
@@ -39,7 +44,8 @@ pub struct CommitLog<S: Storage> {
     written: Progress,
     /// Everything below is durable.
     flushed: Progress,
-    write_leader: Cell<bool>,
+    /// O_DIRECT writes issued and not yet completed.
+    writes_in_flight: Cell<usize>,
     flush_leader: Cell<bool>,
     failure: RefCell<Option<String>>,
 }
@@ -125,7 +131,7 @@ impl<S: Storage> CommitLog<S> {
             append_offset: Cell::new(start),
             written: Progress::new(start),
             flushed: Progress::new(start),
-            write_leader: Cell::new(false),
+            writes_in_flight: Cell::new(0),
             flush_leader: Cell::new(false),
             failure: RefCell::new(None),
         })
@@ -343,54 +349,72 @@ impl<S: Storage> CommitLog<S> {
     /// Resolves once `[.., end)` is in the kernel (ASYNC_FLUSH acknowledgement).
     pub async fn wait_written(&self, end: u64) -> Result<(), PutError> {
         loop {
-            self.check_failed()?;
+            // A record written before a later write failed is acknowledged: it is in the
+            // kernel, and every record before it too.
             if self.written.get() >= end {
                 return Ok(());
             }
+            self.check_failed()?;
             self.write_or_wait(end).await;
         }
     }
 
+    /// Issues the next write that may go and awaits it, or else sleeps until a write
+    /// completes (or this waiter is woken to issue one).
     async fn write_or_wait(&self, target: u64) {
-        if self.write_leader.get() {
+        let idle = self.writes_in_flight.get() == 0;
+        let write = self.buffers.borrow_mut().next_write(idle);
+        let Some(write) = write else {
+            // A buffer may have completed without a write (its data all carried on).
+            self.publish_written();
             self.written.wait(target).await;
-        } else {
-            self.lead_write().await;
+            return;
+        };
+        self.writes_in_flight.set(self.writes_in_flight.get() + 1);
+        if self.buffers.borrow().has_write_ready(false) {
+            self.written.kick_one(); // Another write may go at once: wake its issuer.
         }
-    }
-
-    async fn lead_write(&self) {
-        self.write_leader.set(true);
-        let batch = self.buffers.borrow_mut().take_batch(self.written.get());
-        let writes = batch.writes.iter().map(|(offset, buf)| {
-            let (base, segment) = self
-                .segment_containing(*offset)
-                .expect("segment of a sealed buffer");
-            let buf = buf.clone();
-            async move { segment.write_at(buf, offset - base).await }
-        });
-        let results = join_all(writes.collect()).await;
-        self.write_leader.set(false);
-        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+        let (base, segment) = self
+            .segment_containing(write.offset)
+            .expect("segment of a sealed buffer");
+        let result = segment.write_at(write.buf, write.offset - base).await;
+        self.writes_in_flight.set(self.writes_in_flight.get() - 1);
+        if let Err(error) = result {
             self.fail(&format!("CommitLog write: {error}"));
             return;
         }
         if self.failure.borrow().is_some() {
             return;
         }
-        self.buffers.borrow_mut().complete_batch();
-        self.written.set(batch.end);
-        self.written.notify(true);
+        self.buffers.borrow_mut().complete_write(write.offset);
+        self.publish_written();
+    }
+
+    /// Moves the written offset to what the buffers say is on disk, wakes the waiters it
+    /// reaches, and one more if a write is ready to go.
+    fn publish_written(&self) {
+        let (written_end, ready) = {
+            let buffers = self.buffers.borrow();
+            let idle = self.writes_in_flight.get() == 0;
+            (buffers.written_end(), buffers.has_write_ready(idle))
+        };
+        let advanced = written_end > self.written.get();
+        if advanced {
+            self.written.set(written_end);
+        }
+        if advanced || ready {
+            self.written.notify(ready);
+        }
     }
 
     /// Resolves once `[.., end)` is durable (SYNC_FLUSH acknowledgement). One fdatasync
     /// serves every waiter whose record was written before it started.
     pub async fn wait_flushed(&self, end: u64) -> Result<(), PutError> {
         loop {
-            self.check_failed()?;
             if self.flushed.get() >= end {
                 return Ok(());
             }
+            self.check_failed()?;
             if self.written.get() < end {
                 self.wait_written(end).await?;
                 continue;

@@ -101,14 +101,16 @@ impl Drop for AsyncMutexGuard<'_> {
 #[derive(Default)]
 pub struct Progress {
     value: Cell<u64>,
-    waiters: RefCell<Vec<(u64, Waker)>>,
+    /// `(waiter id, target, waker)`, oldest first.
+    waiters: RefCell<Vec<(u64, u64, Waker)>>,
+    next_waiter_id: Cell<u64>,
 }
 
 impl Progress {
     pub fn new(value: u64) -> Self {
         Self {
             value: Cell::new(value),
-            waiters: RefCell::default(),
+            ..Self::default()
         }
     }
 
@@ -127,23 +129,24 @@ impl Progress {
     }
 
     /// Resolves once the value reaches `target`, or when this waiter is kicked (chosen to
-    /// lead the next write). Callers loop and re-check, so an early return is harmless.
+    /// issue the next write). Callers loop and re-check, so an early return is harmless.
     pub fn wait(&self, target: u64) -> ProgressWait<'_> {
         ProgressWait {
             progress: self,
             target,
-            registered: false,
+            id: None,
+            done: false,
         }
     }
 
     /// Wakes every waiter whose target is reached; with `kick_one`, also the oldest of the
-    /// rest, which will find no leader and become one (group commit hand-over).
+    /// rest, which will look for a write to issue (group commit hand-over).
     pub fn notify(&self, kick_one: bool) {
         let value = self.value.get();
         let mut to_wake = Vec::new();
         {
             let mut waiters = self.waiters.borrow_mut();
-            waiters.retain(|(target, waker)| {
+            waiters.retain(|(_, target, waker)| {
                 if *target <= value {
                     to_wake.push(waker.clone());
                     false
@@ -152,63 +155,73 @@ impl Progress {
                 }
             });
             if kick_one && !waiters.is_empty() {
-                to_wake.push(waiters.remove(0).1);
+                to_wake.push(waiters.remove(0).2);
             }
         }
         to_wake.into_iter().for_each(Waker::wake);
     }
 
+    /// Wakes the oldest waiter, which will look for a write to issue.
+    pub fn kick_one(&self) {
+        let kicked = {
+            let mut waiters = self.waiters.borrow_mut();
+            (!waiters.is_empty()).then(|| waiters.remove(0).2)
+        };
+        if let Some(waker) = kicked {
+            waker.wake();
+        }
+    }
+
     /// Wakes everybody (failure, shutdown).
     pub fn notify_all(&self) {
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        waiters.into_iter().for_each(|(_, waker)| waker.wake());
+        waiters.into_iter().for_each(|(_, _, waker)| waker.wake());
     }
 }
 
 pub struct ProgressWait<'a> {
     progress: &'a Progress,
     target: u64,
-    registered: bool,
+    /// Set once registered as a waiter.
+    id: Option<u64>,
+    done: bool,
 }
 
 impl Future for ProgressWait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.registered || self.progress.value.get() >= self.target {
+        if self.id.is_some() || self.progress.value.get() >= self.target {
+            self.done = true;
             return Poll::Ready(());
         }
-        self.registered = true;
+        let id = self.progress.next_waiter_id.get();
+        self.progress.next_waiter_id.set(id + 1);
+        self.id = Some(id);
         self.progress
             .waiters
             .borrow_mut()
-            .push((self.target, cx.waker().clone()));
+            .push((id, self.target, cx.waker().clone()));
         Poll::Pending
     }
 }
 
-/// Polls all futures concurrently and returns their outputs in order.
-pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
+impl Drop for ProgressWait<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        if self.done {
+            return;
         }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
+        let mut waiters = self.progress.waiters.borrow_mut();
+        if let Some(at) = waiters.iter().position(|(waiter, ..)| *waiter == id) {
+            waiters.remove(at);
+        } else if self.progress.value.get() < self.target {
+            // Kicked to issue a write, but dropped before it could: pass the turn on, or
+            // a ready write could sit until the next put comes along.
+            drop(waiters);
+            self.progress.kick_one();
         }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
+    }
 }
 
 #[cfg(test)]

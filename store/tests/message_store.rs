@@ -194,9 +194,7 @@ async fn query_by_key_finds_keys_and_unique_keys_newest_first<S: TestStorage>(en
             "TagA",
             &format!("key-{} shared", seq % 3),
         );
-        record
-            .properties
-            .set("UNIQ_KEY", &format!("UNIQ{seq:04}"));
+        record.properties.set("UNIQ_KEY", &format!("UNIQ{seq:04}"));
         offsets.push(store.put(&record).await.unwrap().physical_offset);
     }
     let seq_of = |bytes: &Vec<u8>| {

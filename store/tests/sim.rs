@@ -12,13 +12,15 @@ use ramjet_store::{FlushDiskType, MessageStore, PutError, SimFaults, SimStorage,
 
 const TOPICS: [&str; 3] = ["TopicA", "TopicB", "%RETRY%group"];
 
-fn config(flush: FlushDiskType) -> StoreConfig {
+/// Write buffers from one to four blocks and two to five of them, picked by the seed:
+/// small buffers fill often, so several writes are in flight and complete out of order.
+fn config(flush: FlushDiskType, seed: u64) -> StoreConfig {
     let mut config = StoreConfig::new("/store");
     config.mapped_file_size_commit_log = 128 * 1024;
     config.mapped_file_size_consume_queue = 20 * 64;
     config.max_message_size = 8 * 1024;
-    config.write_buffer_bytes = 16 * 1024;
-    config.write_buffer_count_max = 3;
+    config.write_buffer_bytes = 4096 * (1 + (seed % 4) as usize);
+    config.write_buffer_count_max = 2 + (seed / 4 % 4) as usize;
     config.tail_cache_bytes = 32 * 1024;
     config.max_hash_slot_num = 64;
     config.max_index_num = 200;
@@ -39,6 +41,7 @@ struct Sim {
     rng: Rng,
     disk: SimStorage,
     flush: FlushDiskType,
+    seed: u64,
     store: MessageStore<SimStorage>,
     model: BTreeMap<(usize, i32), QueueModel>,
 }
@@ -50,7 +53,10 @@ impl Sim {
         }
         // Injected faults can fail the open itself; a real broker would be restarted.
         let (store, report) = loop {
-            match block_on(MessageStore::open(self.disk.clone(), config(self.flush))) {
+            match block_on(MessageStore::open(
+                self.disk.clone(),
+                config(self.flush, self.seed),
+            )) {
                 Ok(opened) => break opened,
                 Err(error) => eprintln!("open failed ({error}); retrying"),
             }
@@ -98,7 +104,11 @@ impl Sim {
     }
 
     fn put_some(&mut self) {
-        let count = 1 + self.rng.below(6) as usize;
+        // Mostly a few puts at a time, sometimes a burst that fills several write buffers.
+        let count = match self.rng.below(5) {
+            0 => 10 + self.rng.below(30),
+            _ => 1 + self.rng.below(6),
+        } as usize;
         let mut puts = Vec::new();
         for _ in 0..count {
             let topic = self.rng.below(TOPICS.len() as u64) as usize;
@@ -126,6 +136,8 @@ impl Sim {
             let queue = self.model.entry((topic, queue_id)).or_default();
             match result {
                 Ok(ok) => {
+                    // Acknowledgements follow CommitLog order: never after a failed put.
+                    assert!(queue.in_doubt.is_empty(), "acked after a failed put");
                     assert_eq!(
                         ok.queue_offset as usize,
                         queue.acked.len() + queue.in_doubt.len()
@@ -169,11 +181,12 @@ fn run(seed: u64, flush: FlushDiskType, steps: usize) {
         torn_writes: true,
     };
     let disk = SimStorage::new(seed, faults);
-    let (store, _) = block_on(MessageStore::open(disk.clone(), config(flush))).unwrap();
+    let (store, _) = block_on(MessageStore::open(disk.clone(), config(flush, seed))).unwrap();
     let mut sim = Sim {
         rng: Rng(seed),
         disk,
         flush,
+        seed,
         store,
         model: BTreeMap::new(),
     };

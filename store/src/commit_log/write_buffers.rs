@@ -4,10 +4,16 @@
 //!
 //! * A buffer is never written while appends still go into it (the kernel reads it
 //!   during DMA). Sealing starts a fresh buffer that begins with a copy of the partial
-//!   last 4 KiB block, so the next write rewrites that block with more data in it.
-//! * Within one batch of concurrent writes no two writes overlap: a buffer whose tail
-//!   block is carried by the next buffer of the same batch writes only its whole blocks.
-//!   Across batches the order is enforced by waiting for a batch before issuing the next.
+//!   last 4 KiB block, so a later write rewrites that block with more data in it.
+//! * Several writes may be in flight, but never two covering the same block: O_DIRECT
+//!   writes complete in any order. A buffer whose tail block is carried by a successor
+//!   that already exists writes only its whole blocks, so a full buffer never overlaps
+//!   the next one; a buffer written while it is the newest pads its partial last block,
+//!   and the buffer that carries that block waits until that write has completed.
+//! * A partial buffer is only sealed for writing when no write is in flight (the disk
+//!   would otherwise idle); while writes are in flight, appends fill whole buffers.
+//! * The written offset (acknowledgements) only moves over a prefix of completed
+//!   writes, in CommitLog order, whatever order they complete in.
 //! * Padding written past the data is zero, so recovery reads it as end-of-data.
 
 use std::collections::VecDeque;
@@ -46,6 +52,11 @@ struct Slot<B> {
     base: u64,
     data_len: usize,
     state: SlotState<B>,
+    /// Once issued: the end of the bytes its write covers on disk (padding included).
+    write_end: u64,
+    /// Once issued: the end of the data its write puts on disk; a buffer trimmed to its
+    /// whole blocks leaves its tail to the successor that carries it.
+    data_written_end: u64,
 }
 
 impl<B: IoBuffer> Slot<B> {
@@ -60,11 +71,11 @@ impl<B: IoBuffer> Slot<B> {
     }
 }
 
-/// One batch of writes to issue together: `(commit log offset, buffer)` pairs, plus the
-/// offset everything below which is on disk once they all complete.
-pub struct Batch<B> {
-    pub writes: Vec<(u64, Rc<B>)>,
-    pub end: u64,
+/// One O_DIRECT write to issue: `buf` goes to CommitLog offset `offset`. Report its
+/// completion with [`WriteBuffers::complete_write`].
+pub struct Write<B> {
+    pub offset: u64,
+    pub buf: Rc<B>,
 }
 
 /// What [`WriteBuffers::reserve`] needs before it can place a record.
@@ -84,6 +95,8 @@ pub struct WriteBuffers<B> {
     /// Oldest first, ordered by base.
     slots: VecDeque<Slot<B>>,
     cached_bytes: usize,
+    /// Everything below is on disk: the end of the prefix of completed writes.
+    written_end: u64,
 }
 
 impl<B: IoBuffer> WriteBuffers<B> {
@@ -101,6 +114,7 @@ impl<B: IoBuffer> WriteBuffers<B> {
             carry: None,
             slots: VecDeque::new(),
             cached_bytes: 0,
+            written_end: 0,
         }
     }
 
@@ -116,6 +130,12 @@ impl<B: IoBuffer> WriteBuffers<B> {
         } else {
             Some((base, tail_block))
         };
+        self.written_end = offset;
+    }
+
+    /// Everything below this offset is on disk.
+    pub fn written_end(&self) -> u64 {
+        self.written_end
     }
 
     fn busy_count(&self) -> usize {
@@ -192,70 +212,117 @@ impl<B: IoBuffer> WriteBuffers<B> {
             base: active.base,
             data_len: active.fill,
             state: SlotState::Sealed(active.buf),
+            write_end: active.base,
+            data_written_end: active.base,
         });
     }
 
-    /// Seals whatever holds data past `written` and hands out every sealed buffer as one
-    /// batch. Empty when there is nothing to write.
-    pub fn take_batch(&mut self, written: u64) -> Batch<B> {
-        if let Some(active) = &self.active {
-            if active.base + active.fill as u64 > written {
-                self.seal_active(true);
-            }
-        }
-        let first = self
-            .slots
-            .iter()
-            .position(|slot| matches!(slot.state, SlotState::Sealed(_)));
-        let Some(first) = first else {
-            return Batch {
-                writes: Vec::new(),
-                end: written,
+    /// The next write to issue, if one may go now: the oldest sealed buffer, unless an
+    /// in-flight write still covers its first block. With `idle` (no write in flight), a
+    /// partially filled active buffer holding unwritten data is sealed and written too.
+    /// A buffer whose data is all carried by its successor needs no write at all: it
+    /// completes here, and the search goes on.
+    pub fn next_write(&mut self, idle: bool) -> Option<Write<B>> {
+        loop {
+            let index = match self.first_sealed() {
+                Some(index) => index,
+                None if idle && self.active_holds_unwritten_data() => {
+                    self.seal_active(true);
+                    self.slots.len() - 1
+                }
+                None => return None,
             };
-        };
-        assert!(
-            self.slots
-                .iter()
-                .skip(first)
-                .all(|slot| matches!(slot.state, SlotState::Sealed(_))),
-            "a batch is already in flight"
-        );
-        let mut writes = Vec::new();
-        let mut end = written;
-        for at in first..self.slots.len() {
-            let next_base = self.slots.get(at + 1).map(|next| next.base);
-            let slot = &mut self.slots[at];
+            if self.blocked_by_in_flight(index) {
+                return None;
+            }
+            let successor_base = self.successor_base(index);
+            let slot = &mut self.slots[index];
             let padded = align_up(slot.data_len);
-            let overlaps_next = next_base.is_some_and(|next| next < slot.base + padded as u64);
-            let write_len = if overlaps_next {
+            let carried_by_successor =
+                successor_base.is_some_and(|next| next < slot.base + padded as u64);
+            let write_len = if carried_by_successor {
                 align_down(slot.data_len)
             } else {
                 padded
             };
             let SlotState::Sealed(mut buf) = std::mem::replace(&mut slot.state, SlotState::Moving)
             else {
-                unreachable!("checked above that every slot from `first` on is sealed")
+                unreachable!("first_sealed returned a sealed slot")
             };
             buf.as_bytes_mut()[slot.data_len..write_len.max(slot.data_len)].fill(0);
             buf.trim_to_size(write_len);
             let buf = Rc::new(buf);
+            slot.write_end = slot.base + write_len as u64;
+            slot.data_written_end = slot.base + write_len.min(slot.data_len) as u64;
+            slot.state = SlotState::InFlight(buf.clone());
             if write_len > 0 {
-                writes.push((slot.base, buf.clone()));
+                return Some(Write {
+                    offset: slot.base,
+                    buf,
+                });
             }
-            slot.state = SlotState::InFlight(buf);
-            end = slot.base + slot.data_len as u64;
+            let base = slot.base;
+            self.complete_write(base);
         }
-        Batch { writes, end }
     }
 
-    /// The batch is on disk: its buffers join the read cache.
-    pub fn complete_batch(&mut self) {
-        for slot in &mut self.slots {
-            if let SlotState::InFlight(buf) = &slot.state {
-                let buf = buf.clone();
-                self.cached_bytes += buf.as_bytes().len();
-                slot.state = SlotState::Written(buf);
+    /// Whether [`WriteBuffers::next_write`] would hand out a write now.
+    pub fn has_write_ready(&self, idle: bool) -> bool {
+        match self.first_sealed() {
+            Some(index) => !self.blocked_by_in_flight(index),
+            None => idle && self.active_holds_unwritten_data(),
+        }
+    }
+
+    fn first_sealed(&self) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|slot| matches!(slot.state, SlotState::Sealed(_)))
+    }
+
+    fn active_holds_unwritten_data(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|active| active.base + active.fill as u64 > self.written_end)
+    }
+
+    /// An in-flight write still covers the first block of slot `index`.
+    fn blocked_by_in_flight(&self, index: usize) -> bool {
+        let base = self.slots[index].base;
+        self.slots
+            .iter()
+            .take(index)
+            .any(|slot| matches!(slot.state, SlotState::InFlight(_)) && slot.write_end > base)
+    }
+
+    /// Where the buffer after slot `index` starts, if one exists yet.
+    fn successor_base(&self, index: usize) -> Option<u64> {
+        match self.slots.get(index + 1) {
+            Some(next) => Some(next.base),
+            None => self.active.as_ref().map(|active| active.base),
+        }
+    }
+
+    /// The write of the buffer at `offset` completed: it joins the read cache, and the
+    /// written offset moves over every completed write before the first one still out.
+    /// Returns the new written offset.
+    pub fn complete_write(&mut self, offset: u64) -> u64 {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|slot| slot.base == offset && matches!(slot.state, SlotState::InFlight(_)))
+            .expect("a completed write belongs to an in-flight buffer");
+        let SlotState::InFlight(buf) = &slot.state else {
+            unreachable!()
+        };
+        let buf = buf.clone();
+        self.cached_bytes += buf.as_bytes().len();
+        slot.state = SlotState::Written(buf);
+        for slot in &self.slots {
+            if !matches!(slot.state, SlotState::Written(_)) {
+                break;
             }
+            self.written_end = self.written_end.max(slot.data_written_end);
         }
         while self.cached_bytes > self.cache_bytes_max {
             let Some(front) = self.slots.front() else {
@@ -267,6 +334,7 @@ impl<B: IoBuffer> WriteBuffers<B> {
             self.cached_bytes -= buf.as_bytes().len();
             self.slots.pop_front();
         }
+        self.written_end
     }
 
     /// Bytes `[offset, offset + len)` if one buffer in memory holds all of them.

@@ -18,11 +18,43 @@ fn garbage(len: usize) -> VecBuf {
     VecBuf(vec![0xEE; len])
 }
 
+struct Disk {
+    bytes: Vec<u8>,
+    in_flight: Vec<(u64, Rc<VecBuf>)>,
+}
+
+impl Disk {
+    /// Issues every write the buffers hand out now; no two in-flight writes may share a
+    /// byte, since O_DIRECT writes complete in any order.
+    fn issue_ready(&mut self, buffers: &mut WriteBuffers<VecBuf>) {
+        while let Some(write) = buffers.next_write(self.in_flight.is_empty()) {
+            let end = write.offset + write.buf.0.len() as u64;
+            assert_eq!(write.offset % IO_ALIGNMENT, 0);
+            assert_eq!(end % IO_ALIGNMENT, 0);
+            for (offset, buf) in &self.in_flight {
+                let other_end = offset + buf.0.len() as u64;
+                assert!(
+                    end <= *offset || other_end <= write.offset,
+                    "overlapping writes"
+                );
+            }
+            self.in_flight.push((write.offset, write.buf));
+        }
+    }
+
+    fn complete(&mut self, at: usize, buffers: &mut WriteBuffers<VecBuf>) -> u64 {
+        let (offset, buf) = self.in_flight.remove(at);
+        let start = offset as usize;
+        self.bytes[start..start + buf.0.len()].copy_from_slice(&buf.0);
+        buffers.complete_write(offset)
+    }
+}
+
 #[test]
 fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
-    // Proves the no-overlap and carry rules: apply each batch's writes in reverse order
-    // (the worst case for overlaps) and the disk must still hold exactly what was appended,
-    // followed by zeros up to the end of the last block.
+    // Proves the no-overlap and carry rules with several writes in flight completing in
+    // random order: the written offset only covers bytes that are on disk, and the disk
+    // never holds anything but appended bytes or zero padding.
     let mut seed = 12345u64;
     let mut next = |bound: u64| {
         seed = seed
@@ -30,44 +62,62 @@ fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
             .wrapping_add(1442695040888963407);
         (seed >> 33) % bound
     };
-    let limit = 1 << 20;
-    let mut buffers = WriteBuffers::<VecBuf>::new(16 * 1024, 3, 64 * 1024);
-    let mut disk = vec![0u8; limit as usize];
+    let limit = 2 << 20;
+    let mut buffers = WriteBuffers::<VecBuf>::new(16 * 1024, 4, 64 * 1024);
+    let mut disk = Disk {
+        bytes: vec![0u8; limit as usize],
+        in_flight: Vec::new(),
+    };
     let mut appended = Vec::new();
     let mut written = 0u64;
-    while appended.len() < 600_000 {
+    let mut max_in_flight = 0;
+    while appended.len() < 1_200_000 {
         let size = 1 + next(9000) as usize;
         let offset = appended.len() as u64;
-        match buffers.reserve(offset, size, limit, garbage) {
-            Reserve::Ready => {
-                let record: Vec<u8> = (0..size).map(|i| (offset as usize + i) as u8 | 1).collect();
-                buffers.append(size).copy_from_slice(&record);
-                appended.extend_from_slice(&record);
-                assert_eq!(buffers.read(offset, size), Some(&record[..]));
-            }
-            Reserve::NoBuffer => {}
+        if let Reserve::Ready = buffers.reserve(offset, size, limit, garbage) {
+            let record: Vec<u8> = (0..size).map(|i| (offset as usize + i) as u8 | 1).collect();
+            buffers.append(size).copy_from_slice(&record);
+            appended.extend_from_slice(&record);
+            assert_eq!(buffers.read(offset, size), Some(&record[..]));
+        } else if disk.in_flight.is_empty() {
+            disk.issue_ready(&mut buffers);
+            assert!(!disk.in_flight.is_empty(), "no buffer and nothing to write");
         }
-        if next(3) == 0
-            || matches!(
-                buffers.reserve(appended.len() as u64, 1, limit, garbage),
-                Reserve::NoBuffer
-            )
-        {
-            let batch = buffers.take_batch(written);
-            for (base, buf) in batch.writes.iter().rev() {
-                let start = *base as usize;
-                disk[start..start + buf.0.len()].copy_from_slice(&buf.0);
+        if next(4) == 0 {
+            disk.issue_ready(&mut buffers);
+        }
+        max_in_flight = max_in_flight.max(disk.in_flight.len());
+        if !disk.in_flight.is_empty() && next(3) == 0 {
+            let at = next(disk.in_flight.len() as u64) as usize;
+            let now = disk.complete(at, &mut buffers);
+            assert!(now >= written);
+            written = now;
+            assert_eq!(
+                &disk.bytes[..written as usize],
+                &appended[..written as usize]
+            );
+            let issued_end = align_up(appended.len());
+            let beyond = disk.bytes[written as usize..issued_end].iter().enumerate();
+            for (at, byte) in beyond.filter(|(_, byte)| **byte != 0) {
+                assert_eq!(*byte, appended[written as usize + at], "garbage on disk");
             }
-            buffers.complete_batch();
-            written = batch.end;
-            assert_eq!(&disk[..written as usize], &appended[..written as usize]);
-            let block_end = align_up(written as usize);
-            assert!(disk[written as usize..block_end]
-                .iter()
-                .all(|byte| *byte == 0));
         }
     }
-    assert!(written > 500_000);
+    while !disk.in_flight.is_empty() || buffers.has_write_ready(true) {
+        disk.issue_ready(&mut buffers);
+        let at = next(disk.in_flight.len() as u64) as usize;
+        written = disk.complete(at, &mut buffers);
+    }
+    assert_eq!(written, appended.len() as u64);
+    assert_eq!(&disk.bytes[..appended.len()], &appended[..]);
+    let block_end = align_up(appended.len());
+    assert!(disk.bytes[appended.len()..block_end]
+        .iter()
+        .all(|byte| *byte == 0));
+    assert!(
+        max_in_flight >= 3,
+        "writes overlapped in time: {max_in_flight}"
+    );
 }
 
 #[test]
@@ -79,11 +129,12 @@ fn reset_carries_the_recovered_tail_block() {
         Reserve::Ready
     ));
     buffers.append(5).copy_from_slice(&[9; 5]);
-    let batch = buffers.take_batch(4106);
-    assert_eq!(batch.end, 4111);
-    let (base, buf) = &batch.writes[0];
-    assert_eq!(*base, 4096);
-    assert_eq!(&buf.0[..15], &[7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 9, 9, 9, 9, 9]);
-    assert_eq!(buf.0.len(), 4096);
-    assert!(buf.0[15..].iter().all(|byte| *byte == 0));
+    let write = buffers.next_write(true).unwrap();
+    assert_eq!(write.offset, 4096);
+    let buf = &write.buf.0;
+    assert_eq!(&buf[..15], &[7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 9, 9, 9, 9, 9]);
+    assert_eq!(buf.len(), 4096);
+    assert!(buf[15..].iter().all(|byte| *byte == 0));
+    assert_eq!(buffers.written_end(), 4106);
+    assert_eq!(buffers.complete_write(4096), 4111);
 }

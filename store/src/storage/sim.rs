@@ -1,7 +1,10 @@
 //! An in-memory file system for deterministic simulation (style.md §8).
 //!
 //! Every file keeps two images: what reads see, and what would survive power loss. Writes
-//! land in the first and are queued; `sync` moves them to the second. [`SimStorage::crash`]
+//! land in the first and are queued; `sync` moves them to the second. A segment write
+//! stays in flight for a random number of polls, so concurrent writes complete (and are
+//! queued) in any order, as O_DIRECT writes do; two in-flight writes sharing a byte are
+//! a bug in the caller and panic. [`SimStorage::crash`]
 //! keeps a random prefix of each file's queued writes, may tear the next one at a sector
 //! boundary, drops the rest, and invalidates every open handle, just as a power cut does
 //! to a process. All randomness comes from the seed, so `SEED=<n>` replays a run exactly.
@@ -38,6 +41,8 @@ struct SimDisk {
     /// Bumped by a crash; handles from before it fail every operation.
     generation: u64,
     disk_used_percent: u32,
+    /// Segment writes issued and not yet completed: `(path, start, end)`.
+    writes_in_flight: Vec<(PathBuf, u64, u64)>,
 }
 
 struct SimFile {
@@ -77,6 +82,7 @@ impl SimStorage {
             clock_ms: 1_700_000_000_000,
             generation: 0,
             disk_used_percent: 10,
+            writes_in_flight: Vec::new(),
         };
         Self {
             disk: Rc::new(RefCell::new(disk)),
@@ -88,6 +94,7 @@ impl SimStorage {
         let mut disk = self.disk.borrow_mut();
         let disk = &mut *disk;
         disk.generation += 1;
+        disk.writes_in_flight.clear();
         let mut dropped = 0;
         for file in disk.files.values_mut() {
             let unsynced = std::mem::take(&mut file.unsynced);
@@ -155,6 +162,34 @@ impl SimStorage {
             return Err(io::Error::other("sim: injected I/O error"));
         }
         Ok(())
+    }
+
+    /// Registers an in-flight segment write; returns for how many polls it stays pending.
+    fn begin_write(&self, path: &Path, start: u64, end: u64) -> u64 {
+        let mut disk = self.disk.borrow_mut();
+        let overlapping = disk
+            .writes_in_flight
+            .iter()
+            .find(|(other, from, to)| other == path && start < *to && *from < end);
+        if let Some((_, from, to)) = overlapping {
+            panic!(
+                "sim: write [{start}, {end}) of {} overlaps the in-flight write [{from}, {to})",
+                path.display()
+            );
+        }
+        disk.writes_in_flight.push((path.to_path_buf(), start, end));
+        disk.rng.below(4)
+    }
+
+    fn end_write(&self, path: &Path, start: u64) {
+        let mut disk = self.disk.borrow_mut();
+        let at = disk
+            .writes_in_flight
+            .iter()
+            .position(|(other, from, _)| other == path && *from == start);
+        if let Some(at) = at {
+            disk.writes_in_flight.remove(at);
+        }
     }
 
     fn write(&self, path: &Path, pos: u64, bytes: &[u8]) {
@@ -234,6 +269,14 @@ impl SegmentFile for SimSegment {
     async fn write_at(&self, buf: Rc<SimBuffer>, pos: u64) -> io::Result<()> {
         self.storage.check(self.generation)?;
         self.storage.fault(|faults| faults.write_error_ppm)?;
+        let end = pos + buf.as_bytes().len() as u64;
+        let polls = self.storage.begin_write(&self.path, pos, end);
+        for _ in 0..polls {
+            futures_lite::future::yield_now().await;
+        }
+        self.storage.end_write(&self.path, pos);
+        // A crash while the write was in flight took it (and this handle) away.
+        self.storage.check(self.generation)?;
         self.storage.write(&self.path, pos, buf.as_bytes());
         Ok(())
     }
