@@ -792,7 +792,6 @@ fn consumers_start_from_first_last_or_timestamp_and_resume_from_committed_offset
 }
 
 #[test]
-#[ignore = "reason: broker bug since b0b4801: a restart on the same port fails with \"cannot listen on 127.0.0.1:<p>: Address already in use\" while the previous run's connections linger in FIN-WAIT-2/TIME-WAIT (ensure_port_free probe); run with --ignored"]
 fn broker_killed_under_load_loses_no_acknowledged_message() {
     // Proves durability across a crash: 8 senders send continuously (sync sends, no client
     // retries) and record every SEND_OK; the broker gets SIGKILL mid-stream and restarts on
@@ -1008,7 +1007,6 @@ fn large_and_compressed_bodies_round_trip() {
 }
 
 #[test]
-#[ignore = "reason: broker bug since b0b4801: a restart on the same port fails with \"cannot listen on 127.0.0.1:<p>: Address already in use\" while the previous run's connections linger in FIN-WAIT-2/TIME-WAIT (ensure_port_free probe); run with --ignored"]
 fn topics_and_offsets_survive_restarts_and_a_live_consumer_reconnects() {
     // Proves durable metadata and client reconnection: a group consumes a first batch and
     // shuts down; a second consumer of the group runs while the broker restarts gracefully
@@ -1108,7 +1106,6 @@ fn topics_and_offsets_survive_restarts_and_a_live_consumer_reconnects() {
 }
 
 #[test]
-#[ignore = "reason: broker bug since 5adff7a: SEND_BATCH_MESSAGE replies carry batchUniqId for ordinary batches (Apache: inner batches only), so the client reports one id for the whole batch; run with --ignored"]
 fn batch_send_result_lists_every_message_id() {
     // Proves an ordinary batch's SendResult names each message: for a batch without
     // `batchUniqId` in the reply, the client (like Java's MQClientAPIImpl.processSendResponse)
@@ -1165,7 +1162,6 @@ fn batch_send_result_lists_every_message_id() {
 }
 
 #[test]
-#[ignore = "reason: broker bug since b0b4801: a restart on the same port fails with \"cannot listen on 127.0.0.1:<p>: Address already in use\" while the previous run's connections linger in FIN-WAIT-2/TIME-WAIT (ensure_port_free probe); run with --ignored"]
 fn broker_restarts_on_its_port_while_old_connections_linger() {
     // Proves a stopped broker can start again on its port at once: a client connection that
     // was open at the stop leaves the broker's side of it in FIN-WAIT-2 / TIME-WAIT on that

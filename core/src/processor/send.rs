@@ -266,12 +266,7 @@ async fn put(
     match result {
         Ok(ok) => {
             shard.stats.record_put(ok.message_count, ok.size);
-            let batch_uniq_id = if is_batch {
-                header.properties.as_deref().and_then(batch_id)
-            } else {
-                None
-            };
-            response_for(request, shard, &ok, queue_id, &records[0], batch_uniq_id)
+            response_for(request, shard, &ok, queue_id)
         }
         Err(put_error) => {
             if !matches!(put_error, ramjet_store::PutError::MessageTooLarge { .. }) {
@@ -282,26 +277,20 @@ async fn put(
     }
 }
 
-fn batch_id(properties: &str) -> Option<String> {
-    Properties::from_bytes(properties.as_bytes())
-        .get(PROPERTY_UNIQ_KEY)
-        .map(str::to_owned)
-}
-
 fn response_for(
     request: &RemotingCommand,
     shard: &BrokerShard,
     ok: &PutOk,
     queue_id: i32,
-    first: &MessageRecord,
-    batch_uniq_id: Option<String>,
 ) -> RemotingCommand {
+    // transactionId belongs to transactional sends and batchUniqId to 5.x inner batches
+    // (BatchCQ topics); clients read either as a change of meaning, so neither is set.
     let header = SendMessageResponseHeader {
         msg_id: ok.msg_id.clone(),
         queue_id,
         queue_offset: ok.queue_offset as i64,
-        transaction_id: first.properties.get(PROPERTY_UNIQ_KEY).map(str::to_owned),
-        batch_uniq_id,
+        transaction_id: None,
+        batch_uniq_id: None,
         msg_region: Some(shard.config().region_id.clone()),
         trace_on: Some(shard.config().trace_on.to_string()),
     };

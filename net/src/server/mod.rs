@@ -90,16 +90,49 @@ pub async fn serve_until<H: RequestHandler>(
     futures_lite::future::or(serve(listener, handler, limits), stop).await
 }
 
-/// Fails if another process listens on `addr`. Shard listeners use SO_REUSEPORT, which
-/// would otherwise let a second broker or name server silently share the port (and half
-/// the connections). Probing with a plain socket, which REUSEPORT sockets refuse, catches
-/// it; call this once before the shards bind.
+/// Fails if a socket already listens on `addr`'s port. Shard listeners use SO_REUSEPORT,
+/// which would otherwise let a second broker or name server silently share the port (and
+/// half the connections). Only listening sockets count: connections a previous run left in
+/// FIN-WAIT or TIME-WAIT must not block a restart, so this reads the kernel's socket table
+/// instead of probing with a bind. Call it once before the shards bind.
 pub fn ensure_port_free(addr: SocketAddr) -> std::io::Result<()> {
-    std::net::TcpListener::bind(addr)
-        .map(drop)
-        .map_err(|error| {
-            std::io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
+    // A process killed a moment ago can leave its listener behind while the kernel tears
+    // down its io_uring: wait that out before calling the port taken.
+    const LINGER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + LINGER_WAIT;
+    while is_listened_on(addr.port()) {
+        if std::time::Instant::now() >= deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!(
+                    "cannot listen on {addr}: port {} is already in use by another listener",
+                    addr.port()
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn is_listened_on(port: u16) -> bool {
+    const TCP_LISTEN: &str = "0A";
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            return false;
+        };
+        text.lines().skip(1).any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                return false;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            *state == TCP_LISTEN && local_port == Some(port)
         })
+    })
 }
 
 /// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
