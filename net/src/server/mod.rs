@@ -98,7 +98,7 @@ pub async fn serve_until<H: RequestHandler>(
 pub fn ensure_port_free(addr: SocketAddr) -> std::io::Result<()> {
     // A process killed a moment ago can leave its listener behind while the kernel tears
     // down its io_uring: wait that out before calling the port taken.
-    const LINGER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    const LINGER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
     let deadline = std::time::Instant::now() + LINGER_WAIT;
     while is_listened_on(addr.port()) {
         if std::time::Instant::now() >= deadline {
