@@ -32,9 +32,6 @@ const RECEIVE_SECONDS: &str = "40";
 const SETTLE_SECONDS: &str = "1.5";
 /// Polling deadline for progress a test waits on (records in a file, offsets on the broker).
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(45);
-/// How long a SIGKILLed broker's port may stay unbindable: its connections' sockets linger in
-/// FIN_WAIT/TIME_WAIT (see [`restart_after_kill`]).
-const PORT_RELEASE_TIMEOUT: Duration = Duration::from_secs(150);
 
 const GET_CONSUMER_LIST_BY_GROUP: i32 = 38;
 const QUERY_CONSUMER_OFFSET: i32 = 14;
@@ -340,27 +337,6 @@ fn header_i64(response: &ramjet_interop::wire::Response, key: &str) -> i64 {
         .as_i64()
         .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
         .unwrap_or_else(|| panic!("no numeric extFields.{key} in {response:?}"))
-}
-
-/// Restarts a broker that was just SIGKILLed, once its port can be bound again.
-///
-/// `mqbroker` refuses to start while its port cannot be bound by a plain socket
-/// (`ensure_port_free`), and a killed broker leaves sockets on that port: its listening
-/// sockets for a few milliseconds after it was reaped, and, under load, its connections in
-/// FIN_WAIT for about a minute (tcp_fin_timeout; its listeners set SO_REUSEPORT but not
-/// SO_REUSEADDR, so those sockets block the probe). Apache RocketMQ restarts at once. The
-/// tests `broker_restarts_right_after_sigkill*` show it; the others wait for the port here, as
-/// a supervisor would retry, so they can check what they are about.
-fn restart_after_kill(cluster: &mut Cluster) {
-    let addr = cluster.broker.addr().to_string();
-    let took = wait_until(
-        PORT_RELEASE_TIMEOUT,
-        "the killed broker's sockets to release its port",
-        || std::net::TcpListener::bind(&addr).is_ok(),
-        || format!("{addr} still taken"),
-    );
-    eprintln!("{addr} could be bound again {took:?} after the kill");
-    cluster.broker.restart();
 }
 
 #[test]
@@ -1047,7 +1023,7 @@ fn new_group_reads_young_queues_from_zero_and_a_restarted_consumer_resumes() {
     // A crash may lose the offsets committed since the broker's last offset flush (every few
     // seconds, as in Apache), so r3 may come again; but nothing older, and nothing is lost.
     cluster.broker.kill();
-    restart_after_kill(&mut cluster);
+    cluster.broker.restart();
     cluster.produce(topic, &["--count", "10", "--id-prefix", "r4"]);
     let mut consumer = BackgroundConsumer::start(&cluster, "after_kill", topic, group, &[]);
     let expected = ids("r4", 0, 10);
@@ -1084,7 +1060,7 @@ fn acknowledged_sends_survive_a_broker_sigkill_under_load() {
     cluster.broker.kill();
     let acked_at_kill = producer.acked().len();
     eprintln!("SIGKILL after {acked_at_kill} acknowledged sends");
-    restart_after_kill(&mut cluster);
+    cluster.broker.restart();
     wait_until(
         PROGRESS_TIMEOUT,
         "200 more acknowledged sends after the restart",
@@ -1108,12 +1084,10 @@ fn acknowledged_sends_survive_a_broker_sigkill_under_load() {
 }
 
 #[test]
-#[ignore = "reason: mqbroker refuses to start right after a SIGKILLed predecessor: the dead \
-            broker's listening sockets outlive the reaped process by a few milliseconds and \
-            the ensure_port_free probe fails with 'Address already in use'"]
 fn broker_restarts_right_after_sigkill() {
     // Proves a broker can be restarted the moment its SIGKILLed predecessor has been reaped,
-    // as Apache RocketMQ can (what a supervisor with an immediate restart policy does).
+    // as Apache RocketMQ can (what a supervisor with an immediate restart policy does), even
+    // though the dead broker's listening sockets outlive it by a few milliseconds.
     let mut cluster = Cluster::start("broker_cpp_restart_after_kill");
     let topic = "CppRestart";
     cluster.produce(topic, &["--count", "4", "--id-prefix", "before"]);
@@ -1123,12 +1097,10 @@ fn broker_restarts_right_after_sigkill() {
 }
 
 #[test]
-#[ignore = "reason: after a SIGKILL under load, mqbroker cannot start on its port for about \
-            60 s: the dead broker's connections linger in FIN_WAIT on that port, its listeners \
-            lack SO_REUSEADDR, so the ensure_port_free probe fails with 'Address already in use'"]
 fn broker_restarts_right_after_sigkill_under_load() {
     // Proves a broker killed while a producer is connected and sending can be restarted at
-    // once on the same port, as Apache RocketMQ can, and the producer carries on.
+    // once on the same port, as Apache RocketMQ can, though the dead broker's connections
+    // linger in FIN_WAIT on that port for a minute; and the producer carries on.
     let mut cluster = Cluster::start("broker_cpp_restart_under_load");
     let topic = "CppRestartLoad";
     let mut producer = BackgroundProducer::start(&cluster, "load", topic, &[]);
