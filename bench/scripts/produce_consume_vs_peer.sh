@@ -6,10 +6,14 @@
 #
 #   bench/scripts/produce_consume_vs_peer.sh
 #
-# For each system in turn (never both at once: start it, run every cell, stop it by PID):
+# For each system in turn (never two at once: start it, run every cell, stop it by PID):
 #   produce 128 B and 1 KiB, sync with -w 1, 16 and 64 senders, and async (a window of
 #   ASYNC_WINDOW requests in flight per connection), DURATION s each after WARMUP s;
+#   1 KiB sync -w 1 once more from an OS thread with a blocking socket (the glommio
+#   client's own wake-up latency shows at one request in flight);
 #   then consume the backlog those cells left in each topic, from offset 0.
+# Systems: ramjet (mqbroker --standalone as shipped), ramjet-1shard (the same with
+# --shardCount 1), peer.
 # Topics are created first with QUEUES queues (UPDATE_AND_CREATE_TOPIC) on both systems.
 #
 # Output: results/<timestamp>/ (RESULTS_DIR) with each cell's full output (.out), its
@@ -21,7 +25,8 @@
 # PEER_PORT (32911), PEER_BIN (/tmp/peer/bin), DURATION (10), WARMUP (2), SIZES ("128 1024"),
 # SYNC_THREADS ("1 16 64"), ASYNC_WINDOW (256), CONNECTIONS (2 per broker), EXECUTORS (1),
 # QUEUES (8), CONSUME_MAX_SECS (60), RAMJET_ARGS (extra mqbroker flags), SYSTEMS
-# ("ramjet peer"), RESULTS_DIR (results/<timestamp>).
+# ("ramjet peer"; add ramjet-1shard for a one-shard broker), RESULTS_DIR
+# (results/<timestamp>).
 # Servers bind 127.0.0.1 only. Ports are checked free first: glommio listeners use
 # SO_REUSEPORT, so a second server on a taken port would start and silently share it.
 set -euo pipefail
@@ -140,6 +145,11 @@ run_workload() { # system namesrv pids...
       -s "$size" -w "$ASYNC_WINDOW" --mode async --duration $((DURATION + WARMUP)) \
       --warmup "$WARMUP" --connections "$CONNECTIONS" --executors "$EXECUTORS" \
       --create-topic --queues "$QUEUES"
+    if [ "$size" = 1024 ]; then
+      run_cell "$system" "produce-$size-sync-w1-os" "${pids[@]}" -- produce -n "$namesrv" \
+        -t "$topic" -s "$size" -w 1 --mode sync --engine os-threads \
+        --duration $((DURATION + WARMUP)) --warmup "$WARMUP" --create-topic --queues "$QUEUES"
+    fi
   done
   for size in $SIZES; do
     run_cell "$system" "consume-$size" "${pids[@]}" -- consume -n "$namesrv" -t "BenchPC$size" \
@@ -150,20 +160,23 @@ run_workload() { # system namesrv pids...
 
 for system in $SYSTEMS; do
   case $system in
-    ramjet)
+    ramjet | ramjet-1shard)
       require_free "$RAMJET_NS_PORT" "$RAMJET_PORT" $((RAMJET_PORT - 2))
+      extra=$RAMJET_ARGS
+      if [ "$system" = ramjet-1shard ]; then extra="$extra --shardCount 1"; fi
+      rm -rf "$WORK/ramjet"
       mkdir -p "$WORK/ramjet"
-      # shellcheck disable=SC2086 # RAMJET_ARGS is a list of flags.
+      # shellcheck disable=SC2086 # The extra arguments are a list of flags.
       "$MQBROKER" --standalone --namesrvPort "$RAMJET_NS_PORT" --listenPort "$RAMJET_PORT" \
-        --bindAddress 127.0.0.1 --storePathRootDir "$WORK/ramjet/store" $RAMJET_ARGS \
-        > "$OUT/ramjet-broker.log" 2>&1 < /dev/null &
+        --bindAddress 127.0.0.1 --storePathRootDir "$WORK/ramjet/store" $extra \
+        > "$OUT/$system-broker.log" 2>&1 < /dev/null &
       pid=$!
       SERVER_PIDS+=("$pid")
-      wait_port "$RAMJET_PORT" "$pid" "$OUT/ramjet-broker.log"
-      wait_port "$RAMJET_NS_PORT" "$pid" "$OUT/ramjet-broker.log"
-      sleep 1 # The first registration with the in-process name server.
-      echo "ramjet mqbroker --standalone pid $pid on 127.0.0.1:$RAMJET_PORT (name server :$RAMJET_NS_PORT)" >&2
-      run_workload ramjet "127.0.0.1:$RAMJET_NS_PORT" "$pid"
+      wait_port "$RAMJET_PORT" "$pid" "$OUT/$system-broker.log"
+      wait_port "$RAMJET_NS_PORT" "$pid" "$OUT/$system-broker.log"
+      # mqbench waits for the broker's registration with the in-process name server.
+      echo "$system: mqbroker --standalone$extra pid $pid on 127.0.0.1:$RAMJET_PORT (name server :$RAMJET_NS_PORT)" >&2
+      run_workload "$system" "127.0.0.1:$RAMJET_NS_PORT" "$pid"
       stop_pid "$pid"
       ;;
     peer)
@@ -184,13 +197,15 @@ echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.tx
 python3 - "$OUT" <<'PY'
 import os, sys
 out = sys.argv[1]
-cells, order = {}, []
+cells, order, systems = {}, [], []
 for line in open(os.path.join(out, "results.txt")):
     parts = line.split()
     system, cell = parts[0], parts[1]
     fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
     if cell not in order:
         order.append(cell)
+    if system not in systems:
+        systems.append(system)
     cells.setdefault(cell, {})[system] = fields
 
 def num(fields, key):
@@ -199,31 +214,40 @@ def num(fields, key):
     except ValueError:
         return float("nan")
 
+def show(value):
+    return "-" if value != value else f"{value:,.0f}"
+
 def ratio(a, b):
-    return f"{a / b:.1f}x" if b == b and a == a and b > 0 else "n/a"
+    return f"{a / b:.1f}x" if a == a and b == b and b > 0 else "n/a"
 
-def show(value, unit=""):
-    if value != value:
+def latency(cell, fields):
+    keys = ("e2e_p50_us", "e2e_p99_us") if cell.startswith("consume") else ("p50_us", "p99_us", "p999_us")
+    return " / ".join(show(num(fields, k)) for k in keys)
+
+def cpu(fields):
+    if not fields.get("server_cpu_s"):
         return "-"
-    return f"{value:,.0f}{unit}"
+    return f"{num(fields, 'server_cpu_s') / max(num(fields, 'wall_s'), 1):.0%}"
 
-rows = ["| cell | Ramjet msgs/s | peer msgs/s | Ramjet/peer | Ramjet p50 / p99 / p99.9 us | "
-        "peer p50 / p99 / p99.9 us | Ramjet server CPU | peer server CPU |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|"]
+ours = [s for s in systems if s != "peer"]
+head = ["cell"] + [f"{s} msgs/s" for s in systems]
+head += [f"{s}/peer" for s in ours if "peer" in systems]
+head += [f"{s} p50 / p99 / p99.9 us" for s in systems] + [f"{s} server CPU" for s in systems]
+rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 for cell in order:
-    r, p = cells[cell].get("ramjet", {}), cells[cell].get("peer", {})
-    if cell.startswith("consume"):
-        lat = lambda f: " / ".join(show(num(f, k)) for k in ("e2e_p50_us", "e2e_p99_us")) + " (e2e)"
-    else:
-        lat = lambda f: " / ".join(show(num(f, k)) for k in ("p50_us", "p99_us", "p999_us"))
-    cpu = lambda f: (f"{num(f, 'server_cpu_s') / max(num(f, 'wall_s'), 1):.0%} of a core"
-                     if f.get("server_cpu_s") else "-")
-    rows.append(f"| {cell} | {show(num(r, 'tps'))} | {show(num(p, 'tps'))} | "
-                f"{ratio(num(r, 'tps'), num(p, 'tps'))} | {lat(r)} | {lat(p)} | {cpu(r)} | {cpu(p)} |")
+    row = [cell] + [show(num(cells[cell].get(s, {}), "tps")) for s in systems]
+    if "peer" in systems:
+        peer_tps = num(cells[cell].get("peer", {}), "tps")
+        row += [ratio(num(cells[cell].get(s, {}), "tps"), peer_tps) for s in ours]
+    row += [latency(cell, cells[cell].get(s, {})) for s in systems]
+    row += [cpu(cells[cell].get(s, {})) for s in systems]
+    rows.append("| " + " | ".join(row) + " |")
 machine = open(os.path.join(out, "machine.txt")).read()
 text = "# mqbench produce/consume: Ramjet vs peer\n\n```\n" + machine + "```\n\n" + "\n".join(rows) + "\n"
-text += ("\nServer CPU is the broker process (plus the peer's separate name server) over the "
-         "cell's wall time, warm-up and setup included; 2 cores = 200%.\n")
+text += ("\nLatencies in microseconds (consume: end to end, send to receipt, which for a backlog "
+         "is its age). Server CPU is the broker process (plus the peer's separate name server) "
+         "over the cell's wall time, setup included; 100% = one core, the machine has "
+         f"{os.cpu_count()}.\n")
 open(os.path.join(out, "summary.md"), "w").write(text)
 print(text)
 PY

@@ -107,6 +107,9 @@ pub struct ProduceArgs {
     pub executors: usize,
     #[arg(long = "engine", value_enum, default_value_t = Engine::Glommio)]
     pub engine: Engine,
+    /// glommio engine: microseconds an idle client executor spins before it sleeps.
+    #[arg(long = "spin-us", default_value_t = 0)]
+    pub spin_us: u64,
     /// Create the topic on every broker first (UPDATE_AND_CREATE_TOPIC) instead of
     /// relying on the broker's auto-creation from TBW102.
     #[arg(long = "create-topic")]
@@ -534,9 +537,13 @@ fn run_glommio(
             .collect();
         let plan = plan.clone();
         let (rate, mode, burst) = (args.rate, args.mode, args.threads.max(1));
-        let handle = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        let mut builder = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .name("mqbench-produce")
-            .io_memory(io_memory)
+            .io_memory(io_memory);
+        if args.spin_us > 0 {
+            builder = builder.spin_before_park(Duration::from_micros(args.spin_us));
+        }
+        let handle = builder
             .spawn(move || async move {
                 let tally = Rc::new(RefCell::new(Tally::new()));
                 let mut tasks = Vec::new();

@@ -303,7 +303,7 @@ pub fn resolve_publish_queues(
 ) -> Result<Vec<MessageQueue>, String> {
     let mut namesrv_client = AdminClient::connect(namesrv, serialize_type)?;
     if let Some(queues) = create_queues {
-        for addr in namesrv_client.master_addrs()? {
+        for addr in wait_for_masters(&mut namesrv_client)? {
             AdminClient::connect(&addr, serialize_type)?.create_topic(topic, queues)?;
             eprintln!("mqbench: created topic {topic} with {queues} queues on {addr}");
         }
@@ -318,6 +318,8 @@ pub fn resolve_publish_queues(
             return Ok(queues);
         }
     }
+    // A broker that has just started may not have registered yet.
+    wait_for_masters(&mut namesrv_client)?;
     let Some(default_route) = namesrv_client.route(DEFAULT_TOPIC)? else {
         return Err(format!(
             "topic {topic} has no route and the name server has no {DEFAULT_TOPIC} route \
@@ -355,6 +357,18 @@ fn queue_for_auto_create(queue: &MessageQueue) -> MessageQueue {
     MessageQueue {
         queue_id: 0,
         ..queue.clone()
+    }
+}
+
+/// Master addresses, waiting for a broker to register if the name server knows none yet.
+fn wait_for_masters(namesrv: &mut AdminClient) -> Result<Vec<String>, String> {
+    let deadline = Instant::now() + ROUTE_WAIT;
+    loop {
+        match namesrv.master_addrs() {
+            Ok(addrs) => return Ok(addrs),
+            Err(error) if Instant::now() > deadline => return Err(error),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
     }
 }
 
