@@ -11,7 +11,8 @@
 #   ASYNC_WINDOW requests in flight per connection), DURATION s each after WARMUP s;
 #   1 KiB sync -w 1 once more from an OS thread with a blocking socket (the glommio
 #   client's own wake-up latency shows at one request in flight);
-#   then consume the backlog those cells left in each topic, from offset 0.
+#   then write a backlog of BACKLOG 1 KiB messages (async batches of BACKLOG_BATCH) and
+#   drain it from offset 0.
 # Systems: ramjet (mqbroker --standalone as shipped), ramjet-1shard (the same with
 # --shardCount 1), peer.
 # Topics are created first with QUEUES queues (UPDATE_AND_CREATE_TOPIC) on both systems.
@@ -24,7 +25,7 @@
 # Env (all optional): RAMJET_NS_PORT (31876), RAMJET_PORT (31911), PEER_NS_PORT (32876),
 # PEER_PORT (32911), PEER_BIN (/tmp/peer/bin), DURATION (10), WARMUP (2), SIZES ("128 1024"),
 # SYNC_THREADS ("1 16 64"), ASYNC_WINDOW (256), CONNECTIONS (2 per broker), EXECUTORS (1),
-# QUEUES (8), CONSUME_MAX_SECS (60), RAMJET_ARGS (extra mqbroker flags), SYSTEMS
+# QUEUES (8), BACKLOG (300000), BACKLOG_BATCH (32), CONSUME_MAX_SECS (60), RAMJET_ARGS (extra mqbroker flags), SYSTEMS
 # ("ramjet peer"; add ramjet-1shard for a one-shard broker), RESULTS_DIR
 # (results/<timestamp>).
 # Servers bind 127.0.0.1 only. Ports are checked free first: glommio listeners use
@@ -46,6 +47,8 @@ CONNECTIONS=${CONNECTIONS:-2}
 EXECUTORS=${EXECUTORS:-1}
 QUEUES=${QUEUES:-8}
 CONSUME_MAX_SECS=${CONSUME_MAX_SECS:-60}
+BACKLOG=${BACKLOG:-300000}
+BACKLOG_BATCH=${BACKLOG_BATCH:-32}
 RAMJET_ARGS=${RAMJET_ARGS:-}
 SYSTEMS=${SYSTEMS:-ramjet peer}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -104,7 +107,8 @@ mkdir -p "$OUT"
   echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "cells: DURATION=$DURATION s after WARMUP=$WARMUP s, SIZES=$SIZES, SYNC_THREADS=$SYNC_THREADS," \
-       "ASYNC_WINDOW=$ASYNC_WINDOW, CONNECTIONS=$CONNECTIONS per broker, EXECUTORS=$EXECUTORS, QUEUES=$QUEUES"
+       "ASYNC_WINDOW=$ASYNC_WINDOW, CONNECTIONS=$CONNECTIONS per broker, EXECUTORS=$EXECUTORS, QUEUES=$QUEUES," \
+       "BACKLOG=$BACKLOG x 1 KiB in batches of $BACKLOG_BATCH"
   echo "peer: rocketmq-namesrv/rocketmq-broker 1.0.0 (crates.io) from $PEER_BIN"
 } | tee "$OUT/machine.txt" >&2
 
@@ -151,11 +155,15 @@ run_workload() { # system namesrv pids...
         --duration $((DURATION + WARMUP)) --warmup "$WARMUP" --create-topic --queues "$QUEUES"
     fi
   done
-  for size in $SIZES; do
-    run_cell "$system" "consume-$size" "${pids[@]}" -- consume -n "$namesrv" -t "BenchPC$size" \
-      -g "bench_consumer_$size" --from first --duration "$CONSUME_MAX_SECS" \
-      --connections "$CONNECTIONS"
-  done
+  # The same backlog on every system, written in batches so that a slow broker fills it
+  # in seconds too, then drained from offset 0.
+  run_cell "$system" "produce-1024-backlog-batch$BACKLOG_BATCH" "${pids[@]}" -- produce \
+    -n "$namesrv" -t BenchBacklog -s 1024 -w 64 --mode async --batch "$BACKLOG_BATCH" \
+    --count "$BACKLOG" --duration "$CONSUME_MAX_SECS" --connections "$CONNECTIONS" \
+    --create-topic --queues "$QUEUES"
+  run_cell "$system" "consume-1024-backlog" "${pids[@]}" -- consume -n "$namesrv" \
+    -t BenchBacklog -g bench_backlog_consumer --from first --duration "$CONSUME_MAX_SECS" \
+    --connections "$CONNECTIONS"
 }
 
 for system in $SYSTEMS; do
