@@ -18,25 +18,36 @@ the message names the missing route), unless --keep-going, which records the err
                                    when > 0); with --ack-file every acknowledged id is appended
                                    to that file as it is acknowledged, so a crash loses nothing.
 
+  --body-size N                    pad bodies to N bytes ("<id> <pad>", the pad derived from
+                                   the id); --compress-over and --max-message-size set the
+                                   client's compression threshold and size limit.
+
 consume prints {"received": [...]} (each message's topic, tags, keys, body, id, queue_id,
-queue_offset, reconsume_times) once --expect messages arrived (then --settle-seconds more, to
-catch extra or duplicate deliveries), --until-file exists, or --seconds elapsed. --record-file
-appends each message as a JSON line while it runs, for a test that watches progress.
---orderly registers an orderly listener; --model broadcasting sets BROADCASTING.
+queue_offset, reconsume_times, and for padded bodies size and whether the pad is intact) once
+--expect messages arrived (then --settle-seconds more, to catch extra or duplicate deliveries),
+--until-file exists, or --seconds elapsed. --record-file appends each message as a JSON line
+while it runs, for a test that watches progress. --orderly registers an orderly listener;
+--model broadcasting sets BROADCASTING; --fail-once answers RECONSUME_LATER to the first
+delivery of each message (recorded with "failed": true, not counted as received).
 --exit abrupt ends the process right after printing, without shutdown() (the broker sees the
 connections close); graceful (the default) calls shutdown(): it persists offsets
 (UPDATE_CONSUMER_OFFSET) and unregisters (UNREGISTER_CLIENT). That needs message trace on (the
 default here): with it off, the C++ push consumer's shutdown() segfaults before doing either.
 The JSON line is printed before shutdown in any case.
 
+pull prints {"received": [...]} with every message of every queue from offset 0, read with
+the pull consumer (PullConsumer.pull, no offsets stored on the broker).
+
 HOME and ROCKETMQ_CLIENT_LOG_DIR are pointed at --log-dir, so the client's logs and its local
 offset store (~/.rocketmq_offsets, used by broadcasting consumers) stay with the test.
 """
 
 import argparse
+import base64
 import ctypes
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -53,10 +64,10 @@ def load_client(args):
     """
     os.environ["ROCKETMQ_CLIENT_LOG_DIR"] = log_dir(args)
     os.environ["HOME"] = log_dir(args)
-    global Message, MessageModel, Producer, PushConsumer, SendResult, SendStatus, ffi_check
-    global _CSendResult, dll
-    from rocketmq.client import (Message, MessageModel, Producer, PushConsumer, SendResult,
-                                 SendStatus)
+    global Message, MessageModel, Producer, PushConsumer, RecvMessage, SendResult, SendStatus
+    global ffi_check, _CSendResult, dll
+    from rocketmq.client import (Message, MessageModel, Producer, PushConsumer, RecvMessage,
+                                 SendResult, SendStatus)
     from rocketmq.exceptions import ffi_check
     from rocketmq.ffi import _CSendResult, dll
     # Exported by librocketmq.so (CProducer.h) but not wrapped by the Python package: it picks
@@ -66,6 +77,10 @@ def load_client(args):
     dll.SendMessageOrderlyByShardingKey.restype = ctypes.c_int
     dll.SetPushConsumerMessageTrace.argtypes = [ctypes.c_void_p, ctypes.c_int]
     dll.SetPushConsumerMessageTrace.restype = ctypes.c_int
+    dll.SetProducerCompressMsgBodyOverHowmuch.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    dll.SetProducerCompressMsgBodyOverHowmuch.restype = ctypes.c_int
+    global PullConsumer
+    from rocketmq.client import PullConsumer
 
 
 def log_dir(args):
@@ -87,6 +102,17 @@ def tag_for(args, i):
     return tags[i % len(tags)] if tags else None
 
 
+def padded_body(message_id, size):
+    """`<id>` alone, or `<id> <pad>` of `size` bytes with a pad derived from the id (printable,
+    so the C string API carries it, and not very compressible), so a consumer can check it."""
+    if size <= len(message_id) + 1:
+        return message_id
+    rng = random.Random(message_id)
+    pad_len = size - len(message_id) - 1
+    pad = base64.b64encode(rng.getrandbits(8 * pad_len).to_bytes(pad_len, "little"))
+    return message_id + " " + pad[:pad_len].decode("ascii")
+
+
 def build_message(args, i):
     msg = Message(args.topic)
     tag = tag_for(args, i)
@@ -99,7 +125,7 @@ def build_message(args, i):
     msg.set_property("interop", "true")
     if args.mode in ("orderly", "selector"):
         msg.set_property("shard", shard_key(args, i))
-    msg.set_body(message_id(args, i))
+    msg.set_body(padded_body(message_id(args, i), args.body_size))
     return msg
 
 
@@ -133,8 +159,11 @@ class AckLog:
 
 
 def produce(args):
-    producer = Producer(args.group, timeout=args.timeout_ms)
+    producer = Producer(args.group, timeout=args.timeout_ms,
+                        max_message_size=args.max_message_size)
     producer.set_log_root_path(log_dir(args))
+    if args.compress_over is not None:
+        ffi_check(dll.SetProducerCompressMsgBodyOverHowmuch(producer._handle, args.compress_over))
     producer.set_namesrv_addr(args.namesrv)
     producer.start()
     sent, errors = [], []
@@ -245,6 +274,35 @@ def produce(args):
     return 0
 
 
+def describe(msg):
+    """A received message as one JSON object. Padded bodies are reported by their id, with
+    their size and whether the pad arrived intact."""
+    body = msg.body.decode("utf-8", "replace")
+    message_id = body.split(" ", 1)[0] if " " in body and len(body) > 200 else body
+    return {"topic": msg.topic, "tags": msg.tags.decode("utf-8", "replace"),
+            "keys": msg.keys.decode("utf-8", "replace"), "body": message_id,
+            "size": len(msg.body), "intact": padded_body(message_id, len(body)) == body,
+            "id": msg.id, "queue_id": msg.queue_id, "queue_offset": msg.queue_offset,
+            "reconsume_times": msg.reconsume_times,
+            "shard": (msg.get_property("shard") or b"").decode("utf-8", "replace"),
+            "interop": (msg.get_property("interop") or b"").decode("utf-8", "replace"),
+            "at": round(time.time(), 3)}
+
+
+def pull(args):
+    """Every message of every queue from offset 0, with PullConsumer.pull (which stops at a
+    queue's end: NO_NEW_MSG)."""
+    consumer = PullConsumer(args.group)
+    consumer.set_log_root_path(log_dir(args))
+    consumer.set_namesrv_addr(args.namesrv)
+    consumer.start()
+    received = [describe(msg) for msg in consumer.pull(args.topic, args.expression,
+                                                        max_num=args.max_num)]
+    print(json.dumps({"received": received}), flush=True)
+    consumer.shutdown()
+    return 0
+
+
 def consume(args):
     received = []
     done = threading.Event()
@@ -252,15 +310,19 @@ def consume(args):
     enough_at = [None]
     record = open(args.record_file, "a", buffering=1) if args.record_file else None
 
+    failed_once = set()
+
     def on_message(msg):
-        entry = {"topic": msg.topic, "tags": msg.tags.decode("utf-8", "replace"),
-                 "keys": msg.keys.decode("utf-8", "replace"),
-                 "body": msg.body.decode("utf-8", "replace"), "id": msg.id,
-                 "queue_id": msg.queue_id, "queue_offset": msg.queue_offset,
-                 "reconsume_times": msg.reconsume_times,
-                 "shard": (msg.get_property("shard") or b"").decode("utf-8", "replace"),
-                 "at": round(time.time(), 3)}
+        """Returns the consume status: 0 CONSUME_SUCCESS, 1 RECONSUME_LATER."""
+        entry = describe(msg)
         with lock:
+            if args.fail_once and entry["body"] not in failed_once:
+                # Not counted as received: the client sends it back (CONSUMER_SEND_MSG_BACK).
+                failed_once.add(entry["body"])
+                entry["failed"] = True
+                if record:
+                    record.write(json.dumps(entry) + "\n")
+                return 1
             received.append(entry)
             if record:
                 record.write(json.dumps(entry) + "\n")
@@ -268,6 +330,7 @@ def consume(args):
             if args.expect and len(received) >= args.expect and enough_at[0] is None:
                 enough_at[0] = time.time()
                 done.set()
+        return 0
 
     model = MessageModel.BROADCASTING if args.model == "broadcasting" else \
         MessageModel.CLUSTERING
@@ -285,7 +348,12 @@ def consume(args):
         # never gets the final UPDATE_CONSUMER_OFFSET nor UNREGISTER_CLIENT. With trace on,
         # trace records also go to rmq_sys_TRACE_DATA_DEFAULT_REGION (auto-created).
         ffi_check(dll.SetPushConsumerMessageTrace(consumer._handle, TRACE_OPEN))
-    consumer.subscribe(args.topic, on_message, expression=args.expression)
+    # Registered directly rather than through PushConsumer.subscribe, whose wrapper re-raises
+    # a callback's exception inside the ctypes callback (ctypes then returns 0, i.e. success),
+    # so RECONSUME_LATER never reaches the client.
+    ffi_check(dll.Subscribe(consumer._handle, args.topic.encode("utf-8"),
+                            args.expression.encode("utf-8")))
+    consumer._register_callback(lambda _consumer, handle: on_message(RecvMessage(handle)))
     consumer.start()
     deadline = time.time() + args.seconds
     while time.time() < deadline:
@@ -335,6 +403,12 @@ def main():
     p.add_argument("--ack-file", help="append each acknowledged id to this file")
     p.add_argument("--linger-seconds", type=float, default=0,
                    help="stay connected this long after the sends")
+    p.add_argument("--body-size", type=int, default=0,
+                   help="pad each body to this many bytes (with --id-prefix)")
+    p.add_argument("--compress-over", type=int,
+                   help="compress bodies over this many bytes (the client's default is 4096)")
+    p.add_argument("--max-message-size", type=int,
+                   help="the client's own limit (default 4 MiB), checked before sending")
 
     c = sub.add_parser("consume", parents=[common])
     c.add_argument("--group", default="interop_cpp_consumer")
@@ -351,11 +425,18 @@ def main():
     c.add_argument("--exit", choices=["graceful", "abrupt"], default="graceful")
     c.add_argument("--message-trace", choices=["on", "off"], default="on",
                    help="off reproduces the shutdown crash (see consume())")
+    c.add_argument("--fail-once", action="store_true",
+                   help="answer RECONSUME_LATER to each message's first delivery")
+
+    pl = sub.add_parser("pull", parents=[common])
+    pl.add_argument("--group", default="interop_cpp_pull")
+    pl.add_argument("--expression", default="*")
+    pl.add_argument("--max-num", type=int, default=32)
 
     args = parser.parse_args()
     load_client(args)
     started = time.time()
-    status = produce(args) if args.command == "produce" else consume(args)
+    status = {"produce": produce, "consume": consume, "pull": pull}[args.command](args)
     print("cpp_client %s finished in %.1fs" % (args.command, time.time() - started),
           file=sys.stderr)
     # The C++ client keeps native threads around after shutdown; don't wait on them.

@@ -133,15 +133,26 @@ impl Cluster {
 /// One delivered message, as the consumer driver reports it.
 #[derive(Debug, Clone)]
 struct Received {
+    /// The message id (`<prefix>-<index>`): the whole body, or its first word when padded.
     body: String,
+    /// The topic as the client reports it (a retried message's original topic).
+    topic: String,
     tags: String,
     keys: String,
     /// The C++ client's message id: the producer's UNIQ_KEY.
     msg_id: String,
     queue_id: i64,
     queue_offset: i64,
+    reconsume_times: i64,
     /// The sharding key the producer put in the "shard" property, if any.
     shard: String,
+    /// The "interop" user property every driver message carries ("true").
+    interop: String,
+    /// Body length in bytes, and whether a padded body arrived byte for byte.
+    size: i64,
+    intact: bool,
+    /// A delivery the consumer answered with RECONSUME_LATER (`--fail-once`).
+    failed: bool,
 }
 
 impl Received {
@@ -149,12 +160,18 @@ impl Received {
         let text = |key: &str| value[key].as_str().unwrap_or_default().to_string();
         Received {
             body: text("body"),
+            topic: text("topic"),
             tags: text("tags"),
             keys: text("keys"),
             msg_id: text("id"),
             queue_id: value["queue_id"].as_i64().unwrap_or(-1),
             queue_offset: value["queue_offset"].as_i64().unwrap_or(-1),
+            reconsume_times: value["reconsume_times"].as_i64().unwrap_or(-1),
             shard: text("shard"),
+            interop: text("interop"),
+            size: value["size"].as_i64().unwrap_or(-1),
+            intact: value["intact"].as_bool().unwrap_or(false),
+            failed: value["failed"].as_bool().unwrap_or(false),
         }
     }
 }
@@ -414,6 +431,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer_exactly() {
     }
     for message in &received {
         assert_eq!(message.tags, "TagA", "{message:?}");
+        assert_eq!(message.interop, "true", "user property lost: {message:?}");
         assert_eq!(message.keys, message.body, "{message:?}");
     }
     // Every message has its own slot: no (queue, offset) is delivered twice.
@@ -547,12 +565,14 @@ impl Drop for BackgroundProducer {
     }
 }
 
-/// How often each body occurs across `consumers`' records.
+/// How often each body was delivered (and accepted) across `consumers`' records.
 fn delivery_counts(consumers: &[&BackgroundConsumer]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for consumer in consumers {
         for message in consumer.records() {
-            *counts.entry(message.body).or_insert(0) += 1;
+            if !message.failed {
+                *counts.entry(message.body).or_insert(0) += 1;
+            }
         }
     }
     counts
@@ -1120,4 +1140,172 @@ fn broker_restarts_right_after_sigkill_under_load() {
         || cluster.broker.log_tail(),
     );
     producer.stop();
+}
+
+#[test]
+fn large_bodies_round_trip_and_an_oversized_one_is_refused() {
+    // Proves bodies far above the broker's 256 KiB pull batch limit come back byte for byte:
+    // 200 KB bodies the C++ producer compresses (sysFlag COMPRESSED must survive the store)
+    // and 1 MB ones sent uncompressed, to a push consumer and a pull consumer; and that a
+    // 5 MB body (over maxMessageSize, 4 MiB) is refused with MESSAGE_ILLEGAL (13) and not
+    // stored.
+    let cluster = Cluster::start("broker_cpp_large_bodies");
+    let topic = "CppLarge";
+    let limit = ["--max-message-size", "8388608"]; // The client's own limit is 128 KiB.
+    let mut args = vec![
+        "--count",
+        "6",
+        "--id-prefix",
+        "zip",
+        "--body-size",
+        "200000",
+    ];
+    args.extend(limit);
+    cluster.produce(topic, &args);
+    let mut args = vec![
+        "--count",
+        "4",
+        "--id-prefix",
+        "raw",
+        "--body-size",
+        "1000000",
+    ];
+    args.extend(["--compress-over", "100000000"]);
+    args.extend(limit);
+    cluster.produce(topic, &args);
+
+    let mut args = vec![
+        "--count",
+        "1",
+        "--id-prefix",
+        "huge",
+        "--body-size",
+        "5000000",
+    ];
+    args.extend(["--compress-over", "100000000"]);
+    args.extend(limit);
+    let refused = cluster.run("produce", topic, &args);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "the send must fail\n{refused}"
+    );
+    // The C++ client turns the broker's answer into a generic error after its retries; its
+    // log keeps the code and remark.
+    let logs = std::fs::read_dir(cluster.dir.join("cpp-client-logs"))
+        .expect("client logs")
+        .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        logs.contains("error code:13"),
+        "the broker did not answer MESSAGE_ILLEGAL (13); client log lines: {:?}",
+        logs.lines()
+            .filter(|l| l.contains("processSendResponse"))
+            .collect::<Vec<_>>()
+    );
+
+    let mut expected = ids("zip", 0, 6);
+    expected.extend(ids("raw", 0, 4));
+    let check = |received: &[Received], how: &str| {
+        assert_eq!(bodies(received), sorted(expected.clone()), "{how}");
+        for message in received {
+            let size = if message.body.starts_with("zip-") {
+                200_000
+            } else {
+                1_000_000
+            };
+            assert_eq!(message.size, size, "{how}: {message:?}");
+            assert!(message.intact, "{how}: body corrupted: {message:?}");
+        }
+    };
+    let output = cluster.run(
+        "consume",
+        topic,
+        &[
+            "--group",
+            "cpp_large",
+            "--expect",
+            "10",
+            "--settle-seconds",
+            SETTLE_SECONDS,
+            "--seconds",
+            RECEIVE_SECONDS,
+        ],
+    );
+    check(&cluster.received(&output), "push consumer");
+    let output = cluster.run("pull", topic, &["--group", "cpp_large_pull"]);
+    check(&cluster.received(&output), "pull consumer");
+}
+
+#[test]
+fn failed_deliveries_come_back_through_the_retry_topic() {
+    // Proves CONSUMER_SEND_MSG_BACK: a consumer that answers RECONSUME_LATER to each
+    // message's first delivery gets every message again from %RETRY%<group> (created at its
+    // first heartbeat), with reconsume times counted up and the original topic restored from
+    // RETRY_TOPIC; nothing is lost. (The C++ client sends back every message of the pulled
+    // batch that failed, including ones already consumed, so a message may come more than
+    // twice; and Ramjet has no delay levels yet, so retries come without the 10 s delay.)
+    let cluster = Cluster::start("broker_cpp_retry");
+    let topic = "CppRetry";
+    let group = "cpp_retry";
+    cluster.produce(topic, &["--count", "12", "--id-prefix", "re"]);
+    let mut consumer =
+        BackgroundConsumer::start(&cluster, "retrying", topic, group, &["--fail-once"]);
+    let expected = ids("re", 0, 12);
+    wait_for_group(&cluster, topic, group, &expected, &[&consumer]);
+    consumer.stop(&cluster);
+
+    let records = consumer.records();
+    for id in &expected {
+        let deliveries: Vec<&Received> = records.iter().filter(|m| &m.body == id).collect();
+        let accepted: Vec<&&Received> = deliveries.iter().filter(|m| !m.failed).collect();
+        assert!(
+            accepted.iter().all(|m| m.reconsume_times >= 1),
+            "{id} accepted before it had ever been retried: {deliveries:?}"
+        );
+        for message in &deliveries {
+            assert_eq!(message.topic, topic, "topic not restored: {message:?}");
+            assert_eq!(message.interop, "true", "user property lost: {message:?}");
+        }
+    }
+    let retried = cluster.run(
+        "pull",
+        &format!("%RETRY%{group}"),
+        &["--group", "cpp_retry_pull"],
+    );
+    let retried = cluster.received(&retried);
+    assert!(
+        expected
+            .iter()
+            .all(|id| retried.iter().any(|m| &m.body == id)),
+        "every message was sent back to %RETRY%{group}: {:?}",
+        bodies(&retried)
+    );
+}
+
+#[test]
+fn pull_consumer_reads_every_queue_from_zero() {
+    // Proves PULL_MESSAGE for a pull consumer (no subscription registered by heartbeat, offsets
+    // chosen by the caller): the C++ PullConsumer reads each queue from 0 until NO_NEW_MSG and
+    // gets exactly what was sent; with a tag expression, exactly the matching messages.
+    let cluster = Cluster::start("broker_cpp_pull");
+    let topic = "CppPull";
+    cluster.produce(
+        topic,
+        &["--count", "40", "--tag", "TagA,TagB", "--id-prefix", "pl"],
+    );
+    let output = cluster.run("pull", topic, &["--group", "cpp_pull", "--max-num", "7"]);
+    assert_eq!(bodies(&cluster.received(&output)), sorted(ids("pl", 0, 40)));
+
+    let output = cluster.run(
+        "pull",
+        topic,
+        &["--group", "cpp_pull_b", "--expression", "TagB"],
+    );
+    let received = cluster.received(&output);
+    let only_b: Vec<String> = (1..40).step_by(2).map(|i| format!("pl-{i}")).collect();
+    assert_eq!(bodies(&received), sorted(only_b));
+    assert!(received.iter().all(|m| m.tags == "TagB"), "{received:?}");
 }
