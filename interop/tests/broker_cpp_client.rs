@@ -402,7 +402,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer_exactly() {
         topic,
         &["--mode", "oneway", "--count", "10", "--id-prefix", "oneway"],
     );
-    cluster.produce(
+    let batch_sent = cluster.produce(
         topic,
         &["--mode", "batch", "--count", "10", "--id-prefix", "batch"],
     );
@@ -421,6 +421,7 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer_exactly() {
 
     let by_body: BTreeMap<&str, &Received> =
         received.iter().map(|m| (m.body.as_str(), m)).collect();
+    // The send result's queue offset is where the message was stored.
     for entry in sync_sent.iter().chain(&async_sent) {
         let message = by_body[entry["id"].as_str().unwrap()];
         assert_eq!(
@@ -428,6 +429,22 @@ fn sync_async_oneway_and_batch_sends_reach_a_clustering_consumer_exactly() {
             entry["msg_id"].as_str().unwrap(),
             "{message:?}"
         );
+        assert_eq!(
+            Some(message.queue_offset),
+            entry["offset"].as_i64(),
+            "{entry}"
+        );
+    }
+    // A batch goes to one queue, in order, from the offset its result names.
+    let batch: Vec<&Received> = (0..10)
+        .map(|i| by_body[format!("batch-{i}").as_str()])
+        .collect();
+    let first = batch_sent[0]["offset"]
+        .as_i64()
+        .expect("the batch's offset");
+    for (i, message) in batch.iter().enumerate() {
+        assert_eq!(message.queue_id, batch[0].queue_id, "{message:?}");
+        assert_eq!(message.queue_offset, first + i as i64, "{message:?}");
     }
     for message in &received {
         assert_eq!(message.tags, "TagA", "{message:?}");
@@ -802,7 +819,8 @@ fn orderly_sends_keep_per_key_order_for_an_orderly_consumer() {
     // Proves ordered messaging: the C++ producer's SendMessageOrderlyByShardingKey and its
     // hashing selector (send_orderly) put each key on one queue, the broker grants an orderly
     // push consumer the queue locks (LOCK_BATCH_MQ) and refuses them to another client, and
-    // the consumer receives each key's messages in send order, none lost or repeated.
+    // the consumer receives each key's messages in send order, none lost or repeated; its
+    // shutdown releases the locks.
     let cluster = Cluster::start("broker_cpp_orderly");
     let topic = "CppOrderly";
     let group = "cpp_orderly";
@@ -832,15 +850,25 @@ fn orderly_sends_keep_per_key_order_for_an_orderly_consumer() {
     let body = serde_json::json!({
         "consumerGroup": group, "clientId": "127.0.0.1@intruder", "mqSet": mq_set
     });
-    let response = cluster.broker_connection().request(
-        LOCK_BATCH_MQ,
-        &Map::new(),
-        body.to_string().as_bytes(),
-    );
-    assert_eq!(response.code(), SUCCESS, "{response:?}");
+    let lock_as_intruder = || {
+        let response = cluster.broker_connection().request(
+            LOCK_BATCH_MQ,
+            &Map::new(),
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(response.code(), SUCCESS, "{response:?}");
+        let mut locked: Vec<i64> = response.body_json()["lockOKMQSet"]
+            .as_array()
+            .expect("lockOKMQSet")
+            .iter()
+            .filter_map(|mq| mq["queueId"].as_i64())
+            .collect();
+        locked.sort();
+        locked
+    };
     assert_eq!(
-        response.body_json()["lockOKMQSet"],
-        serde_json::json!([]),
+        lock_as_intruder(),
+        Vec::<i64>::new(),
         "queues locked by the orderly consumer were granted to another client"
     );
 
@@ -862,6 +890,12 @@ fn orderly_sends_keep_per_key_order_for_an_orderly_consumer() {
     wait_for_group(&cluster, topic, group, &expected, &[&consumer]);
     let received = consumer.stop(&cluster);
     assert_eq!(bodies(&received), sorted(expected), "each message once");
+    // Its shutdown released the locks (UNLOCK_BATCH_MQ), so another client gets them all.
+    assert_eq!(
+        lock_as_intruder(),
+        (0..i64::from(queues)).collect::<Vec<_>>(),
+        "the stopped consumer's locks were not released"
+    );
 
     // Per (prefix, key): one queue, and indexes in send order.
     let mut streams: BTreeMap<(String, String), Vec<(usize, i64)>> = BTreeMap::new();
