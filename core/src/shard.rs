@@ -59,11 +59,18 @@ pub struct Origin {
 
 /// Messages between broker shards (bounded channels of `SHARD_INBOX_CAPACITY`).
 pub enum ShardMessage {
-    /// Run `request` here and send back what it answers.
+    /// Run `request` here and send back what it answers as a `Reply` to `reply_to`.
     Request {
         request: RemotingCommand,
         origin: Origin,
-        reply: oneshot::Sender<Option<RemotingCommand>>,
+        reply_to: usize,
+        request_id: u64,
+    },
+    /// The answer to a `Request` this shard sent. Replies travel on the mesh like requests:
+    /// glommio wakes a parked executor for its own channels, not for a foreign waker.
+    Reply {
+        request_id: u64,
+        answer: Option<RemotingCommand>,
     },
     /// Leader only: create a topic for a send (auto-creation) if allowed.
     EnsureTopic {
@@ -104,6 +111,9 @@ pub struct BrokerShard {
     connections: RefCell<HashMap<u64, Weak<Connection>>>,
     pub in_flight_puts: Cell<usize>,
     pub stats: ShardStats,
+    /// Requests this shard forwarded, by id, waiting for their `Reply`.
+    pending_replies: RefCell<HashMap<u64, oneshot::Sender<Option<RemotingCommand>>>>,
+    next_request_id: Cell<u64>,
 }
 
 impl BrokerShard {
@@ -132,6 +142,8 @@ impl BrokerShard {
             connections: RefCell::new(HashMap::new()),
             in_flight_puts: Cell::new(0),
             stats: ShardStats::default(),
+            pending_replies: RefCell::new(HashMap::new()),
+            next_request_id: Cell::new(0),
         }
     }
 
@@ -182,17 +194,17 @@ impl BrokerShard {
         let (reply, answer) = oneshot::channel();
         let fallback = RemotingCommand::response_to(&request, response::SYSTEM_ERROR)
             .with_remark(format!("broker shard {shard} is not reachable"));
-        if !self
-            .send_to_shard(
-                shard,
-                ShardMessage::Request {
-                    request,
-                    origin,
-                    reply,
-                },
-            )
-            .await
-        {
+        let request_id = self.next_request_id.get();
+        self.next_request_id.set(request_id.wrapping_add(1));
+        self.pending_replies.borrow_mut().insert(request_id, reply);
+        let message = ShardMessage::Request {
+            request,
+            origin,
+            reply_to: self.id,
+            request_id,
+        };
+        if !self.send_to_shard(shard, message).await {
+            self.pending_replies.borrow_mut().remove(&request_id);
             return Some(fallback);
         }
         answer.await.unwrap_or(Some(fallback))
@@ -292,14 +304,22 @@ impl BrokerShard {
                 ShardMessage::Request {
                     request,
                     origin,
-                    reply,
+                    reply_to,
+                    request_id,
                 } => {
                     let shard = self.clone();
                     glommio::spawn_local(async move {
                         let answer = processor::process(&shard, request, &origin).await;
-                        let _ = reply.send(answer);
+                        shard
+                            .send_to_shard(reply_to, ShardMessage::Reply { request_id, answer })
+                            .await;
                     })
                     .detach();
+                }
+                ShardMessage::Reply { request_id, answer } => {
+                    if let Some(waiter) = self.pending_replies.borrow_mut().remove(&request_id) {
+                        let _ = waiter.send(answer);
+                    }
                 }
                 // Leader work that may wait on other shards runs as its own task, so the
                 // inbox keeps draining whatever those shards send meanwhile.
