@@ -120,9 +120,14 @@ pub fn percentile_distribution(histogram: &Histogram<u64>) -> String {
         out,
         "#[Buckets = {:12}, SubBuckets     = {:12}]",
         histogram.buckets(),
-        histogram.distinct_values()
+        sub_bucket_count(histogram.sigfig())
     );
     out
+}
+
+/// Java's `subBucketCount`: the power of two that holds `2 * 10^sigfig` values.
+fn sub_bucket_count(sigfig: u8) -> u64 {
+    (2 * 10u64.pow(u32::from(sigfig))).next_power_of_two()
 }
 
 /// Latency (ms, linear) against percentile (log scale of 1/(1-p), as the HdrHistogram
@@ -398,6 +403,7 @@ mod tests {
         let text = percentile_distribution(&histogram);
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
         assert!(text.contains("#[Max     =        1.000, Total count    =         1000]"));
+        assert!(text.contains("SubBuckets     =         2048]"), "{text}");
         let last_step = text.lines().rfind(|l| !l.starts_with('#')).unwrap();
         assert!(last_step.contains("1.000000000000"), "{last_step}");
     }
