@@ -148,7 +148,9 @@ impl Leader {
         self.publish().await;
         let registration = self.registration.borrow().upgrade();
         match registration {
-            Some(registration) => registration.register_all().await,
+            Some(registration) => {
+                registration.register_all().await;
+            }
             None => self.request_registration(),
         }
     }

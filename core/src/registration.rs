@@ -89,10 +89,13 @@ impl NamesrvRegistration {
             .with_body(body)
     }
 
-    /// Registers with every name server once; failures are logged and retried next period.
-    pub async fn register_all(&self) {
+    /// Registers with every name server once. Returns whether all of them took it;
+    /// failures are logged, and `run` retries them soon rather than a period later.
+    pub async fn register_all(&self) -> bool {
+        let mut all = true;
         for addr in self.leader.config().namesrv_addr.clone() {
             let Some(connection) = self.connection(&addr).await else {
+                all = false;
                 continue;
             };
             match connection
@@ -103,11 +106,16 @@ impl NamesrvRegistration {
                     tracing::debug!(namesrv = addr, "registered");
                 }
                 Ok(answer) => {
+                    all = false;
                     tracing::warn!(namesrv = addr, code = answer.code, remark = ?answer.remark, "registration refused")
                 }
-                Err(error) => tracing::warn!(namesrv = addr, %error, "registration failed"),
+                Err(error) => {
+                    all = false;
+                    tracing::warn!(namesrv = addr, %error, "registration failed")
+                }
             }
         }
+        all
     }
 
     pub async fn unregister_all(&self) {
@@ -136,11 +144,21 @@ impl NamesrvRegistration {
             return;
         };
         let period = self.leader.config().register_name_server_period;
+        // A name server that was unreachable (restarting, or not up yet) is retried after
+        // 1 s, doubling up to the period, so routes do not wait 30 s to appear.
+        let mut retry = Duration::from_secs(1);
         loop {
-            self.register_all().await;
+            let wait = if self.register_all().await {
+                retry = Duration::from_secs(1);
+                period
+            } else {
+                let wait = retry.min(period);
+                retry = (retry * 2).min(period);
+                wait
+            };
             // Coalesce bursts of topic changes (a client creating many topics) into one
             // registration.
-            let _ = glommio::timer::timeout(period, async {
+            let _ = glommio::timer::timeout(wait, async {
                 wake.recv().await;
                 Ok(())
             })

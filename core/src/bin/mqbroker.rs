@@ -69,10 +69,28 @@ fn main() {
         if config.namesrv_addr.is_empty() {
             config.namesrv_addr = vec![format!("127.0.0.1:{namesrv_port}")];
         }
+        // Register with a name server that is already listening, so routes exist as soon
+        // as the broker says it booted.
+        let host = if config.bind_address == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &config.bind_address
+        };
+        wait_for_port(
+            &format!("{host}:{namesrv_port}"),
+            std::time::Duration::from_secs(10),
+        );
     }
     if let Err(error) = ramjet_core::broker::run(config) {
         eprintln!("mqbroker: {error}");
         std::process::exit(1);
+    }
+}
+
+fn wait_for_port(addr: &str, timeout: std::time::Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::net::TcpStream::connect(addr).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
