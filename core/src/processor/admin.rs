@@ -13,6 +13,7 @@ use ramjet_net::header::{
     GetConsumeStatsRequestHeader, GetProducerConnectionListRequestHeader, TopicRequestHeader,
 };
 use ramjet_net::RemotingCommand;
+use ramjet_store::message::record::store_timestamp_of;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -354,12 +355,24 @@ async fn partial(shard: &Rc<BrokerShard>, request: &RemotingCommand) -> Remoting
         }
         request::GET_BROKER_RUNTIME_INFO => {
             let (min, max) = shard.store.commit_log_bounds();
+            // The oldest record still stored: mqadmin clusterList shows its age (#Hour).
+            let earliest = if max > min {
+                shard
+                    .store
+                    .read_by_physical_offset(min)
+                    .await
+                    .as_deref()
+                    .and_then(store_timestamp_of)
+            } else {
+                None
+            };
             let row = [
                 shard.stats.put_messages.get(),
                 shard.stats.get_messages.get(),
                 shard.stats.put_bytes.get(),
                 max.saturating_sub(min),
                 shard.long_polling.parked_count() as u64,
+                earliest.unwrap_or(0).max(0) as u64,
             ];
             serde_json::to_vec(&row).expect("serializes")
         }
@@ -390,9 +403,7 @@ async fn last_store_time(
         .messages
         .first()
         .and_then(|message| match &message.data {
-            ramjet_store::MessageData::Bytes(bytes) => {
-                ramjet_store::message::record::store_timestamp_of(bytes)
-            }
+            ramjet_store::MessageData::Bytes(bytes) => store_timestamp_of(bytes),
             ramjet_store::MessageData::File(_) => None,
         })
         .unwrap_or(0)
@@ -574,10 +585,14 @@ async fn runtime_info(
     origin: &Origin,
 ) -> RemotingCommand {
     let mut totals = [0u64; 5];
+    let mut earliest: Option<u64> = None;
     for answer in shard.run_on_all(request, origin).await {
-        if let Ok(row) = serde_json::from_slice::<[u64; 5]>(&answer.body) {
+        if let Ok(row) = serde_json::from_slice::<[u64; 6]>(&answer.body) {
             for (total, value) in totals.iter_mut().zip(row) {
                 *total += value;
+            }
+            if row[5] > 0 {
+                earliest = Some(earliest.map_or(row[5], |e| e.min(row[5])));
             }
         }
     }
@@ -604,7 +619,12 @@ async fn runtime_info(
     );
     set("pullParkedCount", parked.to_string());
     set("pageCacheLockTimeMills", "0".into());
-    set("earliestMessageTimeStamp", "0".into());
+    // Java reports the current time when the store is empty.
+    let now = crate::topic_config_manager::now_ms() as u64;
+    set(
+        "earliestMessageTimeStamp",
+        earliest.unwrap_or(now).to_string(),
+    );
     set("sendThreadPoolQueueSize", "0".into());
     set("pullThreadPoolQueueSize", "0".into());
     set("sendThreadPoolQueueHeadWaitTimeMills", "0".into());
