@@ -144,17 +144,8 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("property {key}: {value:?} is not a valid {expected}")]
-    BadValue {
-        key: String,
-        value: String,
-        expected: &'static str,
-    },
+    #[error(transparent)]
+    Property(#[from] ramjet_net::properties::PropertyError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -410,17 +401,7 @@ impl BrokerConfig {
 
     pub fn load_file(&mut self, path: &str) -> Result<Vec<String>, ConfigError> {
         self.config_file = Some(PathBuf::from(path));
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut unknown = Vec::new();
-        for (key, value) in ramjet_net::properties::parse(&text) {
-            if !self.set(&key, &value)? {
-                unknown.push(key);
-            }
-        }
-        Ok(unknown)
+        ramjet_net::properties::load_file(path, |key, value| self.set(key, value))
     }
 
     /// The effective configuration as properties, for `-p` and GET_BROKER_CONFIG.
@@ -522,15 +503,16 @@ impl BrokerConfig {
 }
 
 fn bad(key: &str, value: &str, expected: &'static str) -> ConfigError {
-    ConfigError::BadValue {
+    ramjet_net::properties::PropertyError::BadValue {
         key: key.to_owned(),
         value: value.to_owned(),
         expected,
     }
+    .into()
 }
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
-    value.parse().map_err(|_| bad(key, value, "number"))
+    Ok(ramjet_net::properties::parse_value(key, value, "number")?)
 }
 
 fn millis(key: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -538,11 +520,7 @@ fn millis(key: &str, value: &str) -> Result<Duration, ConfigError> {
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad(key, value, "boolean")),
-    }
+    Ok(ramjet_net::properties::parse_bool(key, value)?)
 }
 
 #[cfg(test)]

@@ -58,20 +58,7 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
 ];
 
 /// Why a configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("property {key}: {value:?} is not a valid {expected}")]
-    BadValue {
-        key: String,
-        value: String,
-        expected: &'static str,
-    },
-}
+pub type ConfigError = ramjet_net::properties::PropertyError;
 
 impl Default for NamesrvConfig {
     fn default() -> NamesrvConfig {
@@ -155,17 +142,7 @@ impl NamesrvConfig {
 
     /// Loads a properties file on top of the current values; returns the unknown keys.
     pub fn load_file(&mut self, path: &str) -> Result<Vec<String>, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut unknown = Vec::new();
-        for (key, value) in ramjet_net::properties::parse(&text) {
-            if !self.set(&key, &value)? {
-                unknown.push(key);
-            }
-        }
-        Ok(unknown)
+        ramjet_net::properties::load_file(path, |key, value| self.set(key, value))
     }
 
     pub fn effective_shard_count(&self) -> usize {
@@ -179,29 +156,7 @@ impl NamesrvConfig {
     }
 }
 
-fn parse<T: std::str::FromStr>(
-    key: &str,
-    value: &str,
-    expected: &'static str,
-) -> Result<T, ConfigError> {
-    value.parse().map_err(|_| ConfigError::BadValue {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        expected,
-    })
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ConfigError::BadValue {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            expected: "boolean",
-        }),
-    }
-}
+use ramjet_net::properties::{parse_bool, parse_value as parse};
 
 #[cfg(test)]
 mod tests {

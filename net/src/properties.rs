@@ -85,6 +85,68 @@ fn unescape(text: &str) -> String {
     out
 }
 
+/// Why a configuration property could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PropertyError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("property {key}: {value:?} is not a valid {expected}")]
+    BadValue {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// Parses one property's value, naming the key and what was expected on failure.
+pub fn parse_value<T: std::str::FromStr>(
+    key: &str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, PropertyError> {
+    value.trim().parse().map_err(|_| PropertyError::BadValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected,
+    })
+}
+
+/// `true` / `false` in any case, as Java's config loader accepts; anything else is an error
+/// rather than Java's silent `false`, so a typo in broker.conf is caught at start.
+pub fn parse_bool(key: &str, value: &str) -> Result<bool, PropertyError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(PropertyError::BadValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            expected: "boolean",
+        }),
+    }
+}
+
+/// Reads a properties file and applies each pair with `set`, which answers whether it
+/// knew the key. Returns the unknown keys, for the caller to warn about.
+pub fn load_file<E: From<PropertyError>>(
+    path: &str,
+    mut set: impl FnMut(&str, &str) -> Result<bool, E>,
+) -> Result<Vec<String>, E> {
+    let text = std::fs::read_to_string(path).map_err(|source| PropertyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut unknown = Vec::new();
+    for (key, value) in parse(&text) {
+        if !set(&key, &value)? {
+            unknown.push(key);
+        }
+    }
+    Ok(unknown)
+}
+
 /// Writes pairs as `key=value` lines, the form GET_BROKER_CONFIG answers with.
 pub fn to_text<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
