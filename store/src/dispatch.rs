@@ -2,11 +2,12 @@
 //! order, after the record is written (so consumers never see a record a crash could
 //! take back), and again during recovery for records past the consistent point.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use crate::consume_queue::{ConsumeQueue, CqPut, CqUnit};
 use crate::error::StoreError;
+use crate::fx_hash::FxHashMap;
 use crate::index_service::{IndexRequest, IndexService};
 use crate::message::record::DecodedRecord;
 use crate::message::sys_flag::{is_consumable, is_indexed};
@@ -16,7 +17,8 @@ use crate::storage::Storage;
 /// What dispatch needs of one record (`DispatchRequest` in Java).
 #[derive(Clone, Debug)]
 pub struct DispatchRequest {
-    pub topic: String,
+    /// Shared with the store's queue-offset table, so a put allocates no topic copy.
+    pub topic: Rc<str>,
     pub queue_id: i32,
     pub queue_offset: i64,
     pub commit_log_offset: i64,
@@ -24,19 +26,31 @@ pub struct DispatchRequest {
     pub tags_code: i64,
     pub store_timestamp: i64,
     pub sys_flag: i32,
-    /// UNIQ_KEY first, then the KEYS tokens.
+    /// UNIQ_KEY first, then the KEYS tokens; empty when the index is off.
     pub keys: Vec<String>,
 }
 
 impl DispatchRequest {
-    pub fn new(record: &MessageRecord, sys_flag: i32, tags_code: i64) -> Self {
-        let keys = record
-            .uniq_key()
-            .into_iter()
-            .chain(record.properties.keys())
-            .map(String::from);
+    /// `index_keys`: collect the keys the IndexFile needs (skipped when the index is off).
+    pub fn new(
+        record: &MessageRecord,
+        topic: Rc<str>,
+        sys_flag: i32,
+        tags_code: i64,
+        index_keys: bool,
+    ) -> Self {
+        debug_assert_eq!(&*topic, record.topic);
+        let keys = if index_keys {
+            let keys = record
+                .uniq_key()
+                .into_iter()
+                .chain(record.properties.keys());
+            keys.map(String::from).collect()
+        } else {
+            Vec::new()
+        };
         Self {
-            topic: record.topic.clone(),
+            topic,
             queue_id: record.queue_id,
             queue_offset: 0,
             commit_log_offset: 0,
@@ -44,12 +58,14 @@ impl DispatchRequest {
             tags_code,
             store_timestamp: 0,
             sys_flag,
-            keys: keys.collect(),
+            keys,
         }
     }
 
     pub fn from_decoded(record: &DecodedRecord) -> Self {
-        let mut request = Self::new(&record.message, record.message.sys_flag, record.tags_code());
+        let message = &record.message;
+        let topic = Rc::from(message.topic.as_str());
+        let mut request = Self::new(message, topic, message.sys_flag, record.tags_code(), true);
         request.queue_offset = record.stamp.queue_offset;
         request.commit_log_offset = record.stamp.physical_offset;
         request.size = record.total_size as i32;
@@ -70,7 +86,7 @@ pub struct Dispatcher<S: Storage> {
     root: PathBuf,
     file_size: u64,
     /// topic -> queue id -> queue. Nested so lookups by `&str` need no allocation.
-    queues: HashMap<String, HashMap<i32, ConsumeQueue<S>>>,
+    queues: FxHashMap<String, FxHashMap<i32, ConsumeQueue<S>>>,
     pub index: Option<IndexService<S>>,
     listeners: Vec<AppendListener>,
     /// Store time of the last dispatched record, for the checkpoint.
@@ -88,7 +104,7 @@ impl<S: Storage> Dispatcher<S> {
         storage
             .create_dir_all(&root)
             .map_err(StoreError::io(&root))?;
-        let mut queues: HashMap<String, HashMap<i32, ConsumeQueue<S>>> = HashMap::new();
+        let mut queues: FxHashMap<String, FxHashMap<i32, ConsumeQueue<S>>> = FxHashMap::default();
         for topic in storage.list_dir(&root).map_err(StoreError::io(&root))? {
             let topic_dir = root.join(&topic);
             for queue_name in storage
@@ -148,11 +164,11 @@ impl<S: Storage> Dispatcher<S> {
     }
 
     pub fn queues_mut(&mut self) -> impl Iterator<Item = &mut ConsumeQueue<S>> {
-        self.queues.values_mut().flat_map(HashMap::values_mut)
+        self.queues.values_mut().flat_map(FxHashMap::values_mut)
     }
 
     pub fn queues(&self) -> impl Iterator<Item = &ConsumeQueue<S>> {
-        self.queues.values().flat_map(HashMap::values)
+        self.queues.values().flat_map(FxHashMap::values)
     }
 
     pub fn add_listener(&mut self, listener: AppendListener) {

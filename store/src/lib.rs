@@ -26,6 +26,7 @@ pub mod config;
 pub mod consume_queue;
 pub mod dispatch;
 pub mod error;
+mod fx_hash;
 mod get;
 pub mod index_file;
 pub mod index_service;

@@ -3,7 +3,7 @@
 //! lock, acknowledges per flush mode, and dispatches written records in CommitLog order.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -12,10 +12,11 @@ use crate::commit_log::CommitLog;
 use crate::config::{FlushDiskType, StoreConfig};
 use crate::dispatch::{AppendListener, DispatchRequest, Dispatcher};
 use crate::error::{PutError, StoreError};
+use crate::fx_hash::FxHashMap;
 use crate::index_service::IndexService;
 use crate::message::record::PROPERTIES_LEN_MAX;
 use crate::message::sys_flag::is_consumable;
-use crate::message::{create_offset_msg_id, AppendStamp, MessageRecord, RecordError};
+use crate::message::{push_offset_msg_id, AppendStamp, MessageRecord, RecordError};
 use crate::recovery::{recover, RecoveryReport};
 use crate::storage::Storage;
 use crate::sync::AsyncMutex;
@@ -34,6 +35,10 @@ pub struct PutOk {
     pub msg_id: String,
     pub message_count: usize,
 }
+
+/// The shared name of a topic (each dispatch request holds it), and the next queue
+/// offset of each of its queues.
+type QueueOffsets = (Rc<str>, FxHashMap<i32, u64>);
 
 /// The store of one shard. Cheap to clone; every clone is the same store.
 ///
@@ -58,8 +63,9 @@ pub(crate) struct StoreInner<S: Storage> {
     pub(crate) dispatcher: RefCell<Dispatcher<S>>,
     checkpoint: RefCell<Checkpoint<S>>,
     append_lock: AsyncMutex,
-    /// topic -> queue id -> next queue offset, assigned at append time.
-    queue_offsets: RefCell<HashMap<String, HashMap<i32, u64>>>,
+    /// topic -> (shared topic name, queue id -> next queue offset), assigned at append
+    /// time.
+    queue_offsets: RefCell<FxHashMap<String, QueueOffsets>>,
     /// Appended, not yet dispatched; CommitLog order.
     pending_dispatch: RefCell<VecDeque<DispatchRequest>>,
     last_store_timestamp: Cell<i64>,
@@ -114,12 +120,12 @@ impl<S: Storage> MessageStore<S> {
             config.check_crc_on_recover,
         )
         .await?;
-        let mut queue_offsets: HashMap<String, HashMap<i32, u64>> = HashMap::new();
+        let mut queue_offsets: FxHashMap<String, QueueOffsets> = FxHashMap::default();
         for queue in dispatcher.queues() {
-            queue_offsets
+            let (_, offsets) = queue_offsets
                 .entry(queue.topic.clone())
-                .or_default()
-                .insert(queue.queue_id, queue.max_offset());
+                .or_insert_with(|| (Rc::from(queue.topic.as_str()), FxHashMap::default()));
+            offsets.insert(queue.queue_id, queue.max_offset());
         }
         storage
             .create_empty_file(&abort_path)
@@ -185,22 +191,26 @@ impl<S: Storage> MessageStore<S> {
             drop(guard);
             return Err(error);
         }
-        let mut first: Option<(u64, u64, i64)> = None;
+        // One store time for the whole batch, as Java stamps a MessageExtBatch. It never
+        // goes backwards, or timestamp search and recovery's checkpoint comparison would
+        // misorder records.
+        let store_timestamp = inner.storage.now_ms().max(inner.last_store_timestamp.get());
+        inner.last_store_timestamp.set(store_timestamp);
+        let index_keys = inner.config.message_index_enable;
+        let mut first: Option<(u64, u64)> = None;
         let mut end = 0;
         let mut size_total = 0;
-        let mut msg_ids = Vec::with_capacity(records.len());
+        let mut msg_id = String::with_capacity(records.len() * 33);
         for prepared in &prepared {
             let record = prepared.record;
             let consumable = is_consumable(prepared.sys_flag());
-            let queue_offset = if consumable {
-                self.next_queue_offset(&record.topic, record.queue_id)
+            // Taken before the append: an append can only fail for good (the store must be
+            // reopened, which rebuilds the table), so no offset is ever handed out twice.
+            let (topic, queue_offset) = if consumable {
+                self.take_queue_offset(&record.topic, record.queue_id)
             } else {
-                0
+                (Rc::from(record.topic.as_str()), 0)
             };
-            // Store time never goes backwards, or timestamp search and recovery's
-            // checkpoint comparison would misorder records.
-            let store_timestamp = inner.storage.now_ms().max(inner.last_store_timestamp.get());
-            inner.last_store_timestamp.set(store_timestamp);
             let append = inner
                 .commit_log
                 .append(prepared.total_size, |dst, physical_offset| {
@@ -218,22 +228,21 @@ impl<S: Storage> MessageStore<S> {
                     return Err(error);
                 }
             };
-            if consumable {
-                self.advance_queue_offset(&record.topic, record.queue_id);
-            }
-            let mut request = DispatchRequest::new(record, prepared.sys_flag(), prepared.tags_code);
+            let sys_flag = prepared.sys_flag();
+            let mut request =
+                DispatchRequest::new(record, topic, sys_flag, prepared.tags_code, index_keys);
             request.queue_offset = queue_offset as i64;
             request.commit_log_offset = physical_offset as i64;
             request.size = prepared.total_size as i32;
             request.store_timestamp = store_timestamp;
             inner.pending_dispatch.borrow_mut().push_back(request);
-            first.get_or_insert((physical_offset, queue_offset, store_timestamp));
+            first.get_or_insert((physical_offset, queue_offset));
             end = physical_offset + prepared.total_size as u64;
             size_total += prepared.total_size;
-            msg_ids.push(create_offset_msg_id(
-                record.store_host,
-                physical_offset as i64,
-            ));
+            if !msg_id.is_empty() {
+                msg_id.push(',');
+            }
+            push_offset_msg_id(&mut msg_id, record.store_host, physical_offset as i64);
         }
         drop(guard);
         inner.commit_log.wait_written(end).await?;
@@ -242,13 +251,13 @@ impl<S: Storage> MessageStore<S> {
         if inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
             inner.commit_log.wait_flushed(end).await?;
         }
-        let (physical_offset, queue_offset, store_timestamp) = first.unwrap();
+        let (physical_offset, queue_offset) = first.unwrap();
         Ok(PutOk {
             physical_offset,
             queue_offset,
             size: size_total,
             store_timestamp,
-            msg_id: msg_ids.join(","),
+            msg_id,
             message_count: records.len(),
         })
     }
@@ -281,21 +290,18 @@ impl<S: Storage> MessageStore<S> {
         Ok(prepared)
     }
 
-    fn next_queue_offset(&self, topic: &str, queue_id: i32) -> u64 {
-        let offsets = self.inner.queue_offsets.borrow();
-        offsets
-            .get(topic)
-            .and_then(|queues| queues.get(&queue_id))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    fn advance_queue_offset(&self, topic: &str, queue_id: i32) {
+    /// The next queue offset of `topic`/`queue_id`, advanced past the one returned, and
+    /// the table's shared copy of the topic name.
+    fn take_queue_offset(&self, topic: &str, queue_id: i32) -> (Rc<str>, u64) {
         let mut offsets = self.inner.queue_offsets.borrow_mut();
         if !offsets.contains_key(topic) {
-            offsets.insert(topic.to_string(), HashMap::new());
+            let name = Rc::from(topic);
+            offsets.insert(topic.to_string(), (name, FxHashMap::default()));
         }
-        *offsets.get_mut(topic).unwrap().entry(queue_id).or_insert(0) += 1;
+        let (name, queues) = offsets.get_mut(topic).unwrap();
+        let next = queues.entry(queue_id).or_insert(0);
+        *next += 1;
+        (name.clone(), *next - 1)
     }
 
     /// Dispatches every pending record that is now written, in order. Runs synchronously,

@@ -12,7 +12,7 @@ pub mod sys_flag;
 
 pub use batch::{decode_batch_body, encode_batch_body, InnerMessage};
 pub use hash::{java_string_hash, tags_code};
-pub use msg_id::{create_offset_msg_id, decode_offset_msg_id};
+pub use msg_id::{create_offset_msg_id, decode_offset_msg_id, push_offset_msg_id};
 pub use properties::{Properties, PROPERTY_KEYS, PROPERTY_TAGS, PROPERTY_UNIQ_KEY};
 pub use record::{
     check_record, decode_record, AppendStamp, DecodedRecord, MessageRecord, PreparedRecord,

@@ -4,18 +4,31 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 pub fn create_offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let mut bytes = Vec::with_capacity(28);
-    match store_host.ip() {
-        IpAddr::V4(ip) => bytes.extend_from_slice(&ip.octets()),
-        IpAddr::V6(ip) => bytes.extend_from_slice(&ip.octets()),
-    }
-    bytes.extend_from_slice(&i32::from(store_host.port()).to_be_bytes());
-    bytes.extend_from_slice(&physical_offset.to_be_bytes());
-    let mut id = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        id.push_str(&format!("{byte:02X}"));
-    }
+    let mut id = String::with_capacity(56);
+    push_offset_msg_id(&mut id, store_host, physical_offset);
     id
+}
+
+/// Appends the id to `out` without allocating (a put formats one per record).
+pub fn push_offset_msg_id(out: &mut String, store_host: SocketAddr, physical_offset: i64) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut bytes = [0u8; 28];
+    let ip_len = match store_host.ip() {
+        IpAddr::V4(ip) => {
+            bytes[..4].copy_from_slice(&ip.octets());
+            4
+        }
+        IpAddr::V6(ip) => {
+            bytes[..16].copy_from_slice(&ip.octets());
+            16
+        }
+    };
+    bytes[ip_len..ip_len + 4].copy_from_slice(&i32::from(store_host.port()).to_be_bytes());
+    bytes[ip_len + 4..ip_len + 12].copy_from_slice(&physical_offset.to_be_bytes());
+    for byte in &bytes[..ip_len + 12] {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xF)]));
+    }
 }
 
 /// The inverse, as `MessageDecoder.decodeMessageId`; `None` for anything but 32 or 56 hex chars.

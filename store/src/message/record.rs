@@ -4,7 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::hash::tags_code;
-use super::properties::{Properties, PROPERTY_TAGS, PROPERTY_UNIQ_KEY};
+use super::properties::{
+    Properties, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, PROPERTY_TAGS, PROPERTY_UNIQ_KEY,
+};
 use super::sys_flag::{BORNHOST_V6_FLAG, STOREHOSTADDRESS_V6_FLAG};
 
 /// Magic of records whose topic length is one byte; every 4.x client can read it.
@@ -76,7 +78,8 @@ pub enum RecordError {
 #[derive(Debug)]
 pub struct PreparedRecord<'a> {
     pub record: &'a MessageRecord,
-    properties_bytes: Vec<u8>,
+    /// Written straight from the properties at encode time: no copy per put.
+    properties_len: usize,
     sys_flag: i32,
     magic: i32,
     body_crc: u32,
@@ -87,10 +90,10 @@ pub struct PreparedRecord<'a> {
 impl MessageRecord {
     /// Validates lengths and computes everything but the append stamp.
     pub fn prepare(&self) -> Result<PreparedRecord<'_>, RecordError> {
-        let properties_bytes = self.properties.to_bytes();
-        if properties_bytes.len() > PROPERTIES_LEN_MAX {
+        let properties_len = self.properties.encoded_len();
+        if properties_len > PROPERTIES_LEN_MAX {
             return Err(RecordError::PropertiesTooLarge {
-                len: properties_bytes.len(),
+                len: properties_len,
                 max: PROPERTIES_LEN_MAX,
             });
         }
@@ -118,13 +121,13 @@ impl MessageRecord {
             magic,
             self.body.len(),
             self.topic.len(),
-            properties_bytes.len(),
+            properties_len,
         );
         Ok(PreparedRecord {
             record: self,
             body_crc: body_crc(&self.body),
             tags_code: tags_code(self.properties.get(PROPERTY_TAGS)),
-            properties_bytes,
+            properties_len,
             sys_flag,
             magic,
             total_size,
@@ -169,8 +172,15 @@ impl PreparedRecord<'_> {
             out.bytes(&(record.topic.len() as i16).to_be_bytes());
         }
         out.bytes(record.topic.as_bytes());
-        out.bytes(&(self.properties_bytes.len() as i16).to_be_bytes());
-        out.bytes(&self.properties_bytes);
+        out.bytes(&(self.properties_len as i16).to_be_bytes());
+        let properties_start = out.at;
+        for (name, value) in record.properties.iter() {
+            out.bytes(name.as_bytes());
+            out.bytes(&[NAME_VALUE_SEPARATOR]);
+            out.bytes(value.as_bytes());
+            out.bytes(&[PROPERTY_SEPARATOR]);
+        }
+        assert_eq!(out.at - properties_start, self.properties_len);
         // The size computed up front and the bytes written must agree, or every later
         // record in the file would be misparsed.
         assert_eq!(out.at, self.total_size);
