@@ -362,12 +362,16 @@ impl<S: Storage> CommitLog<S> {
     /// Issues the next write that may go and awaits it, or else sleeps until a write
     /// completes (or this waiter is woken to issue one).
     async fn write_or_wait(&self, target: u64) {
+        self.write_or_wait_until(target, None).await;
+    }
+
+    async fn write_or_wait_until(&self, target: u64, deadline_ms: Option<i64>) {
         let idle = self.writes_in_flight.get() == 0;
         let write = self.buffers.borrow_mut().next_write(idle);
         let Some(write) = write else {
             // A buffer may have completed without a write (its data all carried on).
             self.publish_written();
-            self.written.wait(target).await;
+            self.wait_progress(&self.written, target, deadline_ms).await;
             return;
         };
         self.writes_in_flight.set(self.writes_in_flight.get() + 1);
@@ -410,20 +414,47 @@ impl<S: Storage> CommitLog<S> {
     /// Resolves once `[.., end)` is durable (SYNC_FLUSH acknowledgement). One fdatasync
     /// serves every waiter whose record was written before it started.
     pub async fn wait_flushed(&self, end: u64) -> Result<(), PutError> {
+        self.wait_flushed_until(end, None).await.map(|_| ())
+    }
+
+    /// [`CommitLog::wait_flushed`] that gives up waiting at `deadline_ms` (store clock;
+    /// `syncFlushTimeout`). True if `[.., end)` became durable by then. A waiter that is
+    /// issuing a write or leading an fdatasync finishes it first: that work is never
+    /// abandoned, or the written offset could never move past it.
+    pub async fn wait_flushed_until(
+        &self,
+        end: u64,
+        deadline_ms: Option<i64>,
+    ) -> Result<bool, PutError> {
+        let in_time = |now: i64| deadline_ms.is_none_or(|deadline| now <= deadline);
         loop {
             if self.flushed.get() >= end {
-                return Ok(());
+                return Ok(in_time(self.storage.now_ms()));
             }
             self.check_failed()?;
-            if self.written.get() < end {
-                self.wait_written(end).await?;
-                continue;
+            if !in_time(self.storage.now_ms()) {
+                return Ok(false);
             }
-            if self.flush_leader.get() {
-                self.flushed.wait(end).await;
+            if self.written.get() < end {
+                self.write_or_wait_until(end, deadline_ms).await;
+            } else if self.flush_leader.get() {
+                self.wait_progress(&self.flushed, end, deadline_ms).await;
             } else {
                 self.lead_flush().await;
             }
+        }
+    }
+
+    /// Sleeps until `progress` reaches `target` or this waiter is kicked, or until the
+    /// deadline. A wait given up at the deadline passes any kick it got on.
+    async fn wait_progress(&self, progress: &Progress, target: u64, deadline_ms: Option<i64>) {
+        let Some(deadline) = deadline_ms else {
+            return progress.wait(target).await;
+        };
+        let left = deadline - self.storage.now_ms();
+        if left > 0 {
+            let sleep = self.storage.sleep_ms(left as u64);
+            futures_lite::future::or(progress.wait(target), sleep).await;
         }
     }
 

@@ -21,6 +21,9 @@ pub struct StoreConfig {
     /// `maxMessageSize`: the body limit; the whole record may be 64 KiB larger (5.x rule).
     pub max_message_size: usize,
     pub flush_disk_type: FlushDiskType,
+    /// `syncFlushTimeout`: how long a SYNC_FLUSH put waits for durability before it is
+    /// answered `FLUSH_DISK_TIMEOUT` (the message stays stored).
+    pub sync_flush_timeout_ms: u64,
     /// Size of one write buffer; 1 MiB writes measured fastest on our disks.
     pub write_buffer_bytes: usize,
     /// Buffers being filled, queued or in flight at once. Appends wait when all are busy,
@@ -60,6 +63,7 @@ impl StoreConfig {
             mapped_file_size_consume_queue: 300_000 * 20,
             max_message_size: 4 << 20,
             flush_disk_type: FlushDiskType::AsyncFlush,
+            sync_flush_timeout_ms: 5000,
             write_buffer_bytes: 1 << 20,
             write_buffer_count_max: 8,
             tail_cache_bytes: 16 << 20,

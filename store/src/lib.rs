@@ -41,7 +41,7 @@ pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
 pub use get::{GetMessage, GetRequest, GetResult, GetStatus, MessageData, QueryResult};
 pub use message::{MessageRecord, Properties};
-pub use message_store::{MessageStore, PutOk};
+pub use message_store::{MessageStore, PutOk, PutStatus};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use retention::CleanReport;
 pub use storage::{DmaStorage, FileRange, SimFaults, SimStorage, Storage};

@@ -21,9 +21,19 @@ use crate::recovery::{recover, RecoveryReport};
 use crate::storage::Storage;
 use crate::sync::AsyncMutex;
 
+/// How a stored put was acknowledged (`PutMessageStatus`, the stored cases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutStatus {
+    PutOk,
+    /// SYNC_FLUSH: the record is stored, but did not become durable within
+    /// `syncFlushTimeout`. The broker answers `FLUSH_DISK_TIMEOUT` with the send result.
+    FlushDiskTimeout,
+}
+
 /// What an acknowledged put returns (`AppendMessageResult`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutOk {
+    pub status: PutStatus,
     /// CommitLog offset of the (first) record.
     pub physical_offset: u64,
     /// Queue offset of the (first) record; 0 for PREPARED/ROLLBACK transaction records.
@@ -248,11 +258,21 @@ impl<S: Storage> MessageStore<S> {
         inner.commit_log.wait_written(end).await?;
         self.dispatch_written();
         let wait = records[0].properties.get("WAIT") != Some("false");
+        let mut status = PutStatus::PutOk;
         if inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
-            inner.commit_log.wait_flushed(end).await?;
+            let timeout_ms = inner.config.sync_flush_timeout_ms.min(i64::MAX as u64) as i64;
+            let deadline = inner.storage.now_ms().saturating_add(timeout_ms);
+            if !inner
+                .commit_log
+                .wait_flushed_until(end, Some(deadline))
+                .await?
+            {
+                status = PutStatus::FlushDiskTimeout;
+            }
         }
         let (physical_offset, queue_offset) = first.unwrap();
         Ok(PutOk {
+            status,
             physical_offset,
             queue_offset,
             size: size_total,

@@ -86,6 +86,8 @@ pub trait Storage: Clone + 'static {
     fn alloc_buffer(&self, len: usize) -> Self::Buffer;
     /// Wall clock in ms; the simulation supplies its own so runs replay exactly.
     fn now_ms(&self) -> i64;
+    /// Resolves after `ms` of [`Storage::now_ms`] time (`syncFlushTimeout`).
+    async fn sleep_ms(&self, ms: u64);
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Names of the entries of `dir`, sorted; empty if `dir` does not exist.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;

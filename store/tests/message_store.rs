@@ -7,7 +7,7 @@ mod common;
 
 use common::env::{body, decode, get, message, offsets_of, served_bytes, Env, TestStorage};
 use ramjet_store::message::tags_code;
-use ramjet_store::{GetStatus, MessageStore, PutError, PutOk, SimStorage};
+use ramjet_store::{GetStatus, MessageStore, PutError, PutOk, PutStatus, SimStorage, Storage};
 
 const TOPIC: &str = "TopicTest";
 const ALL: &dyn Fn(i64) -> bool = &|_| true;
@@ -450,4 +450,39 @@ async fn batch_stays_within_one_segment<S: TestStorage>(env: Env<S>) {
         max_before + 1,
         "the store goes on"
     );
+}
+
+#[test]
+fn sync_flush_past_sync_flush_timeout_answers_flush_disk_timeout() {
+    // Proves syncFlushTimeout: when fdatasync takes longer, a SYNC_FLUSH put is answered
+    // FlushDiskTimeout (the broker's FLUSH_DISK_TIMEOUT) with its offsets, the message is
+    // stored and served, and puts are PutOk again once the disk keeps up.
+    let adjust = |config: &mut ramjet_store::StoreConfig| {
+        config.flush_disk_type = ramjet_store::FlushDiskType::SyncFlush;
+        config.sync_flush_timeout_ms = 100;
+    };
+    common::env::run_sim(adjust, |env: Env<SimStorage>| async move {
+        let store = env.open().await;
+        assert_eq!(put(&store, 0, 0, "TagA").await.status, PutStatus::PutOk);
+        env.storage.set_sync_stall_ms(1_000);
+        let started = env.storage.now_ms();
+        let slow = put(&store, 0, 1, "TagA").await;
+        assert_eq!(slow.status, PutStatus::FlushDiskTimeout);
+        assert_eq!(slow.queue_offset, 1);
+        assert!(env.storage.now_ms() - started >= 100);
+        // Several waiters at once: the fdatasync leader finishes its sync, the others give
+        // up at their deadline; all are stored.
+        let batch: Vec<_> = (2..6)
+            .map(|seq| message(TOPIC, 0, body(seq, 100), "TagA", ""))
+            .collect();
+        let puts = batch.iter().map(|record| store.put(record)).collect();
+        for result in common::join_all(puts).await {
+            assert_eq!(result.unwrap().status, PutStatus::FlushDiskTimeout);
+        }
+        let served = get(&store, TOPIC, 0, 0, 32, 1 << 20, ALL).await;
+        assert_eq!(offsets_of(&served), [0, 1, 2, 3, 4, 5]);
+        env.storage.set_sync_stall_ms(0);
+        let fast = put(&store, 0, 6, "TagA").await;
+        assert_eq!((fast.status, fast.queue_offset), (PutStatus::PutOk, 6));
+    });
 }

@@ -240,6 +240,10 @@ impl Storage for DmaStorage {
             .unwrap_or(0)
     }
 
+    async fn sleep_ms(&self, ms: u64) {
+        glommio::timer::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)
     }

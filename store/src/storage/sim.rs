@@ -43,6 +43,8 @@ struct SimDisk {
     disk_used_percent: u32,
     /// Segment writes issued and not yet completed: `(path, start, end)`.
     writes_in_flight: Vec<(PathBuf, u64, u64)>,
+    /// Simulated ms each segment fdatasync takes (a slow or stalled disk).
+    sync_stall_ms: i64,
 }
 
 struct SimFile {
@@ -83,6 +85,7 @@ impl SimStorage {
             generation: 0,
             disk_used_percent: 10,
             writes_in_flight: Vec::new(),
+            sync_stall_ms: 0,
         };
         Self {
             disk: Rc::new(RefCell::new(disk)),
@@ -126,6 +129,27 @@ impl SimStorage {
 
     pub fn advance_clock(&self, ms: i64) {
         self.disk.borrow_mut().clock_ms += ms;
+    }
+
+    /// Makes every segment fdatasync take `ms` of simulated time from now on.
+    pub fn set_sync_stall_ms(&self, ms: i64) {
+        self.disk.borrow_mut().sync_stall_ms = ms;
+    }
+
+    /// Lets `ms` of simulated time pass. Time only moves while somebody waits: each poll
+    /// of a waiting future advances the clock by 1 ms, so `block_on` runs it to the end.
+    async fn pass_ms(&self, ms: i64) {
+        let deadline = self.disk.borrow().clock_ms + ms;
+        std::future::poll_fn(|cx| {
+            let mut disk = self.disk.borrow_mut();
+            if disk.clock_ms >= deadline {
+                return std::task::Poll::Ready(());
+            }
+            disk.clock_ms += 1;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
     }
 
     /// Corrupts a file directly (for corruption tests): the change is durable.
@@ -300,6 +324,11 @@ impl SegmentFile for SimSegment {
 
     async fn sync_data(&self) -> io::Result<()> {
         self.storage.check(self.generation)?;
+        let stall_ms = self.storage.disk.borrow().sync_stall_ms;
+        if stall_ms > 0 {
+            self.storage.pass_ms(stall_ms).await;
+            self.storage.check(self.generation)?;
+        }
         self.storage.fault(|faults| faults.sync_error_ppm)?;
         self.storage.sync(&self.path);
         Ok(())
@@ -378,6 +407,10 @@ impl Storage for SimStorage {
         let mut disk = self.disk.borrow_mut();
         disk.clock_ms += 1;
         disk.clock_ms
+    }
+
+    async fn sleep_ms(&self, ms: u64) {
+        self.pass_ms(ms as i64).await;
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
