@@ -120,7 +120,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "enableConsumeQueueExt",
     "registerBrokerTimeoutMills",
     "forceRegister",
-    "syncFlushTimeout",
     "maxTransferBytesOnMessageInDisk",
     "maxTransferCountOnMessageInDisk",
     "osPageCacheBusyTimeOutMills",
@@ -294,6 +293,7 @@ impl BrokerConfig {
                 }
             }
             "fileReservedTime" => store.file_reserved_time = parse(key, value)?,
+            "syncFlushTimeout" => store.sync_flush_timeout_ms = parse(key, value)?,
             "deleteWhen" => store.delete_when = value.to_owned(),
             "diskMaxUsedSpaceRatio" => store.disk_max_used_space_ratio = parse(key, value)?,
             "cleanFileForciblyEnable" => store.clean_file_forcibly_enable = parse_bool(key, value)?,

@@ -294,5 +294,11 @@ fn response_for(
         msg_region: Some(shard.config().region_id.clone()),
         trace_on: Some(shard.config().trace_on.to_string()),
     };
-    RemotingCommand::response_to(request, response::SUCCESS).with_ext_fields(header.to_ext_fields())
+    // A SYNC_FLUSH put past syncFlushTimeout is stored but not yet durable: Java answers
+    // FLUSH_DISK_TIMEOUT with the full send result, and the client reports that status.
+    let code = match ok.status {
+        ramjet_store::PutStatus::PutOk => response::SUCCESS,
+        ramjet_store::PutStatus::FlushDiskTimeout => response::FLUSH_DISK_TIMEOUT,
+    };
+    RemotingCommand::response_to(request, code).with_ext_fields(header.to_ext_fields())
 }
