@@ -260,13 +260,11 @@ impl<S: Storage> MessageStore<S> {
         let wait = records[0].properties.get("WAIT") != Some("false");
         let mut status = PutStatus::PutOk;
         if inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
-            let timeout_ms = inner.config.sync_flush_timeout_ms.min(i64::MAX as u64) as i64;
-            let deadline = inner.storage.now_ms().saturating_add(timeout_ms);
-            if !inner
-                .commit_log
-                .wait_flushed_until(end, Some(deadline))
-                .await?
-            {
+            // A timeout too large for the clock means none (no timer per waiting put).
+            let deadline = i64::try_from(inner.config.sync_flush_timeout_ms)
+                .ok()
+                .and_then(|timeout_ms| inner.storage.now_ms().checked_add(timeout_ms));
+            if !inner.commit_log.wait_flushed_until(end, deadline).await? {
                 status = PutStatus::FlushDiskTimeout;
             }
         }
