@@ -147,6 +147,61 @@ pub fn load_file<E: From<PropertyError>>(
     Ok(unknown)
 }
 
+/// The command line RocketMQ's server scripts take (`mqnamesrv`, `mqbroker`):
+/// `-h`, `-p`, `-c <file>`, `-n <addrs>`, bare flags the caller names, and property overrides
+/// as `--<key> <value>` or `--<key>=<value>`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CommandLine {
+    pub help: bool,
+    pub print: bool,
+    pub config_files: Vec<String>,
+    pub namesrv_addr: Option<String>,
+    pub bare_flags: Vec<String>,
+    pub overrides: Vec<(String, String)>,
+}
+
+impl CommandLine {
+    /// Parses `args`; `bare_flags` are the `--flags` that take no value.
+    pub fn parse(args: &[String], bare_flags: &[&str]) -> Result<CommandLine, String> {
+        let mut line = CommandLine::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{arg} needs a value"))
+            };
+            match arg.as_str() {
+                "-h" | "--help" => line.help = true,
+                "-p" | "--printConfigItem" => line.print = true,
+                "-c" | "--configFile" => line.config_files.push(value()?),
+                "-n" | "--namesrvAddr" => line.namesrv_addr = Some(value()?),
+                flag if bare_flags.contains(&flag) => line.bare_flags.push(flag.to_owned()),
+                flag if flag.starts_with("--") => {
+                    let flag = &flag[2..];
+                    let pair = match flag.split_once('=') {
+                        Some((key, val)) => (key.to_owned(), val.to_owned()),
+                        None => (flag.to_owned(), value()?),
+                    };
+                    line.overrides.push(pair);
+                }
+                other => return Err(format!("unexpected argument {other:?}")),
+            }
+        }
+        Ok(line)
+    }
+
+    pub fn has(&self, flag: &str) -> bool {
+        self.bare_flags.iter().any(|f| f == flag)
+    }
+
+    /// Removes and returns an override the caller handles itself (not a property).
+    pub fn take_override(&mut self, key: &str) -> Option<String> {
+        let index = self.overrides.iter().position(|(k, _)| k == key)?;
+        Some(self.overrides.remove(index).1)
+    }
+}
+
 /// Writes pairs as `key=value` lines, the form GET_BROKER_CONFIG answers with.
 pub fn to_text<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::new();
@@ -183,6 +238,32 @@ mod tests {
         assert_eq!(get("storePathRootDir"), Some("/data/a/b"));
         assert_eq!(get("brokerName"), Some("broker-b"));
         assert_eq!(pairs.len(), 7);
+    }
+
+    #[test]
+    fn command_line_reads_rocketmq_script_flags() {
+        let args: Vec<String> = [
+            "-c",
+            "b.conf",
+            "--standalone",
+            "--listenPort",
+            "1",
+            "--x=2",
+            "-n",
+            "a:1",
+            "-p",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut line = CommandLine::parse(&args, &["--standalone"]).unwrap();
+        assert_eq!(line.config_files, ["b.conf"]);
+        assert!(line.has("--standalone") && line.print && !line.help);
+        assert_eq!(line.namesrv_addr.as_deref(), Some("a:1"));
+        assert_eq!(line.take_override("x").as_deref(), Some("2"));
+        assert_eq!(line.overrides, [("listenPort".to_owned(), "1".to_owned())]);
+        assert!(CommandLine::parse(&["-c".to_owned()], &[]).is_err());
+        assert!(CommandLine::parse(&["stray".to_owned()], &[]).is_err());
     }
 
     #[test]

@@ -96,59 +96,35 @@ fn wait_for_port(addr: &str, timeout: std::time::Duration) {
 
 /// Returns `Ok(None)` when the command only printed something.
 fn parse_args(args: &[String]) -> Result<Option<Args>, String> {
-    let mut config = BrokerConfig::default();
-    let mut overrides = Vec::new();
-    let (mut print, mut standalone, mut namesrv_port, mut namesrv) = (false, false, 9876u16, None);
-    let mut index = 0;
-    while index < args.len() {
-        let arg = &args[index];
-        let mut value = || {
-            index += 1;
-            args.get(index)
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            "-p" | "--printConfigItem" => print = true,
-            "--standalone" => standalone = true,
-            "--namesrvPort" => {
-                namesrv_port = value()?
-                    .parse()
-                    .map_err(|_| "--namesrvPort needs a port number".to_string())?
-            }
-            "-c" | "--configFile" => {
-                let path = value()?;
-                for key in config.load_file(&path).map_err(|e| e.to_string())? {
-                    tracing::warn!(key, file = path, "unknown property ignored");
-                }
-            }
-            "-n" | "--namesrvAddr" => namesrv = Some(value()?),
-            flag if flag.starts_with("--") => {
-                let flag = &flag[2..];
-                let (key, val) = match flag.split_once('=') {
-                    Some((key, val)) => (key.to_owned(), val.to_owned()),
-                    None => (flag.to_owned(), value()?),
-                };
-                overrides.push((key, val));
-            }
-            other => return Err(format!("unexpected argument {other:?}")),
-        }
-        index += 1;
+    let mut line = ramjet_net::properties::CommandLine::parse(args, &["--standalone"])?;
+    if line.help {
+        println!("{USAGE}");
+        return Ok(None);
     }
-    for (key, value) in overrides {
-        if !config.set(&key, &value).map_err(|e| e.to_string())? {
+    let standalone = line.has("--standalone");
+    let namesrv_port = match line.take_override("namesrvPort") {
+        Some(port) => port
+            .parse()
+            .map_err(|_| "--namesrvPort needs a port number".to_string())?,
+        None => 9876u16,
+    };
+    let mut config = BrokerConfig::default();
+    for path in &line.config_files {
+        for key in config.load_file(path).map_err(|e| e.to_string())? {
+            tracing::warn!(key, file = path, "unknown property ignored");
+        }
+    }
+    for (key, value) in &line.overrides {
+        if !config.set(key, value).map_err(|e| e.to_string())? {
             return Err(format!("unknown property --{key}"));
         }
     }
-    if let Some(addrs) = namesrv {
+    if let Some(addrs) = &line.namesrv_addr {
         config
-            .set("namesrvAddr", &addrs)
+            .set("namesrvAddr", addrs)
             .map_err(|e| e.to_string())?;
     }
+    let print = line.print;
     if print {
         for (key, value) in config.to_pairs() {
             println!("{key}={value}");

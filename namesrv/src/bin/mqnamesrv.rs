@@ -40,51 +40,24 @@ fn main() {
 
 /// Returns `Ok(None)` when the command only printed something.
 fn parse_args(args: &[String]) -> Result<Option<NamesrvConfig>, String> {
-    let mut config = NamesrvConfig::default();
-    let mut overrides = Vec::new();
-    let mut print = false;
-    let mut index = 0;
-    while index < args.len() {
-        let arg = &args[index];
-        let mut value = || {
-            index += 1;
-            args.get(index)
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            "-p" | "--printConfigItem" => print = true,
-            "-c" | "--configFile" => {
-                let path = value()?;
-                for key in config.load_file(&path).map_err(|e| e.to_string())? {
-                    tracing::warn!(key, file = path, "unknown property ignored");
-                }
-            }
-            "-n" | "--namesrvAddr" => {
-                value()?; // Accepted for compatibility with RocketMQ's scripts; unused here.
-            }
-            flag if flag.starts_with("--") => {
-                let flag = &flag[2..];
-                let (key, val) = match flag.split_once('=') {
-                    Some((key, val)) => (key.to_owned(), val.to_owned()),
-                    None => (flag.to_owned(), value()?),
-                };
-                overrides.push((key, val));
-            }
-            other => return Err(format!("unexpected argument {other:?}")),
-        }
-        index += 1;
+    // `-n` is accepted for compatibility with RocketMQ's scripts; a name server needs none.
+    let line = ramjet_net::properties::CommandLine::parse(args, &[])?;
+    if line.help {
+        println!("{USAGE}");
+        return Ok(None);
     }
-    for (key, value) in overrides {
-        if !config.set(&key, &value).map_err(|e| e.to_string())? {
+    let mut config = NamesrvConfig::default();
+    for path in &line.config_files {
+        for key in config.load_file(path).map_err(|e| e.to_string())? {
+            tracing::warn!(key, file = path, "unknown property ignored");
+        }
+    }
+    for (key, value) in &line.overrides {
+        if !config.set(key, value).map_err(|e| e.to_string())? {
             return Err(format!("unknown property --{key}"));
         }
     }
-    if print {
+    if line.print {
         for (key, value) in config.to_pairs() {
             println!("{key}={value}");
         }
