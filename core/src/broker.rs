@@ -11,12 +11,18 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use ramjet_net::server::{self, run_shards, ShardConfig};
 use ramjet_store::{DmaStorage, MessageStore, StoreConfig};
 
+use crate::client_connections::ClientConnections;
 use crate::config::BrokerConfig;
 use crate::consumer_offset_manager::ConsumerOffsetManager;
 use crate::leader::Leader;
+use crate::mesh::{Mesh, ShardMessage, SHARD_INBOX_CAPACITY};
+use crate::placement::{LEADER_SHARD, SHARD_OFFSET_SHIFT};
+use crate::processor::BrokerHandler;
+use crate::queue_owner::QueueOwner;
 use crate::registration::NamesrvRegistration;
-use crate::shard::{BrokerShard, ShardMessage, SHARD_INBOX_CAPACITY, SHARD_OFFSET_SHIFT};
+use crate::shard::BrokerShard;
 use crate::shutdown;
+use crate::snapshot::SharedMetadata;
 
 /// How often the store is flushed and checkpointed under ASYNC_FLUSH (records are already
 /// on their way to disk by O_DIRECT; this bounds what a power loss can take).
@@ -101,7 +107,7 @@ async fn shard_main(
                 .join()
                 .await
                 .unwrap_or_else(|_| fail("cannot join the shard mesh"));
-            (senders.peer_id(), Some(Rc::new(senders)), Some(receivers))
+            (senders.peer_id(), Some(senders), Some(receivers))
         }
         None => (0, None, None),
     };
@@ -118,36 +124,32 @@ async fn shard_main(
     tracing::info!(shard = id, ?report, "store recovered");
     let offsets = ConsumerOffsetManager::load(shard_root(&config, id).join("consumerOffset.json"))
         .unwrap_or_else(|e| fail(&e));
-    let leader = if id == 0 {
-        Some(Rc::new(
-            Leader::load(config.clone()).unwrap_or_else(|e| fail(&e)),
-        ))
-    } else {
-        None
-    };
+    let metadata = Rc::new(SharedMetadata::new(config.clone()));
+    let mesh = Rc::new(Mesh::new(id, shard_count, peers));
+    let connections = Rc::new(ClientConnections::new(mesh.clone()));
+    let leader = (id == LEADER_SHARD).then(|| {
+        Rc::new(
+            Leader::load(metadata.clone(), mesh.clone(), connections.clone())
+                .unwrap_or_else(|e| fail(&e)),
+        )
+    });
+    let owner = QueueOwner::new(id, shard_count, metadata.clone(), store, offsets);
     let shard = Rc::new(BrokerShard::new(
-        id,
-        shard_count,
-        config.clone(),
-        store.clone(),
         store_host,
-        offsets,
+        metadata,
+        mesh,
+        connections,
+        owner,
         leader.clone(),
-        peers,
     ));
-    let long_polling = shard.long_polling.clone();
-    store.register_append_listener(Box::new(move |topic, queue_id, _| {
-        long_polling.notify(topic, queue_id)
-    }));
     if let Some(mut receivers) = receivers {
         for (_, stream) in receivers.streams() {
             glommio::spawn_local(shard.clone().inbox_loop(stream)).detach();
         }
     }
-    let registration = leader.as_ref().map(|leader| {
-        leader.attach(&shard);
-        Rc::new(NamesrvRegistration::new(leader.clone()))
-    });
+    let registration = leader
+        .as_ref()
+        .map(|leader| Rc::new(NamesrvRegistration::new(leader.clone())));
     if let Some(leader) = &leader {
         leader.publish().await;
         glommio::spawn_local(leader.clone().housekeeping_loop()).detach();
@@ -162,6 +164,7 @@ async fn shard_main(
             ))
         })
     });
+    let handler = Rc::new(BrokerHandler::new(shard.clone()));
     let mut servers = Vec::new();
     let limits = server::ShardLimits::new(config.frame_bytes_max);
     for addr in addrs {
@@ -169,13 +172,12 @@ async fn shard_main(
             server::bind(addr).unwrap_or_else(|e| fail(&format!("cannot listen on {addr}: {e}")));
         servers.push(glommio::spawn_local(server::serve_until(
             listener,
-            shard.clone(),
+            handler.clone(),
             limits.clone(),
             shutdown::wait(),
         )));
     }
-    if let (Some(registration), Some(leader)) = (&registration, &leader) {
-        leader.attach_registration(registration);
+    if let Some(registration) = &registration {
         registration.register_all().await;
         glommio::spawn_local(registration.clone().run()).detach();
         println!(
@@ -196,24 +198,25 @@ async fn shard_main(
 async fn flush_loop(shard: Rc<BrokerShard>) {
     let mut since_offsets = Duration::ZERO;
     let mut since_retention = Duration::ZERO;
+    let owner = shard.owner();
     while !shutdown::requested() {
         glommio::timer::sleep(STORE_FLUSH_INTERVAL).await;
-        if let Err(error) = shard.store.flush().await {
-            tracing::error!(shard = shard.id, %error, "store flush failed");
+        if let Err(error) = owner.store().flush().await {
+            tracing::error!(shard = shard.id(), %error, "store flush failed");
         }
         since_offsets += STORE_FLUSH_INTERVAL;
         since_retention += STORE_FLUSH_INTERVAL;
         if since_offsets >= shard.config().flush_consumer_offset_interval {
             since_offsets = Duration::ZERO;
-            if let Err(error) = shard.offsets.borrow_mut().flush() {
-                tracing::error!(shard = shard.id, %error, "consumer offset flush failed");
+            if let Err(error) = owner.flush_offsets().await {
+                tracing::error!(shard = shard.id(), %error, "consumer offset flush failed");
             }
         }
         if since_retention >= RETENTION_INTERVAL {
             since_retention = Duration::ZERO;
-            match shard.store.clean_expired_files(false) {
-                Ok(report) => tracing::debug!(shard = shard.id, ?report, "retention"),
-                Err(error) => tracing::error!(shard = shard.id, %error, "retention failed"),
+            match owner.store().clean_expired_files(false) {
+                Ok(report) => tracing::debug!(shard = shard.id(), ?report, "retention"),
+                Err(error) => tracing::error!(shard = shard.id(), %error, "retention failed"),
             }
         }
     }
@@ -222,18 +225,19 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
 /// Graceful stop: in-flight sends finish (5 s at most), offsets and store are flushed,
 /// the checkpoint written and `abort` removed, and the leader unregisters.
 async fn stop(shard: &Rc<BrokerShard>, registration: Option<&NamesrvRegistration>) {
-    tracing::info!(shard = shard.id, "shutting down");
+    tracing::info!(shard = shard.id(), "shutting down");
+    let owner = shard.owner();
     for _ in 0..100 {
-        if shard.in_flight_puts.get() == 0 {
+        if owner.in_flight_puts() == 0 {
             break;
         }
         glommio::timer::sleep(Duration::from_millis(50)).await;
     }
-    if let Err(error) = shard.offsets.borrow_mut().flush() {
-        tracing::error!(shard = shard.id, %error, "consumer offset flush failed");
+    if let Err(error) = owner.flush_offsets().await {
+        tracing::error!(shard = shard.id(), %error, "consumer offset flush failed");
     }
-    if let Err(error) = shard.store.shutdown().await {
-        tracing::error!(shard = shard.id, %error, "store shutdown failed");
+    if let Err(error) = owner.store().shutdown().await {
+        tracing::error!(shard = shard.id(), %error, "store shutdown failed");
     }
     if let Some(registration) = registration {
         registration.unregister_all().await;

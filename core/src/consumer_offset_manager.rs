@@ -102,10 +102,11 @@ impl ConsumerOffsetManager {
         self.dirty = true;
     }
 
-    /// Writes the table if anything changed since the last flush.
-    pub fn flush(&mut self) -> Result<(), String> {
+    /// The file's path and new contents if anything changed since the last call. The
+    /// caller writes them off the reactor and calls `mark_dirty` if that fails.
+    pub fn take_dirty(&mut self) -> Option<(PathBuf, Vec<u8>)> {
         if !self.dirty {
-            return Ok(());
+            return None;
         }
         let file = OffsetFile {
             offset_table: self
@@ -115,10 +116,12 @@ impl ConsumerOffsetManager {
                 .collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("offsets serialize");
-        persist::write_atomically(&self.path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
         self.dirty = false;
-        Ok(())
+        Some((self.path.clone(), bytes))
+    }
+
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
     }
 }
 
@@ -132,7 +135,9 @@ mod tests {
         let path = dir.join("consumerOffset.json");
         let mut offsets = ConsumerOffsetManager::load(path.clone()).unwrap();
         offsets.commit("g1", "T", 3, 250);
-        offsets.flush().unwrap();
+        let (written, bytes) = offsets.take_dirty().unwrap();
+        persist::write_atomically(&written, &bytes).unwrap();
+        assert!(offsets.take_dirty().is_none(), "nothing changed since");
         assert_eq!(
             ConsumerOffsetManager::load(path.clone())
                 .unwrap()

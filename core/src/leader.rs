@@ -1,93 +1,107 @@
 //! The leader shard's metadata: topics, subscription groups, the client registry, and the
 //! snapshots it hands to every shard. Writes here are rare (admin commands, auto-creation,
 //! heartbeats every 30 s per client), so one owner keeps them consistent without locks.
+//!
+//! The leader reaches other shards only through the mesh and its own copy of the shard's
+//! metadata cell; it knows nothing of connections' requests (`leader_requests.rs` runs the
+//! typed requests it is sent).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use futures_channel::oneshot;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::sync::Semaphore;
 use ramjet_net::body::heartbeat::HeartbeatData;
 use ramjet_net::body::TopicConfig;
-use ramjet_net::code::request;
-use ramjet_net::header::{CommandHeader, ConsumerGroupRequestHeader};
-use ramjet_net::RemotingCommand;
 
+use crate::client_connections::ClientConnections;
 use crate::client_manager::{ChannelKey, ClientChannel, ClientManager};
 use crate::config::BrokerConfig;
-use crate::shard::{BrokerShard, Origin, ShardMessage};
-use crate::snapshot::MetadataSnapshot;
+use crate::error::{BrokerError, BrokerResult};
+use crate::mesh::{ClientNotice, Mesh, ShardMessage};
+use crate::persist::write_atomically_off_reactor;
+use crate::shard_request::Origin;
+use crate::snapshot::{MetadataSnapshot, SharedMetadata};
 use crate::subscription_group_manager::SubscriptionGroupManager;
 use crate::topic_config_manager::{TopicConfigManager, RETRY_GROUP_TOPIC_PREFIX};
 
+/// A registration request: the registration task answers once the name servers have been
+/// told (or could not be reached).
+pub type RegisterNow = oneshot::Sender<()>;
+
 pub struct Leader {
-    config: RefCell<Rc<BrokerConfig>>,
-    pub topics: RefCell<TopicConfigManager>,
-    pub groups: RefCell<SubscriptionGroupManager>,
-    pub clients: RefCell<ClientManager>,
+    metadata: Rc<SharedMetadata>,
+    mesh: Rc<Mesh>,
+    connections: Rc<ClientConnections>,
+    pub(crate) topics: RefCell<TopicConfigManager>,
+    pub(crate) groups: RefCell<SubscriptionGroupManager>,
+    pub(crate) clients: RefCell<ClientManager>,
     version: Cell<u64>,
-    shard: RefCell<Weak<BrokerShard>>,
-    /// Wakes the registration task when topics change, so routes appear at once.
-    register_now: LocalSender<()>,
-    register_now_receiver: RefCell<Option<LocalReceiver<()>>>,
-    registration: RefCell<Weak<crate::registration::NamesrvRegistration>>,
+    /// State files are written one at a time, each with the state current when its turn
+    /// comes, so an older table never overwrites a newer one.
+    persist_turn: Semaphore,
+    register_now: LocalSender<RegisterNow>,
+    register_now_receiver: RefCell<Option<LocalReceiver<RegisterNow>>>,
 }
 
 impl Leader {
-    pub fn load(config: Rc<BrokerConfig>) -> Result<Leader, String> {
+    pub fn load(
+        metadata: Rc<SharedMetadata>,
+        mesh: Rc<Mesh>,
+        connections: Rc<ClientConnections>,
+    ) -> Result<Leader, String> {
+        let config = metadata.config();
         let dir = config.store.store_path_root_dir.join("config");
         let topics = TopicConfigManager::load(&config, dir.join("topics.json"))?;
         let groups = SubscriptionGroupManager::load(dir.join("subscriptionGroup.json"))?;
-        let (register_now, receiver) = local_channel::new_bounded(1);
+        let (register_now, receiver) = local_channel::new_bounded(64);
         Ok(Leader {
-            config: RefCell::new(config),
+            metadata,
+            mesh,
+            connections,
             topics: RefCell::new(topics),
             groups: RefCell::new(groups),
             clients: RefCell::new(ClientManager::default()),
             version: Cell::new(0),
-            shard: RefCell::new(Weak::new()),
+            persist_turn: Semaphore::new(1),
             register_now,
             register_now_receiver: RefCell::new(Some(receiver)),
-            registration: RefCell::new(Weak::new()),
         })
     }
 
     pub fn config(&self) -> Rc<BrokerConfig> {
-        self.config.borrow().clone()
+        self.metadata.config()
     }
 
-    /// Applies a changed configuration on every shard, then re-registers (the broker's
-    /// permission shapes the routes name servers hand out).
-    pub async fn update_config(&self, config: BrokerConfig) {
-        *self.config.borrow_mut() = Rc::new(config.clone());
-        let shard = self.shard();
-        for other in (0..shard.shard_count).filter(|s| *s != shard.id) {
-            shard
-                .send_to_shard(other, ShardMessage::Config(Box::new(config.clone())))
-                .await;
-        }
-        shard.install_config(config);
-        self.request_registration();
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
     }
 
-    pub fn attach(&self, shard: &Rc<BrokerShard>) {
-        *self.shard.borrow_mut() = Rc::downgrade(shard);
-    }
-
-    fn shard(&self) -> Rc<BrokerShard> {
-        self.shard
-            .borrow()
-            .upgrade()
-            .expect("the leader's shard outlives it")
-    }
-
-    pub fn take_register_receiver(&self) -> Option<LocalReceiver<()>> {
+    /// The registration task's end of the "register now" channel (taken once).
+    pub fn take_register_receiver(&self) -> Option<LocalReceiver<RegisterNow>> {
         self.register_now_receiver.borrow_mut().take()
     }
 
-    pub fn request_registration(&self) {
-        let _ = self.register_now.try_send(());
+    /// Applies a changed configuration on every shard, then re-registers (the broker's
+    /// permission shapes the routes name servers hand out). Keys that shape the topic
+    /// table (autoCreateTopicEnable, defaultTopicQueueNums) take effect on it at once.
+    pub async fn update_config(&self, config: BrokerConfig) -> BrokerResult<()> {
+        let topics_changed = self.topics.borrow_mut().apply_auto_create(
+            config.auto_create_topic_enable,
+            config.default_topic_queue_nums,
+        );
+        self.mesh
+            .broadcast(|| ShardMessage::Config(Box::new(config.clone())))
+            .await;
+        self.metadata.install_config(config);
+        if topics_changed {
+            self.topics_changed().await
+        } else {
+            self.register_and_wait().await;
+            Ok(())
+        }
     }
 
     fn build_snapshot(&self) -> MetadataSnapshot {
@@ -127,32 +141,53 @@ impl Leader {
     /// has it queued, so a client told "done" finds it wherever its next request lands.
     pub async fn publish(&self) {
         let snapshot = self.build_snapshot();
-        let shard = self.shard();
-        for other in (0..shard.shard_count).filter(|s| *s != shard.id) {
-            shard
-                .send_to_shard(other, ShardMessage::Snapshot(snapshot.clone()))
-                .await;
+        self.mesh
+            .broadcast(|| ShardMessage::Snapshot(snapshot.clone()))
+            .await;
+        self.metadata.install_snapshot(snapshot);
+    }
+
+    /// Writes `topics.json` off the reactor.
+    pub async fn persist_topics(&self) -> BrokerResult<()> {
+        let _turn = self.persist_turn.acquire_permit(1).await;
+        let (path, bytes) = self.topics.borrow().encoded();
+        write_atomically_off_reactor(path, bytes)
+            .await
+            .map_err(BrokerError::Persist)
+    }
+
+    /// Writes `subscriptionGroup.json` off the reactor.
+    pub async fn persist_groups(&self) -> BrokerResult<()> {
+        let _turn = self.persist_turn.acquire_permit(1).await;
+        let (path, bytes) = self.groups.borrow().encoded();
+        write_atomically_off_reactor(path, bytes)
+            .await
+            .map_err(BrokerError::Persist)
+    }
+
+    /// Asks the registration task to register now and waits until it has.
+    async fn register_and_wait(&self) {
+        let (done, registered) = oneshot::channel();
+        if self.register_now.send(done).await.is_ok() {
+            let _ = registered.await;
         }
-        shard.install_snapshot(snapshot);
     }
 
-    /// Topic changes also reach the name servers.
-    pub fn attach_registration(&self, registration: &Rc<crate::registration::NamesrvRegistration>) {
-        *self.registration.borrow_mut() = Rc::downgrade(registration);
-    }
-
-    /// Topic changes reach every shard and then the name servers before the change is
-    /// answered, as Java's `registerBrokerAll` in the request path does: a client that
-    /// created a topic finds its route right away.
-    pub async fn topics_changed(&self) {
+    /// Topic changes are saved, reach every shard, and then the name servers before the
+    /// change is answered, as Java's `registerBrokerAll` in the request path does: a client
+    /// that created a topic finds its route right away.
+    pub async fn topics_changed(&self) -> BrokerResult<()> {
+        let persisted = self.persist_topics().await;
         self.publish().await;
-        let registration = self.registration.borrow().upgrade();
-        match registration {
-            Some(registration) => {
-                registration.register_all().await;
-            }
-            None => self.request_registration(),
-        }
+        self.register_and_wait().await;
+        persisted
+    }
+
+    /// Groups changed: saved, then every shard gets them.
+    pub async fn groups_changed(&self) -> BrokerResult<()> {
+        let persisted = self.persist_groups().await;
+        self.publish().await;
+        persisted
     }
 
     /// Auto-creation for a send (`createTopicInSendMessageMethod`).
@@ -162,22 +197,43 @@ impl Leader {
         default_topic: &str,
         queue_nums: i32,
         sys_flag: i32,
-    ) -> Result<Option<TopicConfig>, String> {
+    ) -> BrokerResult<Option<TopicConfig>> {
         if let Some(existing) = self.topics.borrow().get(topic) {
             return Ok(Some(existing.clone()));
         }
-        let created =
-            self.topics
-                .borrow_mut()
-                .create_for_send(topic, default_topic, queue_nums, sys_flag)?;
+        let auto_create = self.config().auto_create_topic_enable;
+        let created = self
+            .topics
+            .borrow_mut()
+            .create_for_send(topic, default_topic, queue_nums, sys_flag, auto_create)
+            .map_err(BrokerError::InvalidParameter)?;
         if created.is_some() {
-            self.topics_changed().await;
+            self.topics_changed().await?;
         }
         Ok(created)
     }
 
+    /// `%RETRY%<group>` / `%DLQ%<group>` on demand.
+    pub async fn ensure_group_topic(
+        &self,
+        topic: &str,
+        queue_nums: i32,
+        perm: i32,
+    ) -> BrokerResult<TopicConfig> {
+        if let Some(existing) = self.topics.borrow().get(topic) {
+            return Ok(existing.clone());
+        }
+        let config = TopicConfig::new(topic, queue_nums.max(1), queue_nums.max(1), perm);
+        self.topics
+            .borrow_mut()
+            .put(config.clone())
+            .map_err(BrokerError::InvalidParameter)?;
+        self.topics_changed().await?;
+        Ok(config)
+    }
+
     /// HEART_BEAT (`ClientManageProcessor.heartBeat`).
-    pub async fn heartbeat(&self, data: &HeartbeatData, origin: &Origin) {
+    pub async fn heartbeat(&self, data: &HeartbeatData, origin: &Origin) -> BrokerResult<()> {
         let channel = ClientChannel {
             key: origin.channel,
             client_id: data.client_id.clone(),
@@ -191,17 +247,18 @@ impl Leader {
                 .borrow_mut()
                 .register_producer(group, channel.clone());
         }
-        let mut metadata_changed = false;
+        let mut groups_changed = false;
+        let mut subscriptions_changed = false;
         let mut topics_changed = false;
         let mut notify = Vec::new();
         for consumer in &data.consumers {
             let auto_create = self.config().auto_create_subscription_group;
             let known = self.groups.borrow().get(&consumer.group_name).is_some();
-            let group = match self
+            let found = self
                 .groups
                 .borrow_mut()
-                .find_or_create(&consumer.group_name, auto_create)
-            {
+                .find_or_create(&consumer.group_name, auto_create);
+            let group = match found {
                 Ok(Some(group)) => group,
                 Ok(None) => {
                     tracing::warn!(
@@ -215,15 +272,15 @@ impl Leader {
                     continue;
                 }
             };
-            metadata_changed |= !known;
+            groups_changed |= !known;
             if consumer.message_model == "CLUSTERING" {
                 let retry_topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", consumer.group_name);
                 if self.topics.borrow().get(&retry_topic).is_none() {
-                    match self
+                    let created = self
                         .topics
                         .borrow_mut()
-                        .create_system_group_topic(&retry_topic, group.retry_queue_nums.max(1))
-                    {
+                        .create_system_group_topic(&retry_topic, group.retry_queue_nums.max(1));
+                    match created {
                         Ok(_) => topics_changed = true,
                         Err(error) => {
                             tracing::warn!(topic = retry_topic, %error, "cannot create retry topic")
@@ -236,7 +293,7 @@ impl Leader {
                 channel.clone(),
                 data.without_sub,
             );
-            metadata_changed |= outcome.subscriptions_changed || outcome.channels_changed;
+            subscriptions_changed |= outcome.subscriptions_changed || outcome.channels_changed;
             if (outcome.channels_changed || outcome.subscriptions_changed)
                 && group.notify_consumer_ids_changed_enable
                 && consumer.message_model != "BROADCASTING"
@@ -244,14 +301,19 @@ impl Leader {
                 notify.push(consumer.group_name.clone());
             }
         }
+        let mut result = Ok(());
+        if groups_changed {
+            result = self.persist_groups().await;
+        }
         if topics_changed {
-            self.topics_changed().await;
-        } else if metadata_changed {
+            result = result.and(self.topics_changed().await);
+        } else if groups_changed || subscriptions_changed {
             self.publish().await;
         }
         for group in notify {
             self.notify_consumer_ids_changed(&group).await;
         }
+        result
     }
 
     /// Tells every member of `group` to rebalance (NOTIFY_CONSUMER_IDS_CHANGED, oneway).
@@ -265,14 +327,11 @@ impl Leader {
             .consumer_group(group)
             .map(|info| info.channels.keys().copied().collect())
             .unwrap_or_default();
-        let header = ConsumerGroupRequestHeader {
-            consumer_group: group.to_owned(),
-        };
-        let shard = self.shard();
         for channel in channels {
-            let command = RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED)
-                .with_ext_fields(header.to_ext_fields());
-            shard.send_to_client(channel, command).await;
+            let notice = ClientNotice::ConsumerIdsChanged {
+                group: group.to_owned(),
+            };
+            self.connections.notify(channel, notice).await;
         }
     }
 
@@ -334,7 +393,7 @@ impl Leader {
         }
     }
 
-    /// Every consumer group's subscribed topics, for QUERY_TOPIC_CONSUME_BY_WHO.
+    /// Groups whose online consumers subscribe `topic`, for QUERY_TOPIC_CONSUME_BY_WHO.
     pub fn groups_consuming(&self, topic: &str) -> Vec<String> {
         let clients = self.clients.borrow();
         let mut groups: Vec<String> = clients
@@ -344,13 +403,5 @@ impl Leader {
             .collect();
         groups.sort();
         groups
-    }
-
-    pub fn producer_channels(&self, group: &str) -> HashMap<ChannelKey, ClientChannel> {
-        self.clients
-            .borrow()
-            .producer_group(group)
-            .map(|channels| channels.iter().map(|(k, v)| (*k, v.clone())).collect())
-            .unwrap_or_default()
     }
 }

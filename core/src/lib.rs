@@ -6,19 +6,32 @@
 //! other.
 //!
 //! Cores: every type here lives on one shard's glommio executor and is `!Send`; shards
-//! exchange only `shard::ShardMessage`s. Shard 0 is the leader and owns the metadata.
+//! exchange only `mesh::ShardMessage`s carrying typed `shard_request`s. Shard 0 is the
+//! leader and owns the metadata.
+//!
+//! Layers, each using only those below it: `broker` (start, stop) -> `processor` (decode,
+//! check, encode; one module per request family) -> `shard` (typed calls to the owning
+//! shard) -> `queue_owner` (a shard's store, offsets, long polling) and `leader` (topics,
+//! groups, clients) -> `mesh`, managers, `placement`, `error` and `response_code`.
 
 pub mod broker;
+pub mod client_connections;
 pub mod client_manager;
 pub mod config;
 pub mod consumer_offset_manager;
+pub mod error;
 pub mod leader;
+mod leader_requests;
 pub mod long_polling;
+pub mod mesh;
 pub mod persist;
+pub mod placement;
 pub mod processor;
+pub mod queue_owner;
 pub mod registration;
 pub mod response_code;
 pub mod shard;
+pub mod shard_request;
 pub mod shutdown;
 pub mod snapshot;
 pub mod stats;

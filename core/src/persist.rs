@@ -3,7 +3,7 @@
 //! never a torn mix, so metadata survives kill -9.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -17,6 +17,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temp, path)?;
     // The rename itself is durable only once the directory entry is.
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// `write_atomically` on glommio's blocking thread pool: the fsyncs take milliseconds and
+/// must not stall the shard's reactor (every other connection of the shard waits on it).
+pub async fn write_atomically_off_reactor(path: PathBuf, bytes: Vec<u8>) -> Result<(), String> {
+    glommio::executor()
+        .spawn_blocking(move || {
+            write_atomically(&path, &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        })
+        .await
 }
 
 /// Reads a state file written by `write_atomically` (or by a Java broker: fastjson with

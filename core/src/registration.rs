@@ -14,7 +14,7 @@ use ramjet_net::header::{
 use ramjet_net::server::Connection;
 use ramjet_net::RemotingCommand;
 
-use crate::leader::Leader;
+use crate::leader::{Leader, RegisterNow};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
@@ -138,17 +138,24 @@ impl NamesrvRegistration {
         }
     }
 
-    /// Registers now, then every period, and whenever the leader asks (topics changed).
+    /// Registers now, then every `registerNameServerPeriod` (read each time, so a changed
+    /// period takes effect at once), and whenever the leader asks (topics changed); the
+    /// leader's request is answered once the registration it asked for is done.
     pub async fn run(self: Rc<Self>) {
-        let Some(wake) = self.leader.take_register_receiver() else {
+        let Some(requests) = self.leader.take_register_receiver() else {
             return;
         };
-        let period = self.leader.config().register_name_server_period;
         // A name server that was unreachable (restarting, or not up yet) is retried after
         // 1 s, doubling up to the period, so routes do not wait 30 s to appear.
         let mut retry = Duration::from_secs(1);
+        let mut asked: Vec<RegisterNow> = Vec::new();
         loop {
-            let wait = if self.register_all().await {
+            let registered = self.register_all().await;
+            for done in asked.drain(..) {
+                let _ = done.send(());
+            }
+            let period = self.leader.config().register_name_server_period;
+            let wait = if registered {
                 retry = Duration::from_secs(1);
                 period
             } else {
@@ -156,14 +163,15 @@ impl NamesrvRegistration {
                 retry = (retry * 2).min(period);
                 wait
             };
-            // Coalesce bursts of topic changes (a client creating many topics) into one
-            // registration.
-            let _ = glommio::timer::timeout(wait, async {
-                wake.recv().await;
-                Ok(())
-            })
-            .await;
-            glommio::timer::sleep(Duration::from_millis(20)).await;
+            let request = glommio::timer::timeout(wait, async { Ok(requests.recv().await) }).await;
+            if let Ok(Some(done)) = request {
+                asked.push(done);
+                // Coalesce a burst of topic changes into one registration.
+                while let Some(Some(done)) = futures_lite::future::poll_once(requests.recv()).await
+                {
+                    asked.push(done);
+                }
+            }
         }
     }
 }

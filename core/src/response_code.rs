@@ -1,10 +1,55 @@
-//! The single place that turns store and broker errors into RocketMQ response codes.
+//! The single place that turns broker and store errors into RocketMQ response codes.
 
 use ramjet_net::code::response;
 use ramjet_net::RemotingCommand;
 use ramjet_store::{GetStatus, PutError};
 
-/// `SendMessageProcessor` mapping of put failures (remoting-protocol.md section 9.2 e).
+use crate::error::BrokerError;
+
+/// The response code of a failed request (docs/remoting-protocol.md section 5).
+pub fn for_error(error: &BrokerError) -> i32 {
+    match error {
+        BrokerError::BadHeader(_) | BrokerError::BadBody(_) => response::SYSTEM_ERROR,
+        BrokerError::InvalidParameter(_) => response::INVALID_PARAMETER,
+        BrokerError::NoPermission(_) => response::NO_PERMISSION,
+        BrokerError::TopicNotExist(_) => response::TOPIC_NOT_EXIST,
+        BrokerError::SubscriptionGroupNotExist(_) => response::SUBSCRIPTION_GROUP_NOT_EXIST,
+        BrokerError::SubscriptionNotExist(_) => response::SUBSCRIPTION_NOT_EXIST,
+        BrokerError::SubscriptionNotLatest(_) => response::SUBSCRIPTION_NOT_LATEST,
+        BrokerError::MessageIllegal(_) => response::MESSAGE_ILLEGAL,
+        BrokerError::QueryNotFound(_) => response::QUERY_NOT_FOUND,
+        BrokerError::ConsumerNotOnline(_) => response::CONSUMER_NOT_ONLINE,
+        BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
+        BrokerError::Busy => response::SYSTEM_BUSY,
+        BrokerError::Put(error) => for_put(error),
+        BrokerError::NotFound(_)
+        | BrokerError::FeatureOff(_)
+        | BrokerError::Storage(_)
+        | BrokerError::Persist(_)
+        | BrokerError::ShardUnreachable(_)
+        | BrokerError::Internal(_) => response::SYSTEM_ERROR,
+    }
+}
+
+/// The response to `request` that reports `error`. Errors that point at a broker fault
+/// rather than at the client's request are logged here, once, for every path.
+pub fn to_response(request: &RemotingCommand, error: &BrokerError) -> RemotingCommand {
+    match error {
+        BrokerError::Storage(_)
+        | BrokerError::Persist(_)
+        | BrokerError::ShardUnreachable(_)
+        | BrokerError::Internal(_) => {
+            tracing::error!(code = request.code, %error, "request failed");
+        }
+        BrokerError::Put(put_error) if !matches!(put_error, PutError::MessageTooLarge { .. }) => {
+            tracing::warn!(code = request.code, %error, "put failed");
+        }
+        _ => {}
+    }
+    RemotingCommand::response_to(request, for_error(error)).with_remark(error.to_string())
+}
+
+/// `SendMessageProcessor` mapping of put failures (docs/remoting-protocol.md section 9.2).
 pub fn for_put(error: &PutError) -> i32 {
     match error {
         PutError::MessageTooLarge { .. } => response::MESSAGE_ILLEGAL,
@@ -15,7 +60,7 @@ pub fn for_put(error: &PutError) -> i32 {
     }
 }
 
-/// Pull statuses (remoting-protocol.md section 9.3 step 4). `queue_offset` is the offset the
+/// Pull statuses (docs/remoting-protocol.md section 9.3). `queue_offset` is the offset the
 /// client asked for: an empty queue is "not found" at 0 and "offset moved" elsewhere.
 pub fn for_get(status: GetStatus, queue_offset: i64) -> i32 {
     match status {
@@ -40,22 +85,45 @@ pub fn get_status_name(status: GetStatus) -> &'static str {
     }
 }
 
-/// A response carrying only a code and a remark.
-pub fn error(request: &RemotingCommand, code: i32, remark: impl Into<String>) -> RemotingCommand {
-    RemotingCommand::response_to(request, code).with_remark(remark)
-}
-
 pub fn success(request: &RemotingCommand) -> RemotingCommand {
     RemotingCommand::response_to(request, response::SUCCESS)
 }
 
-/// A malformed header: Java reports a missing `@CFNotNull` field as SYSTEM_ERROR.
-pub fn bad_header(request: &RemotingCommand, error: impl std::fmt::Display) -> RemotingCommand {
-    RemotingCommand::response_to(request, response::SYSTEM_ERROR).with_remark(error.to_string())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Flow control: the shard is behind, so the client should back off and retry.
-pub fn system_busy(request: &RemotingCommand) -> RemotingCommand {
-    RemotingCommand::response_to(request, response::SYSTEM_BUSY)
-        .with_remark("[REJECTREQUEST]system busy, start flow control for a while")
+    #[test]
+    fn client_faults_keep_their_codes_and_broker_faults_are_system_errors() {
+        let cases = [
+            (BrokerError::Busy, response::SYSTEM_BUSY),
+            (
+                BrokerError::InvalidParameter("q".into()),
+                response::INVALID_PARAMETER,
+            ),
+            (
+                BrokerError::Put(PutError::DiskFull {
+                    used_percent: 95,
+                    limit_percent: 90,
+                }),
+                response::SERVICE_NOT_AVAILABLE,
+            ),
+            (BrokerError::ShardUnreachable(1), response::SYSTEM_ERROR),
+            (BrokerError::Internal("x".into()), response::SYSTEM_ERROR),
+            (
+                BrokerError::NotSupported("sql".into()),
+                response::REQUEST_CODE_NOT_SUPPORTED,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(for_error(&error), code, "{error}");
+        }
+        let request = RemotingCommand::request(ramjet_net::code::request::SEND_MESSAGE);
+        let answer = to_response(&request, &BrokerError::Busy);
+        assert_eq!(answer.code, response::SYSTEM_BUSY);
+        assert_eq!(
+            answer.remark.as_deref(),
+            Some("[REJECTREQUEST]system busy, start flow control for a while")
+        );
+    }
 }

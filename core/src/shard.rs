@@ -1,444 +1,276 @@
-//! `BrokerShard`: everything one core owns, and how requests reach the shard that owns
-//! what they touch.
+//! `BrokerShard`: everything one core owns, and the typed calls that reach the shard that
+//! owns what a request touches.
 //!
-//! Every shard accepts connections. A request about a queue goes to the queue's owner
-//! (`owner_shard`), one about metadata (topics, groups, clients) to the leader (shard 0),
-//! over the glommio channel mesh; the reply comes back to the connection's shard. Nothing
-//! mutable is shared between cores.
+//! Every shard accepts connections. Work on a queue runs on the queue's owner
+//! (`placement::owner_shard`), metadata work on the leader (shard 0); both travel as typed
+//! `ShardRequest`s over the mesh and come back as typed `ShardReply`s. On the owning shard
+//! itself the same call runs in place, without the mesh. Processors use this API; this file
+//! knows nothing of processors or wire commands.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
-use futures_channel::oneshot;
-use glommio::channels::channel_mesh::Senders;
-use ramjet_net::code::{request, response};
-use ramjet_net::server::{Connection, RequestHandler};
-use ramjet_net::{LanguageCode, RemotingCommand};
-use ramjet_store::{DmaStorage, MessageStore};
+use futures_lite::StreamExt;
+use glommio::channels::shared_channel::ConnectedReceiver;
+use ramjet_store::PutOk;
 
+use crate::client_connections::ClientConnections;
 use crate::client_manager::ChannelKey;
 use crate::config::BrokerConfig;
-use crate::consumer_offset_manager::ConsumerOffsetManager;
+use crate::error::{BrokerError, BrokerResult};
 use crate::leader::Leader;
-use crate::long_polling::LongPolling;
-use crate::processor;
-use crate::snapshot::MetadataSnapshot;
-use crate::stats::ShardStats;
-
-pub type Store = MessageStore<DmaStorage>;
-
-/// The leader shard: owns topics, subscription groups, the client registry and name
-/// server registration.
-pub const LEADER_SHARD: usize = 0;
-
-/// Physical offsets carry the shard in their high bits so that an offsetMsgId names the
-/// shard holding the record: 2^48 bytes (256 TiB) of CommitLog per shard.
-pub const SHARD_OFFSET_SHIFT: u32 = 48;
-
-/// Which shard owns a queue. Changing this function moves data on disk, so the shard count
-/// is recorded in the data directory and checked at start instead of being tuned freely.
-pub fn owner_shard(topic: &str, queue_id: i32, shard_count: usize) -> usize {
-    let hash = u64::from(crc32fast::hash(topic.as_bytes())).wrapping_add(queue_id as u32 as u64);
-    (hash % shard_count as u64) as usize
-}
-
-pub fn shard_of_physical_offset(offset: i64) -> usize {
-    (offset as u64 >> SHARD_OFFSET_SHIFT) as usize
-}
-
-/// Who sent a request: enough to answer it, attribute it and reach its connection later.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub channel: ChannelKey,
-    pub peer: SocketAddr,
-    pub language: LanguageCode,
-    pub version: i32,
-}
-
-/// Messages between broker shards (bounded channels of `SHARD_INBOX_CAPACITY`).
-pub enum ShardMessage {
-    /// Run `request` here and send back what it answers as a `Reply` to `reply_to`.
-    Request {
-        request: RemotingCommand,
-        origin: Origin,
-        reply_to: usize,
-        request_id: u64,
-    },
-    /// The answer to a `Request` this shard sent. Replies travel on the mesh like requests:
-    /// glommio wakes a parked executor for its own channels, not for a foreign waker.
-    Reply {
-        request_id: u64,
-        answer: Option<RemotingCommand>,
-    },
-    /// Leader only: create a topic for a send (auto-creation) if allowed.
-    EnsureTopic {
-        topic: String,
-        default_topic: String,
-        queue_nums: i32,
-        sys_flag: i32,
-        reply: oneshot::Sender<Result<Option<ramjet_net::body::TopicConfig>, String>>,
-    },
-    Snapshot(MetadataSnapshot),
-    /// A changed broker configuration (UPDATE_BROKER_CONFIG).
-    Config(Box<BrokerConfig>),
-    /// Leader only: a client connection on another shard closed.
-    ConnectionClosed(ChannelKey),
-    /// Send `command` (oneway) to a client connected to this shard.
-    ToClient {
-        connection_id: u64,
-        command: RemotingCommand,
-    },
-}
-
-pub const SHARD_INBOX_CAPACITY: usize = 1024;
-
-/// Marks a request forwarded for one shard's part of a broker-wide answer.
-pub const PARTIAL_KEY: &str = "__ramjet_partial";
+use crate::mesh::{Mesh, ShardMessage};
+use crate::placement::{shard_of_physical_offset, LEADER_SHARD};
+use crate::queue_owner::QueueOwner;
+use crate::shard_request::{
+    KeyQuery, KeyQueryPart, LeaderReply, LeaderRequest, OffsetRequest, PartReply, PartRequest,
+    PullAnswer, PullQuery, PutRequest, ShardReply, ShardRequest,
+};
+use crate::snapshot::{MetadataSnapshot, SharedMetadata};
 
 pub struct BrokerShard {
-    pub id: usize,
-    pub shard_count: usize,
-    config: RefCell<Rc<BrokerConfig>>,
-    pub store: Store,
-    pub store_host: SocketAddr,
-    snapshot: RefCell<Rc<MetadataSnapshot>>,
-    pub offsets: RefCell<ConsumerOffsetManager>,
-    pub long_polling: Rc<LongPolling>,
-    pub leader: Option<Rc<Leader>>,
-    peers: Option<Rc<Senders<ShardMessage>>>,
-    connections: RefCell<HashMap<u64, Weak<Connection>>>,
-    pub in_flight_puts: Cell<usize>,
-    pub stats: ShardStats,
-    /// Requests this shard forwarded, by id, waiting for their `Reply`.
-    pending_replies: RefCell<HashMap<u64, oneshot::Sender<Option<RemotingCommand>>>>,
-    next_request_id: Cell<u64>,
+    id: usize,
+    shard_count: usize,
+    store_host: SocketAddr,
+    metadata: Rc<SharedMetadata>,
+    mesh: Rc<Mesh>,
+    connections: Rc<ClientConnections>,
+    owner: QueueOwner,
+    leader: Option<Rc<Leader>>,
 }
 
 impl BrokerShard {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        id: usize,
-        shard_count: usize,
-        config: Rc<BrokerConfig>,
-        store: Store,
         store_host: SocketAddr,
-        offsets: ConsumerOffsetManager,
+        metadata: Rc<SharedMetadata>,
+        mesh: Rc<Mesh>,
+        connections: Rc<ClientConnections>,
+        owner: QueueOwner,
         leader: Option<Rc<Leader>>,
-        peers: Option<Rc<Senders<ShardMessage>>>,
     ) -> BrokerShard {
+        assert_eq!(leader.is_some(), mesh.id() == LEADER_SHARD);
         BrokerShard {
-            id,
-            shard_count,
-            config: RefCell::new(config),
-            store,
+            id: mesh.id(),
+            shard_count: mesh.shard_count(),
             store_host,
-            snapshot: RefCell::new(Rc::new(MetadataSnapshot::default())),
-            offsets: RefCell::new(offsets),
-            long_polling: Rc::new(LongPolling::default()),
+            metadata,
+            mesh,
+            connections,
+            owner,
             leader,
-            peers,
-            connections: RefCell::new(HashMap::new()),
-            in_flight_puts: Cell::new(0),
-            stats: ShardStats::default(),
-            pending_replies: RefCell::new(HashMap::new()),
-            next_request_id: Cell::new(0),
         }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shard_count
+    }
+
+    /// The address stored in records as their store host (brokerIP1:listenPort).
+    pub fn store_host(&self) -> SocketAddr {
+        self.store_host
     }
 
     /// The broker configuration as this shard sees it (UPDATE_BROKER_CONFIG replaces it).
     pub fn config(&self) -> Rc<BrokerConfig> {
-        self.config.borrow().clone()
+        self.metadata.config()
     }
 
-    pub fn install_config(&self, config: BrokerConfig) {
-        *self.config.borrow_mut() = Rc::new(config);
-    }
-
-    /// This shard's current metadata. Cheap: a reference count.
+    /// This shard's copy of the leader's metadata. Cheap: a reference count.
     pub fn snapshot(&self) -> Rc<MetadataSnapshot> {
-        self.snapshot.borrow().clone()
+        self.metadata.snapshot()
     }
 
-    pub fn install_snapshot(&self, snapshot: MetadataSnapshot) {
-        let mut current = self.snapshot.borrow_mut();
-        if snapshot.version > current.version {
-            *current = Rc::new(snapshot);
-        }
+    pub fn owner(&self) -> &QueueOwner {
+        &self.owner
     }
 
     pub fn leader(&self) -> Option<&Rc<Leader>> {
         self.leader.as_ref()
     }
 
-    /// Sends a message to another shard, waiting while its inbox is full.
-    pub async fn send_to_shard(&self, shard: usize, message: ShardMessage) -> bool {
-        assert_ne!(shard, self.id, "a shard never messages itself");
-        match &self.peers {
-            Some(peers) => peers.send_to(shard, message).await.is_ok(),
-            None => false,
-        }
+    pub fn connections(&self) -> &ClientConnections {
+        &self.connections
     }
 
-    /// Runs `request` on `shard` (here or elsewhere) and returns its answer.
-    pub async fn run_on(
+    /// Runs `request` on `shard`: in place when that is this shard, else over the mesh.
+    pub async fn call(
         self: &Rc<Self>,
         shard: usize,
-        request: RemotingCommand,
-        origin: Origin,
-    ) -> Option<RemotingCommand> {
+        request: ShardRequest,
+    ) -> BrokerResult<ShardReply> {
         if shard == self.id {
-            return Box::pin(processor::process(self, request, &origin)).await;
+            Ok(self.execute(request).await)
+        } else {
+            self.mesh.call(shard, request).await
         }
-        let (reply, answer) = oneshot::channel();
-        let fallback = RemotingCommand::response_to(&request, response::SYSTEM_ERROR)
-            .with_remark(format!("broker shard {shard} is not reachable"));
-        let request_id = self.next_request_id.get();
-        self.next_request_id.set(request_id.wrapping_add(1));
-        self.pending_replies.borrow_mut().insert(request_id, reply);
-        let message = ShardMessage::Request {
-            request,
-            origin,
-            reply_to: self.id,
-            request_id,
-        };
-        if !self.send_to_shard(shard, message).await {
-            self.pending_replies.borrow_mut().remove(&request_id);
-            return Some(fallback);
-        }
-        answer.await.unwrap_or(Some(fallback))
     }
 
-    /// Runs the partial form of `request` on every shard and collects their answers, in
-    /// shard order.
-    pub async fn run_on_all(
+    /// Runs a request another shard (or this one) sent. Never panics on a request that
+    /// reached the wrong shard: that is answered as an internal error.
+    async fn execute(self: &Rc<Self>, request: ShardRequest) -> ShardReply {
+        match request {
+            ShardRequest::Put(put) => ShardReply::Put(self.owner.put(put).await),
+            ShardRequest::Pull(query) => ShardReply::Pull(self.owner.pull(query).await),
+            ShardRequest::Offset(offset) => ShardReply::Offset(self.owner.offset(offset).await),
+            ShardRequest::ViewByOffset { physical_offset } => {
+                ShardReply::Message(self.owner.view(physical_offset).await)
+            }
+            ShardRequest::QueryByKey(query) => {
+                ShardReply::Query(self.owner.query_by_key(query).await)
+            }
+            ShardRequest::Part(part) => ShardReply::Part(self.owner.part(part).await),
+            ShardRequest::Leader(request) => ShardReply::Leader(match &self.leader {
+                Some(leader) => leader.execute(request).await,
+                None => Err(BrokerError::Internal(format!(
+                    "leader work sent to shard {}",
+                    self.id
+                ))),
+            }),
+        }
+    }
+
+    /// The typed put on the queue's owner: send, batch send, send-back and every later
+    /// internal writer go through here.
+    pub async fn put(self: &Rc<Self>, owner: usize, request: PutRequest) -> BrokerResult<PutOk> {
+        match self.call(owner, ShardRequest::Put(request)).await? {
+            ShardReply::Put(result) => result,
+            other => Err(other.mismatch("Put")),
+        }
+    }
+
+    pub async fn pull(self: &Rc<Self>, owner: usize, query: PullQuery) -> BrokerResult<PullAnswer> {
+        match self.call(owner, ShardRequest::Pull(query)).await? {
+            ShardReply::Pull(result) => result,
+            other => Err(other.mismatch("Pull")),
+        }
+    }
+
+    pub async fn offset(
         self: &Rc<Self>,
-        request: &RemotingCommand,
-        origin: &Origin,
-    ) -> Vec<RemotingCommand> {
-        let mut partial = request.clone();
-        partial.ext_fields_mut().insert(PARTIAL_KEY, "true");
-        partial.flag &= !ramjet_net::remoting::FLAG_ONEWAY;
-        let mut answers = Vec::with_capacity(self.shard_count);
+        owner: usize,
+        request: OffsetRequest,
+    ) -> BrokerResult<i64> {
+        match self.call(owner, ShardRequest::Offset(request)).await? {
+            ShardReply::Offset(result) => result,
+            other => Err(other.mismatch("Offset")),
+        }
+    }
+
+    /// The stored record at a CommitLog offset, on whichever shard the offset names.
+    pub async fn view(self: &Rc<Self>, physical_offset: u64) -> BrokerResult<Vec<u8>> {
+        let shard =
+            shard_of_physical_offset(physical_offset, self.shard_count).ok_or_else(|| {
+                BrokerError::NotFound(format!(
+                    "can not find message by the offset, {physical_offset}"
+                ))
+            })?;
+        match self
+            .call(shard, ShardRequest::ViewByOffset { physical_offset })
+            .await?
+        {
+            ShardReply::Message(result) => result,
+            other => Err(other.mismatch("Message")),
+        }
+    }
+
+    /// Every shard's IndexFile matches, in shard order.
+    pub async fn query_by_key(self: &Rc<Self>, query: KeyQuery) -> BrokerResult<Vec<KeyQueryPart>> {
+        let mut parts = Vec::with_capacity(self.shard_count);
         for shard in 0..self.shard_count {
-            if let Some(answer) = self.run_on(shard, partial.clone(), origin.clone()).await {
-                answers.push(answer);
+            match self
+                .call(shard, ShardRequest::QueryByKey(query.clone()))
+                .await?
+            {
+                ShardReply::Query(part) => parts.push(part),
+                other => return Err(other.mismatch("Query")),
             }
         }
-        answers
+        Ok(parts)
     }
 
-    /// Sends a oneway request to a client, wherever its connection lives.
-    pub async fn send_to_client(&self, channel: ChannelKey, command: RemotingCommand) {
-        if channel.shard == self.id {
-            self.send_to_local_client(channel.connection_id, command);
-        } else {
-            let message = ShardMessage::ToClient {
-                connection_id: channel.connection_id,
-                command,
-            };
-            self.send_to_shard(channel.shard, message).await;
+    /// Every shard's part of a broker-wide answer, in shard order.
+    pub async fn parts(
+        self: &Rc<Self>,
+        request: impl Fn() -> PartRequest,
+    ) -> BrokerResult<Vec<PartReply>> {
+        let mut parts = Vec::with_capacity(self.shard_count);
+        for shard in 0..self.shard_count {
+            match self.call(shard, ShardRequest::Part(request())).await? {
+                ShardReply::Part(part) => parts.push(part),
+                other => return Err(other.mismatch("Part")),
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Metadata work, run by the leader shard.
+    pub async fn leader_call(self: &Rc<Self>, request: LeaderRequest) -> BrokerResult<LeaderReply> {
+        match self
+            .call(LEADER_SHARD, ShardRequest::Leader(request))
+            .await?
+        {
+            ShardReply::Leader(result) => result,
+            other => Err(other.mismatch("Leader")),
         }
     }
 
-    pub fn send_to_local_client(&self, connection_id: u64, command: RemotingCommand) {
-        let connection = self
-            .connections
-            .borrow()
-            .get(&connection_id)
-            .and_then(Weak::upgrade);
-        match connection {
-            Some(connection) => connection.invoke_oneway(command),
-            None => tracing::debug!(connection_id, "client connection is gone; request dropped"),
-        }
-    }
-
-    /// Which shard must run `request`. Sends are resolved by the send processor itself,
-    /// which may first need the leader to create the topic.
-    fn route(&self, request: &RemotingCommand) -> usize {
-        if self.shard_count == 1 || request.ext_field(PARTIAL_KEY).is_some() {
-            return self.id;
-        }
-        match request.code {
-            request::PULL_MESSAGE
-            | request::LITE_PULL_MESSAGE
-            | request::QUERY_CONSUMER_OFFSET
-            | request::UPDATE_CONSUMER_OFFSET
-            | request::GET_MAX_OFFSET
-            | request::GET_MIN_OFFSET
-            | request::SEARCH_OFFSET_BY_TIMESTAMP
-            | request::GET_EARLIEST_MSG_STORETIME => {
-                let topic = request.ext_field("topic").unwrap_or("");
-                match request
-                    .ext_field("queueId")
-                    .and_then(|q| q.trim().parse::<i32>().ok())
-                {
-                    Some(queue_id) => owner_shard(topic, queue_id, self.shard_count),
-                    // The processor answers the missing field.
-                    None => self.id,
+    /// A client connection of this shard closed: the leader drops its registrations.
+    pub async fn connection_closed(&self, channel: ChannelKey) {
+        self.connections.remove(channel.connection_id);
+        match &self.leader {
+            Some(leader) => leader.connection_closed(channel).await,
+            None => {
+                let message = ShardMessage::ConnectionClosed(channel);
+                if let Err(error) = self.mesh.send(LEADER_SHARD, message).await {
+                    tracing::error!(?channel, %error, "leader not told of a closed connection");
                 }
             }
-            request::VIEW_MESSAGE_BY_ID => request
-                .ext_field("offset")
-                .and_then(|o| o.trim().parse::<i64>().ok())
-                .map(shard_of_physical_offset)
-                .filter(|shard| *shard < self.shard_count)
-                .unwrap_or(self.id),
-            request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
-                self.id
-            }
-            code if processor::is_leader_code(code) => LEADER_SHARD,
-            _ => self.id,
         }
     }
 
-    /// The inbox of messages from other shards.
-    pub async fn inbox_loop(
-        self: Rc<Self>,
-        mut stream: glommio::channels::shared_channel::ConnectedReceiver<ShardMessage>,
-    ) {
-        use futures_lite::StreamExt;
+    /// The inbox of messages from one other shard. Requests run as their own tasks, so a
+    /// long-polling pull never holds up the puts queued behind it.
+    pub async fn inbox_loop(self: Rc<Self>, mut stream: ConnectedReceiver<ShardMessage>) {
         while let Some(message) = stream.next().await {
             match message {
                 ShardMessage::Request {
-                    request,
-                    origin,
-                    reply_to,
+                    from,
                     request_id,
+                    request,
                 } => {
                     let shard = self.clone();
                     glommio::spawn_local(async move {
-                        let answer = processor::process(&shard, request, &origin).await;
-                        shard
-                            .send_to_shard(reply_to, ShardMessage::Reply { request_id, answer })
-                            .await;
+                        let reply = shard.execute(request).await;
+                        let message = ShardMessage::Reply { request_id, reply };
+                        if let Err(error) = shard.mesh.send(from, message).await {
+                            tracing::error!(from, %error, "shard reply lost");
+                        }
                     })
                     .detach();
                 }
-                ShardMessage::Reply { request_id, answer } => {
-                    if let Some(waiter) = self.pending_replies.borrow_mut().remove(&request_id) {
-                        let _ = waiter.send(answer);
-                    }
-                }
-                // Leader work that may wait on other shards runs as its own task, so the
-                // inbox keeps draining whatever those shards send meanwhile.
-                ShardMessage::EnsureTopic {
-                    topic,
-                    default_topic,
-                    queue_nums,
-                    sys_flag,
-                    reply,
-                } => {
-                    let leader = self.leader.clone().expect("EnsureTopic goes to the leader");
-                    glommio::spawn_local(async move {
-                        let result = leader
-                            .ensure_topic(&topic, &default_topic, queue_nums, sys_flag)
-                            .await;
-                        let _ = reply.send(result);
-                    })
-                    .detach();
-                }
-                ShardMessage::Snapshot(snapshot) => self.install_snapshot(snapshot),
-                ShardMessage::Config(config) => self.install_config(*config),
-                ShardMessage::ConnectionClosed(channel) => {
-                    if let Some(leader) = self.leader.clone() {
+                ShardMessage::Reply { request_id, reply } => self.mesh.complete(request_id, reply),
+                ShardMessage::Snapshot(snapshot) => self.metadata.install_snapshot(snapshot),
+                ShardMessage::Config(config) => self.metadata.install_config(*config),
+                ShardMessage::ConnectionClosed(channel) => match self.leader.clone() {
+                    Some(leader) => {
                         glommio::spawn_local(
                             async move { leader.connection_closed(channel).await },
                         )
                         .detach();
                     }
-                }
+                    None => {
+                        tracing::error!(?channel, "connection notice sent to a non-leader shard")
+                    }
+                },
                 ShardMessage::ToClient {
                     connection_id,
-                    command,
-                } => self.send_to_local_client(connection_id, command),
+                    notice,
+                } => self.connections.notify_local(connection_id, notice),
             }
         }
-    }
-}
-
-impl RequestHandler for BrokerShard {
-    async fn handle(
-        self: Rc<Self>,
-        request: RemotingCommand,
-        connection: Rc<Connection>,
-    ) -> Option<RemotingCommand> {
-        let connection_id = connection.id();
-        if !self.connections.borrow().contains_key(&connection_id) {
-            self.connections
-                .borrow_mut()
-                .insert(connection_id, Rc::downgrade(&connection));
-        }
-        let origin = Origin {
-            channel: ChannelKey {
-                shard: self.id,
-                connection_id,
-            },
-            peer: connection.peer(),
-            language: request.language,
-            version: request.version,
-        };
-        let shard = self.route(&request);
-        let code = request.code;
-        let answer = self.run_on(shard, request, origin).await;
-        if tracing::enabled!(tracing::Level::TRACE) {
-            let (answer_code, remark) = answer
-                .as_ref()
-                .map_or((-1, None), |a| (a.code, a.remark.clone()));
-            tracing::trace!(
-                shard = self.id,
-                owner = shard,
-                code,
-                answer_code,
-                ?remark,
-                "request"
-            );
-        }
-        answer
-    }
-
-    fn on_disconnect(&self, connection: &Rc<Connection>) {
-        self.connections.borrow_mut().remove(&connection.id());
-        let channel = ChannelKey {
-            shard: self.id,
-            connection_id: connection.id(),
-        };
-        match &self.leader {
-            Some(leader) => {
-                let leader = leader.clone();
-                glommio::spawn_local(async move { leader.connection_closed(channel).await })
-                    .detach();
-            }
-            None => {
-                let peers = self.peers.clone();
-                glommio::spawn_local(async move {
-                    if let Some(peers) = peers {
-                        let _ = peers
-                            .send_to(LEADER_SHARD, ShardMessage::ConnectionClosed(channel))
-                            .await;
-                    }
-                })
-                .detach();
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_shard_is_stable_and_spreads_queues() {
-        // Pinned: changing the function would strand data written under the old one.
-        assert_eq!(
-            owner_shard("TopicTest", 0, 2),
-            owner_shard("TopicTest", 0, 2)
-        );
-        let owners: Vec<usize> = (0..8).map(|q| owner_shard("TopicTest", q, 2)).collect();
-        assert!(owners.contains(&0) && owners.contains(&1));
-        assert_eq!(owner_shard("anything", 5, 1), 0);
-        assert_eq!(shard_of_physical_offset(3 << SHARD_OFFSET_SHIFT | 12345), 3);
     }
 }

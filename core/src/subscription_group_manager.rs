@@ -90,7 +90,9 @@ impl SubscriptionGroupManager {
                 .entry(group.to_string())
                 .or_insert_with(|| SubscriptionGroupConfig::named(group));
         }
-        manager.persist()?;
+        let (path, bytes) = manager.encoded();
+        persist::write_atomically(&path, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(manager)
     }
 
@@ -130,7 +132,7 @@ impl SubscriptionGroupManager {
             .subscription_group_table
             .insert(config.group_name.clone(), config);
         self.bump();
-        self.persist()
+        Ok(())
     }
 
     pub fn delete(&mut self, group: &str) -> Result<bool, String> {
@@ -141,7 +143,6 @@ impl SubscriptionGroupManager {
             .is_some();
         if existed {
             self.bump();
-            self.persist()?;
         }
         Ok(existed)
     }
@@ -151,9 +152,12 @@ impl SubscriptionGroupManager {
         self.wrapper.data_version.timestamp = crate::topic_config_manager::now_ms();
     }
 
-    fn persist(&self) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(&self.wrapper).expect("groups serialize");
-        persist::write_atomically(&self.path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    /// The state file's path and contents. Changes are kept in memory by the mutators;
+    /// the leader writes this off the reactor before it answers the change.
+    pub fn encoded(&self) -> (PathBuf, Vec<u8>) {
+        (
+            self.path.clone(),
+            serde_json::to_vec_pretty(&self.wrapper).expect("groups serialize"),
+        )
     }
 }

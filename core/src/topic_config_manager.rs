@@ -70,7 +70,9 @@ impl TopicConfigManager {
                 .entry(topic.topic_name.clone())
                 .or_insert(topic);
         }
-        manager.persist()?;
+        let (path, bytes) = manager.encoded();
+        persist::write_atomically(&path, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(manager)
     }
 
@@ -105,14 +107,13 @@ impl TopicConfigManager {
         }
         self.table.insert(config.topic_name.clone(), config);
         self.bump();
-        self.persist()
+        Ok(())
     }
 
     pub fn delete(&mut self, topic: &str) -> Result<bool, String> {
         let existed = self.table.remove(topic).is_some();
         if existed {
             self.bump();
-            self.persist()?;
         }
         Ok(existed)
     }
@@ -120,15 +121,21 @@ impl TopicConfigManager {
     /// Auto-creation on send (`createTopicInSendMessageMethod`): the default topic must
     /// exist with PERM_INHERIT; the new topic gets min(requested, default's) queues and the
     /// default's permission without INHERIT.
+    /// With autoCreateTopicEnable off, TBW102 creates nothing even if it is still listed
+    /// (the flag is read per send, so turning it off at runtime takes effect at once).
     pub fn create_for_send(
         &mut self,
         topic: &str,
         default_topic: &str,
         requested_queue_nums: i32,
         topic_sys_flag: i32,
+        auto_create_topic_enable: bool,
     ) -> Result<Option<TopicConfig>, String> {
         if let Some(existing) = self.table.get(topic) {
             return Ok(Some(existing.clone()));
+        }
+        if default_topic == AUTO_CREATE_TOPIC_KEY && !auto_create_topic_enable {
+            return Ok(None);
         }
         let Some(default) = self.table.get(default_topic) else {
             return Ok(None);
@@ -142,6 +149,39 @@ impl TopicConfigManager {
         self.put(config.clone())?;
         tracing::info!(topic, queues, "topic auto-created from {default_topic}");
         Ok(Some(config))
+    }
+
+    /// Brings TBW102 in line with a changed autoCreateTopicEnable / defaultTopicQueueNums:
+    /// listed (with that many queues) exactly when auto-creation is on, as at startup.
+    /// Returns whether the table changed.
+    pub fn apply_auto_create(&mut self, enabled: bool, queue_nums: i32) -> bool {
+        let current = self.table.get(AUTO_CREATE_TOPIC_KEY).cloned();
+        let wanted = enabled.then(|| {
+            let rw = perm::READ | perm::WRITE;
+            TopicConfig::new(
+                AUTO_CREATE_TOPIC_KEY,
+                queue_nums,
+                queue_nums,
+                perm::INHERIT | rw,
+            )
+        });
+        let same = match (&current, &wanted) {
+            (Some(current), Some(wanted)) => {
+                current.read_queue_nums == wanted.read_queue_nums
+                    && current.write_queue_nums == wanted.write_queue_nums
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return false;
+        }
+        match wanted {
+            Some(config) => self.table.insert(config.topic_name.clone(), config),
+            None => self.table.remove(AUTO_CREATE_TOPIC_KEY),
+        };
+        self.bump();
+        true
     }
 
     /// `%RETRY%<group>` and `%DLQ%<group>` are created on demand with their group's queue
@@ -164,10 +204,13 @@ impl TopicConfigManager {
         self.data_version.timestamp = now_ms();
     }
 
-    fn persist(&self) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(&self.wrapper()).expect("topics serialize");
-        persist::write_atomically(&self.path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    /// The state file's path and contents. Changes are kept in memory by the mutators;
+    /// the leader writes this off the reactor before it answers the change.
+    pub fn encoded(&self) -> (PathBuf, Vec<u8>) {
+        (
+            self.path.clone(),
+            serde_json::to_vec_pretty(&self.wrapper()).expect("topics serialize"),
+        )
     }
 }
 
@@ -196,19 +239,35 @@ mod tests {
         let mut topics = manager(&dir);
         assert_eq!(topics.get(AUTO_CREATE_TOPIC_KEY).unwrap().perm, 7);
         let created = topics
-            .create_for_send("NewTopic", AUTO_CREATE_TOPIC_KEY, 4, 0)
+            .create_for_send("NewTopic", AUTO_CREATE_TOPIC_KEY, 4, 0, true)
             .unwrap()
             .unwrap();
         assert_eq!((created.read_queue_nums, created.perm), (4, 6));
         assert!(topics
-            .create_for_send("Other", "NoSuchDefault", 4, 0)
+            .create_for_send("Other", "NoSuchDefault", 4, 0, true)
             .unwrap()
             .is_none());
         let version = topics.data_version();
+        // Mutations stay in memory until the leader writes `encoded()` (off the reactor).
+        let (path, bytes) = topics.encoded();
+        persist::write_atomically(&path, &bytes).unwrap();
         let reloaded = manager(&dir);
         assert_eq!(reloaded.get("NewTopic"), Some(&created));
         assert_eq!(reloaded.data_version(), version);
         assert!(topics.put(TopicConfig::new("bad topic", 1, 1, 6)).is_err());
+        // autoCreateTopicEnable=false at runtime: TBW102 creates nothing, and goes away.
+        assert!(topics
+            .create_for_send("Third", AUTO_CREATE_TOPIC_KEY, 4, 0, false)
+            .unwrap()
+            .is_none());
+        assert!(topics.apply_auto_create(false, 8));
+        assert!(topics.get(AUTO_CREATE_TOPIC_KEY).is_none());
+        assert!(!topics.apply_auto_create(false, 8));
+        assert!(topics.apply_auto_create(true, 3));
+        assert_eq!(
+            topics.get(AUTO_CREATE_TOPIC_KEY).unwrap().write_queue_nums,
+            3
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

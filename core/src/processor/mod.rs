@@ -1,6 +1,9 @@
 //! Request processors, one module per request family, and the dispatch by code.
-//! A processor never touches sockets: it gets a request and an `Origin`, and returns the
-//! response (or `None` for no response).
+//!
+//! A request is decoded here, on the shard that holds the client's connection, into its
+//! typed header and body. What must run elsewhere goes through `BrokerShard`'s typed
+//! calls; the answer is encoded here. A processor never touches sockets, and every failure
+//! comes back as a `BrokerError` that `response_code::to_response` maps to the wire.
 
 mod admin;
 mod client;
@@ -13,70 +16,99 @@ mod send_back;
 use std::rc::Rc;
 
 use ramjet_net::code::request;
-use ramjet_net::server::not_supported;
+use ramjet_net::server::{Connection, RequestHandler};
 use ramjet_net::RemotingCommand;
 
-use crate::shard::{BrokerShard, Origin};
+use crate::client_manager::ChannelKey;
+use crate::error::{BrokerError, BrokerResult};
+use crate::response_code::to_response;
+use crate::shard::BrokerShard;
+use crate::shard_request::Origin;
 
-/// Codes whose state lives on the leader shard.
-pub fn is_leader_code(code: i32) -> bool {
-    matches!(
-        code,
-        request::HEART_BEAT
-            | request::UNREGISTER_CLIENT
-            | request::GET_CONSUMER_LIST_BY_GROUP
-            | request::LOCK_BATCH_MQ
-            | request::UNLOCK_BATCH_MQ
-            | request::CHECK_CLIENT_CONFIG
-            | request::UPDATE_AND_CREATE_TOPIC
-            | request::DELETE_TOPIC_IN_BROKER
-            | request::GET_ALL_TOPIC_CONFIG
-            | request::GET_TOPIC_CONFIG
-            | request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
-            | request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG
-            | request::DELETE_SUBSCRIPTIONGROUP
-            | request::GET_BROKER_RUNTIME_INFO
-            | request::GET_TOPIC_STATS_INFO
-            | request::GET_CONSUME_STATS
-            | request::GET_CONSUMER_CONNECTION_LIST
-            | request::GET_PRODUCER_CONNECTION_LIST
-            | request::QUERY_TOPIC_CONSUME_BY_WHO
-            | request::GET_BROKER_CONFIG
-            | request::UPDATE_BROKER_CONFIG
-            | request::QUERY_MESSAGE
-            | request::GET_ALL_CONSUMER_OFFSET
-    )
+/// The broker's `RequestHandler`: one per shard, in front of its `BrokerShard`.
+pub struct BrokerHandler {
+    shard: Rc<BrokerShard>,
 }
 
-/// Runs `request` on this shard, which `BrokerShard::route` chose.
-pub async fn process(
+impl BrokerHandler {
+    pub fn new(shard: Rc<BrokerShard>) -> BrokerHandler {
+        BrokerHandler { shard }
+    }
+}
+
+impl RequestHandler for BrokerHandler {
+    async fn handle(
+        self: Rc<Self>,
+        request: RemotingCommand,
+        connection: Rc<Connection>,
+    ) -> Option<RemotingCommand> {
+        self.shard.connections().add(&connection);
+        let origin = Origin {
+            channel: ChannelKey {
+                shard: self.shard.id(),
+                connection_id: connection.id(),
+            },
+            peer: connection.peer(),
+            language: request.language,
+            version: request.version,
+        };
+        let answer = match process(&self.shard, &request, &origin).await {
+            Ok(answer) => answer,
+            Err(error) => to_response(&request, &error),
+        };
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(
+                shard = self.shard.id(),
+                code = request.code,
+                answer_code = answer.code,
+                remark = ?answer.remark,
+                "request"
+            );
+        }
+        Some(answer)
+    }
+
+    fn on_disconnect(&self, connection: &Rc<Connection>) {
+        let shard = self.shard.clone();
+        let channel = ChannelKey {
+            shard: shard.id(),
+            connection_id: connection.id(),
+        };
+        glommio::spawn_local(async move { shard.connection_closed(channel).await }).detach();
+    }
+}
+
+/// Runs one client request.
+async fn process(
     shard: &Rc<BrokerShard>,
-    request: RemotingCommand,
+    request: &RemotingCommand,
     origin: &Origin,
-) -> Option<RemotingCommand> {
+) -> BrokerResult<RemotingCommand> {
     match request.code {
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::process(shard, request, origin).await
         }
-        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => {
-            pull::process(shard, request, origin).await
-        }
+        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(shard, request).await,
         request::QUERY_CONSUMER_OFFSET
         | request::UPDATE_CONSUMER_OFFSET
         | request::GET_MAX_OFFSET
         | request::GET_MIN_OFFSET
         | request::SEARCH_OFFSET_BY_TIMESTAMP
-        | request::GET_EARLIEST_MSG_STORETIME => Some(offset::process(shard, &request).await),
-        request::CONSUMER_SEND_MSG_BACK => Some(send_back::process(shard, &request, origin).await),
-        request::VIEW_MESSAGE_BY_ID => Some(query::view_message_by_id(shard, &request).await),
-        request::QUERY_MESSAGE => Some(query::query_message(shard, &request, origin).await),
+        | request::GET_EARLIEST_MSG_STORETIME => offset::process(shard, request).await,
+        request::CONSUMER_SEND_MSG_BACK => send_back::process(shard, request, origin).await,
+        request::VIEW_MESSAGE_BY_ID => query::view_message_by_id(shard, request).await,
+        request::QUERY_MESSAGE => query::query_message(shard, request).await,
         request::HEART_BEAT
         | request::UNREGISTER_CLIENT
         | request::GET_CONSUMER_LIST_BY_GROUP
         | request::LOCK_BATCH_MQ
         | request::UNLOCK_BATCH_MQ
-        | request::CHECK_CLIENT_CONFIG => Some(client::process(shard, &request, origin).await),
-        code if is_leader_code(code) => Some(admin::process(shard, &request, origin).await),
-        _ => Some(not_supported(&request)),
+        | request::CHECK_CLIENT_CONFIG => client::process(shard, request, origin).await,
+        code => match admin::process(shard, request).await {
+            Some(answer) => answer,
+            None => Err(BrokerError::NotSupported(format!(
+                " request type {code} not supported"
+            ))),
+        },
     }
 }

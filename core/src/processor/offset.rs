@@ -2,7 +2,9 @@
 //! QUERY_CONSUMER_OFFSET (14), UPDATE_CONSUMER_OFFSET (15), GET_MAX_OFFSET (30),
 //! GET_MIN_OFFSET (31), SEARCH_OFFSET_BY_TIMESTAMP (29), GET_EARLIEST_MSG_STORETIME (32).
 
-use ramjet_net::code::{request, response};
+use std::rc::Rc;
+
+use ramjet_net::code::request;
 use ramjet_net::header::{
     CommandHeader, GetEarliestMsgStoretimeResponseHeader, GetMaxOffsetRequestHeader,
     OffsetResponseHeader, QueryConsumerOffsetRequestHeader, SearchOffsetRequestHeader,
@@ -10,102 +12,106 @@ use ramjet_net::header::{
 };
 use ramjet_net::RemotingCommand;
 
-use crate::response_code::{bad_header, error, success};
+use crate::error::{BrokerError, BrokerResult};
+use crate::placement::owner_shard;
+use crate::response_code::success;
 use crate::shard::BrokerShard;
+use crate::shard_request::OffsetRequest;
 
-pub async fn process(shard: &BrokerShard, request: &RemotingCommand) -> RemotingCommand {
-    let fields = request.fields();
-    let result = match request.code {
-        request::QUERY_CONSUMER_OFFSET => QueryConsumerOffsetRequestHeader::decode(fields)
-            .map(|header| query_consumer_offset(shard, request, &header)),
-        request::UPDATE_CONSUMER_OFFSET => {
-            UpdateConsumerOffsetRequestHeader::decode(fields).map(|header| {
-                shard.offsets.borrow_mut().commit(
-                    &header.consumer_group,
-                    &header.topic,
-                    header.queue_id,
-                    header.commit_offset,
-                );
-                success(request)
-            })
-        }
-        request::GET_MAX_OFFSET => GetMaxOffsetRequestHeader::decode(fields).map(|h| {
-            offset(
-                request,
-                shard.store.max_offset_in_queue(&h.topic, h.queue_id) as i64,
-            )
-        }),
-        request::GET_MIN_OFFSET => GetMaxOffsetRequestHeader::decode(fields).map(|h| {
-            offset(
-                request,
-                shard.store.min_offset_in_queue(&h.topic, h.queue_id) as i64,
-            )
-        }),
-        request::SEARCH_OFFSET_BY_TIMESTAMP => match SearchOffsetRequestHeader::decode(fields) {
-            Ok(h) => {
-                let found = shard
-                    .store
-                    .search_offset_by_timestamp(&h.topic, h.queue_id, h.timestamp)
-                    .await;
-                Ok(offset(request, found as i64))
-            }
-            Err(e) => Err(e),
-        },
-        request::GET_EARLIEST_MSG_STORETIME => match GetMaxOffsetRequestHeader::decode(fields) {
-            Ok(h) => {
-                let timestamp = shard
-                    .store
-                    .earliest_msg_store_time(&h.topic, h.queue_id)
-                    .await
-                    .unwrap_or(-1);
-                Ok(success(request).with_ext_fields(
-                    GetEarliestMsgStoretimeResponseHeader { timestamp }.to_ext_fields(),
-                ))
-            }
-            Err(e) => Err(e),
-        },
-        other => unreachable!("code {other} is not an offset code"),
-    };
-    result.unwrap_or_else(|e| bad_header(request, e))
-}
-
-fn offset(request: &RemotingCommand, offset: i64) -> RemotingCommand {
-    success(request).with_ext_fields(OffsetResponseHeader { offset }.to_ext_fields())
-}
-
-/// `ConsumerManageProcessor.queryConsumerOffset`: a group with no committed offset reads a
-/// queue from 0 while the queue still starts at 0, whatever its consume-from setting, so a
-/// new group's first messages are not skipped (the C++ push consumer depends on it).
-fn query_consumer_offset(
-    shard: &BrokerShard,
+pub async fn process(
+    shard: &Rc<BrokerShard>,
     request: &RemotingCommand,
-    header: &QueryConsumerOffsetRequestHeader,
-) -> RemotingCommand {
-    let committed =
-        shard
-            .offsets
-            .borrow()
-            .query(&header.consumer_group, &header.topic, header.queue_id);
-    if let Some(committed) = committed {
-        return offset(request, committed);
+) -> BrokerResult<RemotingCommand> {
+    let offset_request = decode(request)?;
+    let (topic, queue_id) = match &offset_request {
+        OffsetRequest::QueryConsumer {
+            topic, queue_id, ..
+        }
+        | OffsetRequest::Commit {
+            topic, queue_id, ..
+        }
+        | OffsetRequest::Max { topic, queue_id }
+        | OffsetRequest::Min { topic, queue_id }
+        | OffsetRequest::SearchByTimestamp {
+            topic, queue_id, ..
+        }
+        | OffsetRequest::EarliestStoreTime { topic, queue_id } => (topic.as_str(), *queue_id),
+    };
+    // A queue id no topic can have is refused here rather than read as an empty queue.
+    if queue_id < 0 {
+        return Err(BrokerError::InvalidParameter(format!(
+            "queueId[{queue_id}] is illegal, topic {topic}"
+        )));
     }
-    if header.set_zero_if_not_found == Some(false) {
-        return error(
-            request,
-            response::QUERY_NOT_FOUND,
-            "Not found, do not set to zero, maybe this group boot first",
-        );
-    }
-    if shard
-        .store
-        .min_offset_in_queue(&header.topic, header.queue_id)
-        == 0
-    {
-        return offset(request, 0);
-    }
-    error(
-        request,
-        response::QUERY_NOT_FOUND,
-        "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first",
-    )
+    let owner = owner_shard(topic, queue_id, shard.shard_count());
+    let answer_code = request.code;
+    let value = shard.offset(owner, offset_request).await?;
+    Ok(match answer_code {
+        request::UPDATE_CONSUMER_OFFSET => success(request),
+        request::GET_EARLIEST_MSG_STORETIME => success(request).with_ext_fields(
+            GetEarliestMsgStoretimeResponseHeader { timestamp: value }.to_ext_fields(),
+        ),
+        _ => {
+            success(request).with_ext_fields(OffsetResponseHeader { offset: value }.to_ext_fields())
+        }
+    })
+}
+
+fn decode(request: &RemotingCommand) -> BrokerResult<OffsetRequest> {
+    let fields = request.fields();
+    let bad = BrokerError::bad_header;
+    Ok(match request.code {
+        request::QUERY_CONSUMER_OFFSET => {
+            let h = QueryConsumerOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::QueryConsumer {
+                group: h.consumer_group,
+                topic: h.topic,
+                queue_id: h.queue_id,
+                set_zero_if_not_found: h.set_zero_if_not_found,
+            }
+        }
+        request::UPDATE_CONSUMER_OFFSET => {
+            let h = UpdateConsumerOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::Commit {
+                group: h.consumer_group,
+                topic: h.topic,
+                queue_id: h.queue_id,
+                offset: h.commit_offset,
+            }
+        }
+        request::GET_MAX_OFFSET => {
+            let h = GetMaxOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::Max {
+                topic: h.topic,
+                queue_id: h.queue_id,
+            }
+        }
+        request::GET_MIN_OFFSET => {
+            let h = GetMaxOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::Min {
+                topic: h.topic,
+                queue_id: h.queue_id,
+            }
+        }
+        request::SEARCH_OFFSET_BY_TIMESTAMP => {
+            let h = SearchOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::SearchByTimestamp {
+                topic: h.topic,
+                queue_id: h.queue_id,
+                timestamp: h.timestamp,
+            }
+        }
+        request::GET_EARLIEST_MSG_STORETIME => {
+            let h = GetMaxOffsetRequestHeader::decode(fields).map_err(bad)?;
+            OffsetRequest::EarliestStoreTime {
+                topic: h.topic,
+                queue_id: h.queue_id,
+            }
+        }
+        other => {
+            return Err(BrokerError::Internal(format!(
+                "code {other} is not an offset code"
+            )))
+        }
+    })
 }

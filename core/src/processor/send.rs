@@ -1,22 +1,24 @@
 //! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320)
-//! (`SendMessageProcessor`, remoting-protocol.md sections 7 and 9.2).
+//! (`SendMessageProcessor`, docs/remoting-protocol.md sections 7 and 9.2).
 //!
-//! The connection's shard checks the request and picks the queue (creating the topic
-//! through the leader if allowed); the queue's owner appends. Checks run again on the
-//! owner, cheaply, so both paths share one function.
+//! The connection's shard decodes and checks the request, picks the queue (creating the
+//! topic through the leader if allowed) and builds the records; the typed put stores them
+//! on the queue's owner.
 
 use std::rc::Rc;
 
-use ramjet_net::body::perm;
+use ramjet_net::body::{perm, TopicConfig};
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader};
 use ramjet_net::RemotingCommand;
 use ramjet_store::message::sys_flag::MULTI_TAGS_FLAG;
 use ramjet_store::message::{decode_batch_body, Properties, PROPERTY_UNIQ_KEY};
-use ramjet_store::{MessageRecord, PutOk};
+use ramjet_store::{MessageRecord, PutOk, PutStatus};
 
-use crate::response_code::{bad_header, error, for_put, system_busy};
-use crate::shard::{owner_shard, BrokerShard, Origin, ShardMessage, LEADER_SHARD};
+use crate::error::{BrokerError, BrokerResult};
+use crate::placement::owner_shard;
+use crate::shard::BrokerShard;
+use crate::shard_request::{LeaderReply, LeaderRequest, Origin, PutRequest};
 use crate::topic_config_manager::{now_ms, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::topic_validator::{validate, NOT_ALLOWED_SEND};
 use crate::uniq_key::create_uniq_key;
@@ -25,87 +27,80 @@ pub const PROPERTY_CLUSTER: &str = "CLUSTER";
 
 pub async fn process(
     shard: &Rc<BrokerShard>,
-    mut request: RemotingCommand,
+    request: &RemotingCommand,
     origin: &Origin,
-) -> Option<RemotingCommand> {
-    let fields = request.fields();
-    let header = match SendMessageRequestHeader::decode_for_code(request.code, fields) {
-        Ok(header) => header,
-        Err(e) => return Some(bad_header(&request, e)),
-    };
+) -> BrokerResult<RemotingCommand> {
+    let mut header = SendMessageRequestHeader::decode_for_code(request.code, request.fields())
+        .map_err(BrokerError::bad_header)?;
     let config = shard.config();
-    let topic = header.topic.as_str();
     if config.broker_permission & perm::WRITE == 0 {
-        let remark = format!(
+        return Err(BrokerError::NoPermission(format!(
             "the broker[{}, {}] sending message is forbidden",
             config.broker_name,
             config.broker_addr()
-        );
-        return Some(error(&request, response::NO_PERMISSION, remark));
+        )));
     }
-    if let Err(remark) = validate(topic) {
-        return Some(error(&request, response::INVALID_PARAMETER, remark));
+    validate(&header.topic).map_err(BrokerError::InvalidParameter)?;
+    if NOT_ALLOWED_SEND.contains(&header.topic.as_str()) {
+        return Err(BrokerError::NoPermission(format!(
+            "Sending message to topic[{}] is forbidden.",
+            header.topic
+        )));
     }
-    if NOT_ALLOWED_SEND.contains(&topic) {
-        let remark = format!("Sending message to topic[{topic}] is forbidden.");
-        return Some(error(&request, response::NO_PERMISSION, remark));
-    }
-    let mut header = header;
     if let Some(dlq) = dead_letter_topic(shard, &header) {
         // Out of retries: the message is dead-lettered.
         header.topic = dlq;
         header.queue_id = 0;
-        let (topic_key, queue_key) = if request.code == request::SEND_MESSAGE {
-            ("topic", "queueId")
-        } else {
-            ("b", "e")
-        };
-        request
-            .ext_fields_mut()
-            .insert(topic_key, header.topic.clone());
-        request.ext_fields_mut().insert(queue_key, "0");
     }
-    let topic = header.topic.as_str();
-    let topic_config = match find_or_create_topic(shard, &header).await {
-        Ok(Some(topic_config)) => topic_config,
-        Ok(None) => {
-            let remark = format!("topic[{topic}] not exist, apply first please!");
-            return Some(error(&request, response::TOPIC_NOT_EXIST, remark));
-        }
-        Err(remark) => return Some(error(&request, response::SYSTEM_ERROR, remark)),
-    };
-    if topic_config.perm & perm::WRITE == 0 {
-        let remark = format!("the topic[{topic}] sending message is forbidden");
-        return Some(error(&request, response::NO_PERMISSION, remark));
-    }
-    let queue_count = topic_config
-        .read_queue_nums
-        .max(topic_config.write_queue_nums);
-    let mut queue_id = header.queue_id;
-    if queue_id >= queue_count {
-        let remark = format!(
-            "request queueId[{queue_id}] is illegal, topic {topic} has {queue_count} queues"
-        );
-        return Some(error(&request, response::INVALID_PARAMETER, remark));
-    }
-    if queue_id < 0 {
-        queue_id = rand::random::<u32>() as i32 % topic_config.write_queue_nums.max(1);
-        let key = if request.code == request::SEND_MESSAGE {
-            "queueId"
-        } else {
-            "e"
-        };
-        request.ext_fields_mut().insert(key, queue_id.to_string());
-    }
-    let owner = owner_shard(topic, queue_id, shard.shard_count);
-    if owner != shard.id {
-        return shard.run_on(owner, request, origin.clone()).await;
-    }
-    if shard.in_flight_puts.get() >= config.send_queue_capacity {
-        return Some(system_busy(&request));
-    }
+    let topic_config = find_or_create_topic(shard, &header).await?;
+    let queue_id = select_queue(&topic_config, header.queue_id)?;
     let multi_tags = topic_config.topic_filter_type == "MULTI_TAG";
-    Some(put(shard, &request, header, queue_id, multi_tags, origin).await)
+    // The C++ client sends batches through its Python API without the flag; like Apache
+    // RocketMQ, the flag (or code 320) decides.
+    let batch = request.code == request::SEND_BATCH_MESSAGE || header.batch == Some(true);
+    let records = build_records(shard, request, &header, queue_id, multi_tags, batch, origin)?;
+    let put = PutRequest {
+        topic: header.topic.clone(),
+        queue_id,
+        records,
+        batch,
+    };
+    let ok = put_on_owner(shard, put).await?;
+    Ok(response_for(request, shard, &ok, queue_id))
+}
+
+/// Stores a put on the shard that owns its queue.
+pub(super) async fn put_on_owner(shard: &Rc<BrokerShard>, put: PutRequest) -> BrokerResult<PutOk> {
+    let owner = owner_shard(&put.topic, put.queue_id, shard.shard_count());
+    shard.put(owner, put).await
+}
+
+/// The queue a send goes to: the one asked for, or any writable one when the client
+/// leaves the choice to the broker (a negative queueId, as Java's `randomQueueId`).
+pub(super) fn select_queue(topic: &TopicConfig, requested: i32) -> BrokerResult<i32> {
+    if topic.perm & perm::WRITE == 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the topic[{}] sending message is forbidden",
+            topic.topic_name
+        )));
+    }
+    let queue_count = topic.read_queue_nums.max(topic.write_queue_nums);
+    if requested >= queue_count {
+        return Err(BrokerError::InvalidParameter(format!(
+            "request queueId[{requested}] is illegal, topic {} has {queue_count} queues",
+            topic.topic_name
+        )));
+    }
+    if requested >= 0 {
+        return Ok(requested);
+    }
+    if topic.write_queue_nums <= 0 {
+        return Err(BrokerError::NoPermission(format!(
+            "the topic[{}] has no writable queue",
+            topic.topic_name
+        )));
+    }
+    Ok((rand::random::<u32>() % topic.write_queue_nums as u32) as i32)
 }
 
 /// `handleRetryAndDLQ`: a send to `%RETRY%<group>` whose reconsume count (header `j`) is past
@@ -123,64 +118,53 @@ fn dead_letter_topic(shard: &BrokerShard, header: &SendMessageRequestHeader) -> 
     (reconsume_times > max).then(|| format!("{DLQ_GROUP_TOPIC_PREFIX}{group}"))
 }
 
-/// The topic's config from this shard's snapshot, or created by the leader (auto-create
-/// through the default topic, TBW102).
+/// The topic's config from this shard's snapshot, or created by the leader (auto-creation
+/// through the default topic, TBW102; retry and DLQ topics on demand).
 async fn find_or_create_topic(
     shard: &Rc<BrokerShard>,
     header: &SendMessageRequestHeader,
-) -> Result<Option<ramjet_net::body::TopicConfig>, String> {
+) -> BrokerResult<TopicConfig> {
     if let Some(config) = shard.snapshot().topics.get(&header.topic) {
-        return Ok(Some(config.clone()));
+        return Ok(config.clone());
     }
-    let is_retry = header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
+    let is_group_topic = header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX)
         || header.topic.starts_with(DLQ_GROUP_TOPIC_PREFIX);
-    if let Some(leader) = shard.leader() {
-        if is_retry {
-            // A retry topic appears when its group first sends back; 1 queue as Java does.
-            let created = leader
-                .topics
-                .borrow_mut()
-                .create_system_group_topic(&header.topic, 1);
-            leader.topics_changed().await;
-            return created.map(Some);
+    let request = if is_group_topic {
+        // A retry topic appears when its group first sends back; 1 queue as Java does.
+        LeaderRequest::EnsureGroupTopic {
+            topic: header.topic.clone(),
+            queue_nums: 1,
+            perm: perm::READ | perm::WRITE,
         }
-        return leader
-            .ensure_topic(
-                &header.topic,
-                &header.default_topic,
-                header.default_topic_queue_nums,
-                header.sys_flag,
-            )
-            .await;
-    }
-    let (reply, answer) = futures_channel::oneshot::channel();
-    let message = ShardMessage::EnsureTopic {
-        topic: header.topic.clone(),
-        default_topic: if is_retry {
-            String::new()
-        } else {
-            header.default_topic.clone()
-        },
-        queue_nums: header.default_topic_queue_nums,
-        sys_flag: header.sys_flag,
-        reply,
+    } else {
+        LeaderRequest::EnsureTopic {
+            topic: header.topic.clone(),
+            default_topic: header.default_topic.clone(),
+            queue_nums: header.default_topic_queue_nums,
+            sys_flag: header.sys_flag,
+        }
     };
-    if !shard.send_to_shard(LEADER_SHARD, message).await {
-        return Err("the leader shard is not reachable".into());
+    match shard.leader_call(request).await? {
+        LeaderReply::Topic(Some(config)) => Ok(config),
+        LeaderReply::Topic(None) => Err(BrokerError::TopicNotExist(format!(
+            "topic[{}] not exist, apply first please!",
+            header.topic
+        ))),
+        _ => Err(BrokerError::Internal(
+            "topic creation answered no topic".into(),
+        )),
     }
-    answer
-        .await
-        .map_err(|_| "the leader shard did not answer".to_string())?
 }
 
-async fn put(
-    shard: &Rc<BrokerShard>,
+fn build_records(
+    shard: &BrokerShard,
     request: &RemotingCommand,
-    header: SendMessageRequestHeader,
+    header: &SendMessageRequestHeader,
     queue_id: i32,
     multi_tags: bool,
+    batch: bool,
     origin: &Origin,
-) -> RemotingCommand {
+) -> BrokerResult<Vec<MessageRecord>> {
     let mut properties =
         Properties::from_bytes(header.properties.as_deref().unwrap_or("").as_bytes());
     properties.set(PROPERTY_CLUSTER, &shard.config().broker_cluster_name);
@@ -197,84 +181,43 @@ async fn put(
         sys_flag,
         born_timestamp: header.born_timestamp,
         born_host: origin.peer,
-        store_host: shard.store_host,
+        store_host: shard.store_host(),
         reconsume_times: header.reconsume_times.unwrap_or(0),
         prepared_transaction_offset: 0,
     };
-    // The C++ client sends batches through its Python API without the flag; like Apache
-    // RocketMQ, the flag (or code 320) decides.
-    let is_batch = request.code == request::SEND_BATCH_MESSAGE || header.batch == Some(true);
-    let records = if is_batch {
-        if header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
-            return error(
-                request,
-                response::MESSAGE_ILLEGAL,
-                "batch request does not support retry group",
-            );
-        }
-        let inner = match decode_batch_body(&request.body) {
-            Ok(inner) if !inner.is_empty() => inner,
-            Ok(_) => {
-                return error(
-                    request,
-                    response::MESSAGE_ILLEGAL,
-                    "batch body holds no message",
-                )
-            }
-            Err(e) => {
-                return error(
-                    request,
-                    response::MESSAGE_ILLEGAL,
-                    format!("bad batch body: {e}"),
-                )
-            }
-        };
-        let mut records = MessageRecord::from_batch(&base, &inner, &base.properties);
-        for (record, message) in records.iter_mut().zip(&inner) {
-            // Each message keeps its own id; the batch's id belongs to the batch.
-            match message.properties.get(PROPERTY_UNIQ_KEY) {
-                Some(id) => record.properties.set(PROPERTY_UNIQ_KEY, id),
-                None => record.properties.set(
-                    PROPERTY_UNIQ_KEY,
-                    &create_uniq_key(shard.store_host, now_ms()),
-                ),
-            }
-        }
-        records
-    } else {
+    if !batch {
         let mut record = base;
         record.body = request.body.to_vec();
         if record.properties.get(PROPERTY_UNIQ_KEY).is_none() {
-            record.properties.set(
+            let id = create_uniq_key(shard.store_host(), now_ms());
+            record.properties.set(PROPERTY_UNIQ_KEY, &id);
+        }
+        return Ok(vec![record]);
+    }
+    if header.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+        return Err(BrokerError::MessageIllegal(
+            "batch request does not support retry group".into(),
+        ));
+    }
+    let inner = decode_batch_body(&request.body)
+        .map_err(|e| BrokerError::MessageIllegal(format!("bad batch body: {e}")))?;
+    if inner.is_empty() {
+        return Err(BrokerError::MessageIllegal(
+            "batch body holds no message".into(),
+        ));
+    }
+    let mut records = MessageRecord::from_batch(&base, &inner, &base.properties);
+    for (record, message) in records.iter_mut().zip(&inner) {
+        // Each message keeps its own id; the batch's id belongs to the batch.
+        match message.properties.get(PROPERTY_UNIQ_KEY) {
+            Some(id) => record.properties.set(PROPERTY_UNIQ_KEY, id),
+            None => record.properties.set(
                 PROPERTY_UNIQ_KEY,
-                &create_uniq_key(shard.store_host, now_ms()),
-            );
-        }
-        vec![record]
-    };
-    shard
-        .in_flight_puts
-        .set(shard.in_flight_puts.get() + records.len());
-    let result = if records.len() == 1 && !is_batch {
-        shard.store.put(&records[0]).await
-    } else {
-        shard.store.put_batch(&records).await
-    };
-    shard
-        .in_flight_puts
-        .set(shard.in_flight_puts.get() - records.len());
-    match result {
-        Ok(ok) => {
-            shard.stats.record_put(ok.message_count, ok.size);
-            response_for(request, shard, &ok, queue_id)
-        }
-        Err(put_error) => {
-            if !matches!(put_error, ramjet_store::PutError::MessageTooLarge { .. }) {
-                tracing::warn!(topic = header.topic, %put_error, "put failed");
-            }
-            error(request, for_put(&put_error), put_error.to_string())
+                &create_uniq_key(shard.store_host(), now_ms()),
+            ),
         }
     }
+    Ok(records)
 }
 
 fn response_for(
@@ -285,20 +228,53 @@ fn response_for(
 ) -> RemotingCommand {
     // transactionId belongs to transactional sends and batchUniqId to 5.x inner batches
     // (BatchCQ topics); clients read either as a change of meaning, so neither is set.
+    let config = shard.config();
     let header = SendMessageResponseHeader {
         msg_id: ok.msg_id.clone(),
         queue_id,
         queue_offset: ok.queue_offset as i64,
         transaction_id: None,
         batch_uniq_id: None,
-        msg_region: Some(shard.config().region_id.clone()),
-        trace_on: Some(shard.config().trace_on.to_string()),
+        msg_region: Some(config.region_id.clone()),
+        trace_on: Some(config.trace_on.to_string()),
     };
     // A SYNC_FLUSH put past syncFlushTimeout is stored but not yet durable: Java answers
     // FLUSH_DISK_TIMEOUT with the full send result, and the client reports that status.
     let code = match ok.status {
-        ramjet_store::PutStatus::PutOk => response::SUCCESS,
-        ramjet_store::PutStatus::FlushDiskTimeout => response::FLUSH_DISK_TIMEOUT,
+        PutStatus::PutOk => response::SUCCESS,
+        PutStatus::FlushDiskTimeout => response::FLUSH_DISK_TIMEOUT,
     };
     RemotingCommand::response_to(request, code).with_ext_fields(header.to_ext_fields())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_queue_id_picks_a_writable_queue() {
+        let topic = TopicConfig::new("T", 8, 4, perm::READ | perm::WRITE);
+        for requested in [-1, -2, i32::MIN] {
+            for _ in 0..200 {
+                let queue_id = select_queue(&topic, requested).unwrap();
+                assert!((0..4).contains(&queue_id), "{requested} -> {queue_id}");
+            }
+        }
+        assert_eq!(select_queue(&topic, 7).unwrap(), 7);
+        assert!(matches!(
+            select_queue(&topic, 8),
+            Err(BrokerError::InvalidParameter(_))
+        ));
+        assert!(matches!(
+            select_queue(&topic, i32::MAX),
+            Err(BrokerError::InvalidParameter(_))
+        ));
+        let read_only = TopicConfig::new("R", 4, 4, perm::READ);
+        assert!(matches!(
+            select_queue(&read_only, 0),
+            Err(BrokerError::NoPermission(_))
+        ));
+        let no_write_queues = TopicConfig::new("W", 4, 0, perm::READ | perm::WRITE);
+        assert!(select_queue(&no_write_queues, -1).is_err());
+    }
 }

@@ -1,24 +1,28 @@
 //! CONSUMER_SEND_MSG_BACK (36): a consumer could not process a message, so it goes to the
 //! group's retry topic `%RETRY%<group>`, or to `%DLQ%<group>` once it has been retried
 //! `maxReconsumeTimes` times (`AbstractSendMessageProcessor.consumerSendMsgBack`,
-//! remoting-protocol.md section 9.6).
+//! docs/remoting-protocol.md section 9.6).
 //!
+//! The original is read by its CommitLog offset and stored again through the typed put.
 //! Delay levels are not built yet, so a retried message is stored for immediate
 //! redelivery instead of after 10 s, 30 s, ... (the `DELAY` property is kept for when they
 //! are).
 
 use std::rc::Rc;
 
-use ramjet_net::code::{request, response};
-use ramjet_net::header::{
-    CommandHeader, ConsumerSendMsgBackRequestHeader, SendMessageRequestHeader,
-};
+use ramjet_net::body::perm;
+use ramjet_net::header::{CommandHeader, ConsumerSendMsgBackRequestHeader};
 use ramjet_net::RemotingCommand;
 use ramjet_store::message::record::decode_record;
 use ramjet_store::message::PROPERTY_UNIQ_KEY;
+use ramjet_store::MessageRecord;
 
-use crate::response_code::{bad_header, error, success};
-use crate::shard::{shard_of_physical_offset, BrokerShard, Origin};
+use super::send::{put_on_owner, select_queue};
+use crate::error::{BrokerError, BrokerResult};
+use crate::response_code::success;
+use crate::shard::BrokerShard;
+use crate::shard_request::{LeaderReply, LeaderRequest, Origin, PutRequest};
+use crate::subscription_group_manager::SubscriptionGroupConfig;
 use crate::topic_config_manager::{DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 
 pub const PROPERTY_RETRY_TOPIC: &str = "RETRY_TOPIC";
@@ -30,51 +34,35 @@ const MAX_RECONSUME_TIMES_DEFAULT: i32 = 16;
 pub async fn process(
     shard: &Rc<BrokerShard>,
     request: &RemotingCommand,
-    origin: &Origin,
-) -> RemotingCommand {
-    let header = match ConsumerSendMsgBackRequestHeader::decode(request.fields()) {
-        Ok(header) => header,
-        Err(e) => return bad_header(request, e),
-    };
-    let snapshot = shard.snapshot();
-    let group = match snapshot.groups.get(&header.group) {
+    _origin: &Origin,
+) -> BrokerResult<RemotingCommand> {
+    let header = ConsumerSendMsgBackRequestHeader::decode(request.fields())
+        .map_err(BrokerError::bad_header)?;
+    let group = match shard.snapshot().groups.get(&header.group) {
         Some(group) => group.clone(),
         None if shard.config().auto_create_subscription_group => {
-            crate::subscription_group_manager::SubscriptionGroupConfig::named(&header.group)
+            SubscriptionGroupConfig::named(&header.group)
         }
         None => {
-            let remark = format!("subscription group not exist, {}", header.group);
-            return error(request, response::SUBSCRIPTION_GROUP_NOT_EXIST, remark);
+            return Err(BrokerError::SubscriptionGroupNotExist(format!(
+                "subscription group not exist, {}",
+                header.group
+            )))
         }
     };
     if group.retry_queue_nums <= 0 {
-        return success(request); // The group asked for no retries: drop, as Java does.
+        return Ok(success(request)); // The group asked for no retries: drop, as Java does.
     }
-    let owner = shard_of_physical_offset(header.offset);
-    let mut view = RemotingCommand::request(request::VIEW_MESSAGE_BY_ID);
-    view.ext_fields_mut()
-        .insert("offset", header.offset.to_string());
-    let original = match shard
-        .run_on(owner.min(shard.shard_count - 1), view, origin.clone())
+    let look_failed =
+        || BrokerError::NotFound(format!("look message by offset failed, {}", header.offset));
+    let physical_offset = u64::try_from(header.offset).map_err(|_| look_failed())?;
+    let original = shard
+        .view(physical_offset)
         .await
-    {
-        Some(answer) if answer.code == response::SUCCESS => answer.body,
-        _ => {
-            let remark = format!("look message by offset failed, {}", header.offset);
-            return error(request, response::SYSTEM_ERROR, remark);
-        }
-    };
-    let decoded = match decode_record(&original, false) {
-        Ok(decoded) => decoded,
-        Err(e) => {
-            return error(
-                request,
-                response::SYSTEM_ERROR,
-                format!("stored message is unreadable: {e}"),
-            )
-        }
-    };
-    let mut message = decoded.message;
+        .map_err(|_| look_failed())?;
+    let mut message = decode_record(&original, false)
+        .map_err(|e| BrokerError::Storage(format!("stored message is unreadable: {e}")))?
+        .message;
     if message.properties.get(PROPERTY_RETRY_TOPIC).is_none() {
         let topic = message.topic.clone();
         message.properties.set(PROPERTY_RETRY_TOPIC, &topic);
@@ -94,45 +82,49 @@ pub async fn process(
         .unwrap_or(MAX_RECONSUME_TIMES_DEFAULT)
         .min(group.retry_max_times.max(0));
     let to_dlq = message.reconsume_times >= max_reconsume || header.delay_level < 0;
-    let (topic, delay) = if to_dlq {
-        (format!("{DLQ_GROUP_TOPIC_PREFIX}{}", header.group), 0)
+    let (topic, queue_nums, delay) = if to_dlq {
+        (format!("{DLQ_GROUP_TOPIC_PREFIX}{}", header.group), 1, 0)
     } else {
         let level = if header.delay_level == 0 {
             3 + message.reconsume_times
         } else {
             header.delay_level
         };
-        (format!("{RETRY_GROUP_TOPIC_PREFIX}{}", header.group), level)
+        let topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", header.group);
+        (topic, group.retry_queue_nums, level)
     };
     if delay > 0 {
         message.properties.set(PROPERTY_DELAY, &delay.to_string());
     }
-    let send = SendMessageRequestHeader {
-        producer_group: header.group.clone(),
-        topic,
-        default_topic: String::new(),
-        default_topic_queue_nums: 1,
-        queue_id: -1,
-        sys_flag: message.sys_flag,
-        born_timestamp: message.born_timestamp,
-        flag: message.flag,
-        properties: Some(String::from_utf8_lossy(&message.properties.to_bytes()).into_owned()),
-        reconsume_times: Some(message.reconsume_times + 1),
-        unit_mode: None,
-        batch: Some(false),
-        max_reconsume_times: Some(max_reconsume),
-        broker_name: None,
+    let ensure = LeaderRequest::EnsureGroupTopic {
+        topic: topic.clone(),
+        queue_nums,
+        perm: perm::READ | perm::WRITE,
     };
-    let put = RemotingCommand::request(request::SEND_MESSAGE)
-        .with_ext_fields(send.to_ext_fields())
-        .with_body(message.body);
-    // The original born host stays: the retry is the same message.
-    let mut retry_origin = origin.clone();
-    retry_origin.peer = message.born_host;
-    match Box::pin(super::send::process(shard, put, &retry_origin)).await {
-        Some(answer) if answer.code == response::SUCCESS => success(request),
-        Some(answer) => RemotingCommand::response_to(request, answer.code)
-            .with_remark(answer.remark.unwrap_or_default()),
-        None => error(request, response::SYSTEM_ERROR, "send back got no answer"),
-    }
+    let topic_config = match shard.leader_call(ensure).await? {
+        LeaderReply::Topic(Some(config)) => config,
+        _ => {
+            return Err(BrokerError::Internal(
+                "retry topic creation answered no topic".into(),
+            ))
+        }
+    };
+    let queue_id = select_queue(&topic_config, -1)?;
+    // The retry is the same message: its id, keys and born host stay.
+    let record = MessageRecord {
+        topic: topic.clone(),
+        queue_id,
+        reconsume_times: message.reconsume_times + 1,
+        store_host: shard.store_host(),
+        prepared_transaction_offset: 0,
+        ..message
+    };
+    let put = PutRequest {
+        topic,
+        queue_id,
+        records: vec![record],
+        batch: false,
+    };
+    put_on_owner(shard, put).await?;
+    Ok(success(request))
 }

@@ -1,0 +1,133 @@
+//! The shard mesh: bounded channels between every pair of shards, carrying typed requests
+//! and their replies, metadata snapshots and notices for client connections.
+//!
+//! One reply mechanism: a reply travels back on the mesh like a request and completes a
+//! local waiter by request id. glommio wakes a parked executor for its own channels, so
+//! the requesting shard wakes at once; a oneshot completed from another core would not
+//! wake it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use futures_channel::oneshot;
+use glommio::channels::channel_mesh::Senders;
+
+use crate::client_manager::ChannelKey;
+use crate::config::BrokerConfig;
+use crate::error::{BrokerError, BrokerResult};
+use crate::shard_request::{ShardReply, ShardRequest};
+use crate::snapshot::MetadataSnapshot;
+
+/// Messages one shard's inbox holds before senders wait: a full inbox pushes back.
+pub const SHARD_INBOX_CAPACITY: usize = 1024;
+
+/// What a broker shard sends a client on the client's own connection.
+#[derive(Debug, Clone)]
+pub enum ClientNotice {
+    /// NOTIFY_CONSUMER_IDS_CHANGED (oneway): the group's members changed, rebalance.
+    ConsumerIdsChanged { group: String },
+}
+
+pub enum ShardMessage {
+    Request {
+        from: usize,
+        request_id: u64,
+        request: ShardRequest,
+    },
+    Reply {
+        request_id: u64,
+        reply: ShardReply,
+    },
+    Snapshot(MetadataSnapshot),
+    /// A changed broker configuration (UPDATE_BROKER_CONFIG).
+    Config(Box<BrokerConfig>),
+    /// Leader only: a client connection on another shard closed.
+    ConnectionClosed(ChannelKey),
+    ToClient {
+        connection_id: u64,
+        notice: ClientNotice,
+    },
+}
+
+pub struct Mesh {
+    id: usize,
+    shard_count: usize,
+    peers: Option<Senders<ShardMessage>>,
+    /// Requests this shard sent, by id, waiting for their reply.
+    pending: RefCell<HashMap<u64, oneshot::Sender<ShardReply>>>,
+    next_request_id: Cell<u64>,
+}
+
+impl Mesh {
+    pub fn new(id: usize, shard_count: usize, peers: Option<Senders<ShardMessage>>) -> Mesh {
+        assert!(id < shard_count.max(1));
+        assert_eq!(peers.is_some(), shard_count > 1);
+        Mesh {
+            id,
+            shard_count,
+            peers,
+            pending: RefCell::new(HashMap::new()),
+            next_request_id: Cell::new(0),
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shard_count
+    }
+
+    /// Sends to another shard, waiting while its inbox is full.
+    pub async fn send(&self, shard: usize, message: ShardMessage) -> BrokerResult<()> {
+        assert_ne!(shard, self.id, "a shard never messages itself");
+        let peers = self
+            .peers
+            .as_ref()
+            .ok_or(BrokerError::ShardUnreachable(shard))?;
+        peers
+            .send_to(shard, message)
+            .await
+            .map_err(|_| BrokerError::ShardUnreachable(shard))
+    }
+
+    /// Sends `message` to every other shard.
+    pub async fn broadcast(&self, message: impl Fn() -> ShardMessage) {
+        for shard in (0..self.shard_count).filter(|s| *s != self.id) {
+            if let Err(error) = self.send(shard, message()).await {
+                tracing::error!(shard, %error, "broadcast lost");
+            }
+        }
+    }
+
+    /// Runs `request` on another shard and waits for its reply.
+    pub async fn call(&self, shard: usize, request: ShardRequest) -> BrokerResult<ShardReply> {
+        let request_id = self.next_request_id.get();
+        self.next_request_id.set(request_id.wrapping_add(1));
+        let (reply, answer) = oneshot::channel();
+        self.pending.borrow_mut().insert(request_id, reply);
+        let message = ShardMessage::Request {
+            from: self.id,
+            request_id,
+            request,
+        };
+        if let Err(error) = self.send(shard, message).await {
+            self.pending.borrow_mut().remove(&request_id);
+            return Err(error);
+        }
+        answer
+            .await
+            .map_err(|_| BrokerError::ShardUnreachable(shard))
+    }
+
+    /// A reply arrived: hand it to the request that waits for it.
+    pub fn complete(&self, request_id: u64, reply: ShardReply) {
+        match self.pending.borrow_mut().remove(&request_id) {
+            Some(waiter) => {
+                let _ = waiter.send(reply);
+            }
+            None => tracing::error!(request_id, "a shard reply nobody waits for"),
+        }
+    }
+}

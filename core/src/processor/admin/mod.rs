@@ -1,0 +1,51 @@
+//! Admin codes (`AdminBrokerProcessor`) used by mqadmin and dashboards, one file per
+//! family: topics, groups (and their connections), stats, broker config, offsets.
+
+mod config;
+mod groups;
+mod offsets;
+mod stats;
+mod topics;
+
+use std::rc::Rc;
+
+use ramjet_net::code::request;
+use ramjet_net::RemotingCommand;
+
+use crate::error::BrokerResult;
+use crate::shard::BrokerShard;
+
+/// Runs an admin code; `None` when `request.code` is not one.
+pub async fn process(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> Option<BrokerResult<RemotingCommand>> {
+    Some(match request.code {
+        request::UPDATE_AND_CREATE_TOPIC => topics::create(shard, request).await,
+        request::DELETE_TOPIC_IN_BROKER => topics::delete(shard, request).await,
+        request::GET_ALL_TOPIC_CONFIG => topics::all_configs(shard, request).await,
+        request::GET_TOPIC_CONFIG => topics::config(shard, request),
+        request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => groups::create(shard, request).await,
+        request::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => groups::all_configs(shard, request).await,
+        request::DELETE_SUBSCRIPTIONGROUP => groups::delete(shard, request).await,
+        request::GET_CONSUMER_CONNECTION_LIST => groups::consumer_connections(shard, request).await,
+        request::GET_PRODUCER_CONNECTION_LIST => groups::producer_connections(shard, request).await,
+        request::GET_BROKER_RUNTIME_INFO => stats::runtime_info(shard, request).await,
+        request::GET_TOPIC_STATS_INFO => stats::topic_stats(shard, request).await,
+        request::GET_CONSUME_STATS => stats::consume_stats(shard, request).await,
+        request::GET_BROKER_CONFIG => config::get(shard, request).await,
+        request::UPDATE_BROKER_CONFIG => config::update(shard, request).await,
+        request::GET_ALL_CONSUMER_OFFSET => offsets::all(shard, request).await,
+        request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
+        _ => return None,
+    })
+}
+
+/// The `MessageQueue` of this broker for a queue of `topic`.
+fn message_queue(shard: &BrokerShard, topic: &str, queue_id: i32) -> super::client::MessageQueue {
+    super::client::MessageQueue {
+        broker_name: shard.config().broker_name.clone(),
+        queue_id,
+        topic: topic.to_owned(),
+    }
+}

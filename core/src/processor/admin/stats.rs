@@ -1,0 +1,208 @@
+//! Stats admin codes gathered from every shard: GET_TOPIC_STATS_INFO (202),
+//! GET_CONSUME_STATS (208), GET_BROKER_RUNTIME_INFO (28).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use ramjet_net::body::fastjson::ObjectKeyedMap;
+use ramjet_net::body::{to_json, KvTable};
+use ramjet_net::code::version;
+use ramjet_net::header::{CommandHeader, GetConsumeStatsRequestHeader, TopicRequestHeader};
+use ramjet_net::RemotingCommand;
+use serde::Serialize;
+
+use super::message_queue;
+use crate::error::{BrokerError, BrokerResult};
+use crate::response_code::success;
+use crate::shard::BrokerShard;
+use crate::shard_request::{
+    ConsumeRow, LeaderReply, LeaderRequest, PartReply, PartRequest, QueueStats, RuntimePart,
+};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OffsetWrapper {
+    broker_offset: i64,
+    consumer_offset: i64,
+    last_timestamp: i64,
+    pull_offset: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicOffset {
+    last_update_timestamp: i64,
+    max_offset: i64,
+    min_offset: i64,
+}
+
+pub async fn topic_stats(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let header = TopicRequestHeader::decode(request.fields()).map_err(BrokerError::bad_header)?;
+    let topic = header.topic;
+    if !shard.snapshot().topics.contains_key(&topic) {
+        return Err(BrokerError::TopicNotExist(format!(
+            "topic[{topic}] not exist"
+        )));
+    }
+    let mut rows: Vec<QueueStats> = Vec::new();
+    for part in shard
+        .parts(|| PartRequest::TopicStats {
+            topic: topic.clone(),
+        })
+        .await?
+    {
+        if let PartReply::TopicStats(part) = part {
+            rows.extend(part);
+        }
+    }
+    rows.sort();
+    let entries: Vec<_> = rows
+        .into_iter()
+        .map(|row| {
+            (
+                message_queue(shard, &topic, row.queue_id),
+                TopicOffset {
+                    last_update_timestamp: row.last_update_timestamp,
+                    max_offset: row.max_offset,
+                    min_offset: row.min_offset,
+                },
+            )
+        })
+        .collect();
+    let mut body = b"{\"offsetTable\":".to_vec();
+    ObjectKeyedMap(&entries).write_json(&mut body);
+    body.extend_from_slice(b",\"topicPutTps\":0.0}");
+    Ok(success(request).with_body(body))
+}
+
+pub async fn consume_stats(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let header =
+        GetConsumeStatsRequestHeader::decode(request.fields()).map_err(BrokerError::bad_header)?;
+    let group = header.consumer_group;
+    let (topics, with_committed_topics) = match header.topic.filter(|t| !t.is_empty()) {
+        Some(topic) => (vec![topic], false),
+        None => {
+            let subscribed = shard
+                .leader_call(LeaderRequest::SubscribedTopics {
+                    group: group.clone(),
+                })
+                .await?;
+            let LeaderReply::Strings(topics) = subscribed else {
+                return Err(BrokerError::Internal(
+                    "subscribed topics answered no list".into(),
+                ));
+            };
+            (topics, true)
+        }
+    };
+    let mut rows: Vec<ConsumeRow> = Vec::new();
+    for part in shard
+        .parts(|| PartRequest::ConsumeStats {
+            group: group.clone(),
+            topics: topics.clone(),
+            with_committed_topics,
+        })
+        .await?
+    {
+        if let PartReply::ConsumeStats(part) = part {
+            rows.extend(part);
+        }
+    }
+    // A group with nothing yet gets an empty table, as Apache answers.
+    rows.sort_by(|a, b| (&a.topic, a.queue_id).cmp(&(&b.topic, b.queue_id)));
+    let entries: Vec<_> = rows
+        .into_iter()
+        .map(|row| {
+            (
+                message_queue(shard, &row.topic, row.queue_id),
+                OffsetWrapper {
+                    broker_offset: row.broker_offset,
+                    consumer_offset: row.consumer_offset,
+                    last_timestamp: row.last_timestamp,
+                    pull_offset: row.pull_offset,
+                },
+            )
+        })
+        .collect();
+    let mut body = b"{\"consumeTps\":0.0,\"offsetTable\":".to_vec();
+    ObjectKeyedMap(&entries).write_json(&mut body);
+    body.push(b'}');
+    Ok(success(request).with_body(body))
+}
+
+pub async fn runtime_info(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let mut total = RuntimePart::default();
+    let mut earliest: Option<u64> = None;
+    for part in shard.parts(|| PartRequest::Runtime).await? {
+        let PartReply::Runtime(part) = part else {
+            continue;
+        };
+        total.put_messages += part.put_messages;
+        total.get_messages += part.get_messages;
+        total.put_bytes += part.put_bytes;
+        total.commit_log_bytes += part.commit_log_bytes;
+        total.parked_pulls += part.parked_pulls;
+        if part.earliest_store_time > 0 {
+            earliest = Some(earliest.map_or(part.earliest_store_time, |e| {
+                e.min(part.earliest_store_time)
+            }));
+        }
+    }
+    let mut table = BTreeMap::new();
+    let mut set = |key: &str, value: String| {
+        table.insert(key.to_owned(), value);
+    };
+    set("brokerVersionDesc", version::CURRENT_DESC.to_owned());
+    set("brokerVersion", version::CURRENT.to_string());
+    set("msgPutTotalTodayNow", total.put_messages.to_string());
+    set("msgGetTotalTodayNow", total.get_messages.to_string());
+    set("msgPutTotalTodayMorning", "0".into());
+    set("msgGetTotalTodayMorning", "0".into());
+    set("msgPutTotalYesterdayMorning", "0".into());
+    set("msgGetTotalYesterdayMorning", "0".into());
+    set("putTps", "0.0 0.0 0.0".into());
+    set("getTransferredTps", "0.0 0.0 0.0".into());
+    set("putMessageSizeTotal", total.put_bytes.to_string());
+    set("commitLogDiskBytes", total.commit_log_bytes.to_string());
+    set(
+        "commitLogDiskRatio",
+        disk_ratio(&shard.config().store.store_path_root_dir),
+    );
+    set("pullParkedCount", total.parked_pulls.to_string());
+    set("pageCacheLockTimeMills", "0".into());
+    // Java reports the current time when the store is empty.
+    let now = crate::topic_config_manager::now_ms() as u64;
+    set(
+        "earliestMessageTimeStamp",
+        earliest.unwrap_or(now).to_string(),
+    );
+    set("sendThreadPoolQueueSize", "0".into());
+    set("pullThreadPoolQueueSize", "0".into());
+    set("sendThreadPoolQueueHeadWaitTimeMills", "0".into());
+    set("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
+    set("brokerActive", "true".into());
+    set("shardCount", shard.shard_count().to_string());
+    Ok(success(request).with_body(to_json(&KvTable { table })))
+}
+
+fn disk_ratio(path: &std::path::Path) -> String {
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return "0.0".into();
+    };
+    // SAFETY: statvfs writes into the zeroed struct we pass and reads the C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 || stat.f_blocks == 0 {
+        return "0.0".into();
+    }
+    let used = 1.0 - stat.f_bavail as f64 / stat.f_blocks as f64;
+    format!("{used:.4}")
+}

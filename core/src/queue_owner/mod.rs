@@ -1,0 +1,220 @@
+//! `QueueOwner`: what one shard does for the queues it owns. It holds the shard's store,
+//! the consumer offsets of its queues, its long-polling waiters and counters, and runs the
+//! typed requests other shards (or this one) send it: puts, pulls, offsets, lookups and
+//! its part of broker-wide answers.
+
+mod parts;
+mod pull;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use ramjet_store::{DmaStorage, MessageStore, PutOk};
+
+use crate::config::BrokerConfig;
+use crate::consumer_offset_manager::ConsumerOffsetManager;
+use crate::error::{BrokerError, BrokerResult};
+use crate::long_polling::LongPolling;
+use crate::placement::owner_shard;
+use crate::shard_request::{KeyQuery, KeyQueryPart, OffsetRequest, PutRequest};
+use crate::snapshot::SharedMetadata;
+use crate::stats::ShardStats;
+
+pub type Store = MessageStore<DmaStorage>;
+
+pub struct QueueOwner {
+    id: usize,
+    shard_count: usize,
+    metadata: Rc<SharedMetadata>,
+    store: Store,
+    offsets: RefCell<ConsumerOffsetManager>,
+    long_polling: Rc<LongPolling>,
+    stats: ShardStats,
+    in_flight_puts: Cell<usize>,
+}
+
+impl QueueOwner {
+    pub fn new(
+        id: usize,
+        shard_count: usize,
+        metadata: Rc<SharedMetadata>,
+        store: Store,
+        offsets: ConsumerOffsetManager,
+    ) -> QueueOwner {
+        let long_polling = Rc::new(LongPolling::default());
+        let waiters = long_polling.clone();
+        store.register_append_listener(Box::new(move |topic, queue_id, _| {
+            waiters.notify(topic, queue_id)
+        }));
+        QueueOwner {
+            id,
+            shard_count,
+            metadata,
+            store,
+            offsets: RefCell::new(offsets),
+            long_polling,
+            stats: ShardStats::default(),
+            in_flight_puts: Cell::new(0),
+        }
+    }
+
+    fn config(&self) -> Rc<BrokerConfig> {
+        self.metadata.config()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn in_flight_puts(&self) -> usize {
+        self.in_flight_puts.get()
+    }
+
+    /// Writes the consumer offsets file if it changed.
+    pub async fn flush_offsets(&self) -> Result<(), String> {
+        let pending = self.offsets.borrow_mut().take_dirty();
+        match pending {
+            Some((path, bytes)) => crate::persist::write_atomically_off_reactor(path, bytes).await,
+            None => Ok(()),
+        }
+    }
+
+    fn check_owned(&self, topic: &str, queue_id: i32) -> BrokerResult<()> {
+        let owner = owner_shard(topic, queue_id, self.shard_count);
+        if owner != self.id {
+            return Err(BrokerError::Internal(format!(
+                "queue {topic}:{queue_id} belongs to shard {owner}, not {}",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Appends the records of one queue: the typed put every writer uses.
+    pub async fn put(&self, request: PutRequest) -> BrokerResult<PutOk> {
+        self.check_owned(&request.topic, request.queue_id)?;
+        if request.records.is_empty() {
+            return Err(BrokerError::MessageIllegal("no message to put".into()));
+        }
+        if request
+            .records
+            .iter()
+            .any(|r| r.topic != request.topic || r.queue_id != request.queue_id)
+        {
+            return Err(BrokerError::Internal(
+                "a put's records must all belong to its queue".into(),
+            ));
+        }
+        if self.in_flight_puts.get() >= self.config().send_queue_capacity {
+            return Err(BrokerError::Busy);
+        }
+        let count = request.records.len();
+        self.in_flight_puts.set(self.in_flight_puts.get() + count);
+        let result = if count == 1 && !request.batch {
+            self.store.put(&request.records[0]).await
+        } else {
+            self.store.put_batch(&request.records).await
+        };
+        self.in_flight_puts.set(self.in_flight_puts.get() - count);
+        let ok = result?;
+        self.stats.record_put(ok.message_count, ok.size);
+        Ok(ok)
+    }
+
+    pub async fn offset(&self, request: OffsetRequest) -> BrokerResult<i64> {
+        match request {
+            OffsetRequest::QueryConsumer {
+                group,
+                topic,
+                queue_id,
+                set_zero_if_not_found,
+            } => self.query_consumer_offset(&group, &topic, queue_id, set_zero_if_not_found),
+            OffsetRequest::Commit {
+                group,
+                topic,
+                queue_id,
+                offset,
+            } => {
+                self.offsets
+                    .borrow_mut()
+                    .commit(&group, &topic, queue_id, offset);
+                Ok(offset)
+            }
+            OffsetRequest::Max { topic, queue_id } => {
+                Ok(self.store.max_offset_in_queue(&topic, queue_id) as i64)
+            }
+            OffsetRequest::Min { topic, queue_id } => {
+                Ok(self.store.min_offset_in_queue(&topic, queue_id) as i64)
+            }
+            OffsetRequest::SearchByTimestamp {
+                topic,
+                queue_id,
+                timestamp,
+            } => Ok(self
+                .store
+                .search_offset_by_timestamp(&topic, queue_id, timestamp)
+                .await as i64),
+            OffsetRequest::EarliestStoreTime { topic, queue_id } => Ok(self
+                .store
+                .earliest_msg_store_time(&topic, queue_id)
+                .await
+                .unwrap_or(-1)),
+        }
+    }
+
+    /// `ConsumerManageProcessor.queryConsumerOffset`: a group with no committed offset reads
+    /// a queue from 0 while the queue still starts at 0, whatever its consume-from setting,
+    /// so a new group's first messages are not skipped (the C++ push consumer relies on it).
+    fn query_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        set_zero_if_not_found: Option<bool>,
+    ) -> BrokerResult<i64> {
+        if let Some(committed) = self.offsets.borrow().query(group, topic, queue_id) {
+            return Ok(committed);
+        }
+        if set_zero_if_not_found == Some(false) {
+            return Err(BrokerError::QueryNotFound(
+                "Not found, do not set to zero, maybe this group boot first".into(),
+            ));
+        }
+        if self.store.min_offset_in_queue(topic, queue_id) == 0 {
+            return Ok(0);
+        }
+        Err(BrokerError::QueryNotFound(
+            "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first".into(),
+        ))
+    }
+
+    /// The record stored at `physical_offset`, checked by the store (magic, size, CRC).
+    pub async fn view(&self, physical_offset: u64) -> BrokerResult<Vec<u8>> {
+        self.store
+            .read_by_physical_offset(physical_offset)
+            .await
+            .ok_or_else(|| {
+                BrokerError::NotFound(format!(
+                    "can not find message by the offset, {physical_offset}"
+                ))
+            })
+    }
+
+    pub async fn query_by_key(&self, query: KeyQuery) -> KeyQueryPart {
+        let result = self
+            .store
+            .query_by_key(
+                &query.topic,
+                &query.key,
+                query.max_count,
+                query.begin_timestamp,
+                query.end_timestamp,
+            )
+            .await;
+        KeyQueryPart {
+            messages: result.messages,
+            index_last_update_timestamp: result.index_last_update_timestamp,
+            index_last_update_phy_offset: result.index_last_update_phy_offset,
+        }
+    }
+}

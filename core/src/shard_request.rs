@@ -1,0 +1,331 @@
+//! The typed requests one shard asks of another, and their typed replies.
+//!
+//! A client's request is decoded once, on the shard that holds its connection. What must
+//! run where a queue (or the metadata) lives travels as a `ShardRequest`; the answer comes
+//! back as the matching `ShardReply` and is encoded on the connection's shard. No
+//! `RemotingCommand` and no client-chosen field name crosses shards, so nothing a client
+//! sends can choose an internal code path.
+//!
+//! Everything here is `Send`: it moves between cores on the mesh.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ramjet_net::body::heartbeat::HeartbeatData;
+use ramjet_net::body::TopicConfig;
+use ramjet_net::LanguageCode;
+use ramjet_store::{GetStatus, MessageRecord, PutOk};
+
+use crate::client_manager::ChannelKey;
+use crate::error::{BrokerError, BrokerResult};
+use crate::subscription_group_manager::SubscriptionGroupConfig;
+
+/// Who sent a request: enough to attribute it and reach its connection later.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub channel: ChannelKey,
+    pub peer: SocketAddr,
+    pub language: LanguageCode,
+    pub version: i32,
+}
+
+/// A queue as the lock and rebalance codes name it: (topic, brokerName, queueId).
+pub type QueueName = (String, String, i32);
+
+pub enum ShardRequest {
+    /// Append records to one queue of this shard (send, batch send, send-back, and later
+    /// delay, timer, transaction and replication code).
+    Put(PutRequest),
+    /// Read a queue range, parking the pull until something arrives if asked to.
+    Pull(PullQuery),
+    Offset(OffsetRequest),
+    /// The stored record at a CommitLog offset of this shard.
+    ViewByOffset {
+        physical_offset: u64,
+    },
+    /// This shard's matches of an IndexFile lookup.
+    QueryByKey(KeyQuery),
+    /// This shard's part of a broker-wide answer.
+    Part(PartRequest),
+    /// Metadata work: runs on the leader shard.
+    Leader(LeaderRequest),
+}
+
+pub enum ShardReply {
+    Put(BrokerResult<PutOk>),
+    Pull(BrokerResult<PullAnswer>),
+    Offset(BrokerResult<i64>),
+    Message(BrokerResult<Vec<u8>>),
+    Query(KeyQueryPart),
+    Part(PartReply),
+    Leader(BrokerResult<LeaderReply>),
+}
+
+impl ShardReply {
+    /// The reply a shard sends when a request could not run at all.
+    pub fn failed(request: &ShardRequest, error: BrokerError) -> ShardReply {
+        match request {
+            ShardRequest::Put(_) => ShardReply::Put(Err(error)),
+            ShardRequest::Pull(_) => ShardReply::Pull(Err(error)),
+            ShardRequest::Offset(_) => ShardReply::Offset(Err(error)),
+            ShardRequest::ViewByOffset { .. } => ShardReply::Message(Err(error)),
+            ShardRequest::QueryByKey(_) => ShardReply::Query(KeyQueryPart::default()),
+            ShardRequest::Part(_) => ShardReply::Part(PartReply::Done),
+            ShardRequest::Leader(_) => ShardReply::Leader(Err(error)),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ShardReply::Put(_) => "Put",
+            ShardReply::Pull(_) => "Pull",
+            ShardReply::Offset(_) => "Offset",
+            ShardReply::Message(_) => "Message",
+            ShardReply::Query(_) => "Query",
+            ShardReply::Part(_) => "Part",
+            ShardReply::Leader(_) => "Leader",
+        }
+    }
+
+    /// A reply of another kind than the request's is a bug between shards.
+    pub fn mismatch(self, expected: &str) -> BrokerError {
+        BrokerError::Internal(format!("expected a {expected} reply, got {}", self.kind()))
+    }
+}
+
+pub struct PutRequest {
+    pub topic: String,
+    pub queue_id: i32,
+    /// One record, or the records of one batch (stored together, in order).
+    pub records: Vec<MessageRecord>,
+    pub batch: bool,
+}
+
+/// The tag filter of a pull: the ConsumeQueue holds each record's tag hash.
+#[derive(Debug, Clone, Default)]
+pub struct TagFilter {
+    pub match_all: bool,
+    pub codes: Vec<i32>,
+}
+
+impl TagFilter {
+    pub fn accepts(&self, tags_code: i64) -> bool {
+        self.match_all || self.codes.iter().any(|code| i64::from(*code) == tags_code)
+    }
+}
+
+pub struct PullQuery {
+    pub group: String,
+    pub topic: String,
+    pub queue_id: i32,
+    pub queue_offset: u64,
+    pub max_count: usize,
+    pub max_bytes: usize,
+    pub filter: TagFilter,
+    /// Commit this offset first (the pull's piggy-backed commit).
+    pub commit_offset: Option<i64>,
+    /// Park the pull this long when nothing is found (long polling); `None` answers at once.
+    pub hold: Option<Duration>,
+}
+
+pub struct PullAnswer {
+    pub status: GetStatus,
+    pub next_begin_offset: u64,
+    pub min_offset: u64,
+    pub max_offset: u64,
+    pub message_count: usize,
+    /// The records, back to back, exactly as stored: the pull response body.
+    pub body: Bytes,
+}
+
+pub enum OffsetRequest {
+    QueryConsumer {
+        group: String,
+        topic: String,
+        queue_id: i32,
+        set_zero_if_not_found: Option<bool>,
+    },
+    Commit {
+        group: String,
+        topic: String,
+        queue_id: i32,
+        offset: i64,
+    },
+    Max {
+        topic: String,
+        queue_id: i32,
+    },
+    Min {
+        topic: String,
+        queue_id: i32,
+    },
+    SearchByTimestamp {
+        topic: String,
+        queue_id: i32,
+        timestamp: i64,
+    },
+    EarliestStoreTime {
+        topic: String,
+        queue_id: i32,
+    },
+}
+
+#[derive(Clone)]
+pub struct KeyQuery {
+    pub topic: String,
+    pub key: String,
+    pub max_count: usize,
+    pub begin_timestamp: i64,
+    pub end_timestamp: i64,
+}
+
+#[derive(Default)]
+pub struct KeyQueryPart {
+    pub messages: Vec<Vec<u8>>,
+    pub index_last_update_timestamp: i64,
+    pub index_last_update_phy_offset: i64,
+}
+
+pub enum PartRequest {
+    TopicStats {
+        topic: String,
+    },
+    ConsumeStats {
+        group: String,
+        topics: Vec<String>,
+        /// Also every topic this shard holds committed offsets of for the group.
+        with_committed_topics: bool,
+    },
+    ConsumerOffsets,
+    GroupsOfTopic {
+        topic: String,
+    },
+    Runtime,
+    ForgetTopic {
+        topic: String,
+    },
+    ForgetGroup {
+        group: String,
+    },
+}
+
+pub enum PartReply {
+    TopicStats(Vec<QueueStats>),
+    ConsumeStats(Vec<ConsumeRow>),
+    /// `topic@group` -> queueId -> offset.
+    ConsumerOffsets(BTreeMap<String, BTreeMap<i32, i64>>),
+    Groups(Vec<String>),
+    Runtime(RuntimePart),
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueStats {
+    pub queue_id: i32,
+    pub min_offset: i64,
+    pub max_offset: i64,
+    pub last_update_timestamp: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumeRow {
+    pub topic: String,
+    pub queue_id: i32,
+    pub broker_offset: i64,
+    pub consumer_offset: i64,
+    pub pull_offset: i64,
+    pub last_timestamp: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuntimePart {
+    pub put_messages: u64,
+    pub get_messages: u64,
+    pub put_bytes: u64,
+    pub commit_log_bytes: u64,
+    pub parked_pulls: u64,
+    /// Store time of the oldest record still stored; 0 when empty.
+    pub earliest_store_time: u64,
+}
+
+pub enum LeaderRequest {
+    Heartbeat {
+        data: HeartbeatData,
+        origin: Origin,
+    },
+    UnregisterClient {
+        channel: ChannelKey,
+        producer_group: Option<String>,
+        consumer_group: Option<String>,
+    },
+    ConsumerIds {
+        group: String,
+    },
+    LockBatch {
+        group: String,
+        client_id: String,
+        queues: Vec<QueueName>,
+    },
+    UnlockBatch {
+        group: String,
+        client_id: String,
+        queues: Vec<QueueName>,
+    },
+    /// Auto-creation for a send through the default topic (TBW102).
+    EnsureTopic {
+        topic: String,
+        default_topic: String,
+        queue_nums: i32,
+        sys_flag: i32,
+    },
+    /// `%RETRY%<group>` / `%DLQ%<group>`, created on demand.
+    EnsureGroupTopic {
+        topic: String,
+        queue_nums: i32,
+        perm: i32,
+    },
+    CreateTopic(TopicConfig),
+    DeleteTopic {
+        topic: String,
+    },
+    AllTopicConfig,
+    UpdateGroup(SubscriptionGroupConfig),
+    AllGroups,
+    DeleteGroup {
+        group: String,
+        clean_offset: bool,
+    },
+    ProducerConnections {
+        group: String,
+    },
+    ConsumerConnections {
+        group: String,
+    },
+    /// Groups whose online consumers subscribe `topic`.
+    GroupsConsuming {
+        topic: String,
+    },
+    /// Topics the online consumers of `group` subscribe.
+    SubscribedTopics {
+        group: String,
+    },
+    BrokerConfig,
+    UpdateBrokerConfig {
+        text: String,
+    },
+}
+
+pub enum LeaderReply {
+    Done,
+    Strings(Vec<String>),
+    Topic(Option<TopicConfig>),
+    Queues(Vec<QueueName>),
+    /// A response body, serialized from net's typed wire bodies by the leader.
+    Body(Vec<u8>),
+    BrokerConfig {
+        text: String,
+        data_version: String,
+    },
+}
