@@ -17,6 +17,20 @@ const USAGE: &str = "usage: mqbroker [-c <broker.conf>] [-n <namesrv addr;...>] 
   --<key> <value>     override one property, e.g. --listenPort 10911 or --shardCount=2
   -h                  this help";
 
+/// The failure model for bugs: a panic anywhere (a broken storage invariant, a bug) ends the
+/// whole process at once with status 70, so a supervisor restarts it and clients fail over
+/// to other brokers. Without this a panicking shard thread dies alone and the process keeps
+/// its ports open while answering nothing. Client input never reaches a panic: bad input is
+/// answered with a RocketMQ code (see docs/architecture.md, "Failure model").
+fn exit_on_panic() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        tracing::error!(%info, "panic: the broker exits so that a supervisor restarts it");
+        std::process::exit(70);
+    }));
+}
+
 struct Args {
     config: BrokerConfig,
     standalone: bool,
@@ -31,6 +45,7 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
+    exit_on_panic();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Args {
         mut config,
