@@ -206,17 +206,27 @@ pub struct ObjectKeyedMap<'a, K: Serialize, V: Serialize>(pub &'a [(K, V)]);
 
 impl<K: Serialize, V: Serialize> ObjectKeyedMap<'_, K, V> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (index, (key, value)) in self.0.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
-            out.push(b':');
-            serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
-        }
-        out.push(b'}');
+        write_object_keyed(self.0.iter().map(|(key, value)| (key, value)), out);
     }
+}
+
+/// Writes `entries` as a fastjson map keyed by objects: each key is its compact JSON.
+pub fn write_object_keyed<'a, K, V, I>(entries: I, out: &mut Vec<u8>)
+where
+    K: Serialize + 'a,
+    V: Serialize + 'a,
+    I: IntoIterator<Item = (&'a K, &'a V)>,
+{
+    out.push(b'{');
+    for (index, (key, value)) in entries.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key).expect("writing to a Vec cannot fail");
+        out.push(b':');
+        serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+    }
+    out.push(b'}');
 }
 
 #[cfg(test)]

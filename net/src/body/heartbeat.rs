@@ -6,7 +6,7 @@
 //! sets. Tags and their hash codes are always derived from `subString` (never trusted from
 //! `codeSet`: rocketmq-client-rust hashes untrimmed tags).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,8 +33,8 @@ pub struct ConsumerData {
 }
 
 /// One topic subscription, written back exactly as Java names it (ConsumerConnection).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionData {
     pub class_filter_mode: bool,
     pub code_set: Vec<i32>,

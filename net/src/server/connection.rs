@@ -9,11 +9,15 @@
 //! and match replies by opaque, so each request runs as its own task and writes its reply
 //! when ready. Bounds keep memory flat: at most `IN_FLIGHT_MAX` requests run per connection
 //! and the reader stops reading while more than `OUTBOUND_BYTES_HIGH` bytes wait to be sent.
+//! A reader stopped that way sleeps on a waker that the writer fires when it takes the
+//! queued bytes (or the connection closes), so it resumes as soon as there is room and no
+//! timer polls in between.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -55,6 +59,11 @@ pub struct Connection {
     frame_bytes_max: usize,
     outbound: RefCell<Vec<u8>>,
     wake_writer: RefCell<Option<LocalSender<()>>>,
+    /// The reader's waker while it waits for `outbound` to drop to `OUTBOUND_BYTES_HIGH`.
+    wake_reader: RefCell<Option<Waker>>,
+    /// How often the reader found `outbound` over the bound; once per stall plus once per
+    /// wake-up, so a steady count while stalled shows that nothing polls.
+    outbound_full_checks: Cell<u64>,
     /// Opaque -> waiter, for requests this side sent.
     pending: RefCell<HashMap<i32, futures_channel::oneshot::Sender<RemotingCommand>>>,
     next_opaque: Cell<i32>,
@@ -118,6 +127,28 @@ impl Connection {
 
     fn outbound_bytes(&self) -> usize {
         self.outbound.borrow().len()
+    }
+
+    /// Resolves once the queued outbound bytes are at most `OUTBOUND_BYTES_HIGH` or the
+    /// connection is closed. Only the writer shrinks `outbound`, so only it (and `close`)
+    /// needs to wake this.
+    async fn outbound_room(&self) {
+        std::future::poll_fn(|context| {
+            if self.outbound_bytes() <= OUTBOUND_BYTES_HIGH || self.closed.get() {
+                return Poll::Ready(());
+            }
+            self.outbound_full_checks
+                .set(self.outbound_full_checks.get() + 1);
+            *self.wake_reader.borrow_mut() = Some(context.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
+
+    fn wake_reader(&self) {
+        if let Some(waker) = self.wake_reader.borrow_mut().take() {
+            waker.wake();
+        }
     }
 
     /// Sends a request and waits for the response with the same opaque.
@@ -184,6 +215,7 @@ impl Connection {
         self.closed.set(true);
         self.pending.borrow_mut().clear();
         self.wake_writer.borrow_mut().take();
+        self.wake_reader();
     }
 }
 
@@ -246,6 +278,8 @@ pub fn start<H: RequestHandler>(
         frame_bytes_max,
         outbound: RefCell::new(Vec::with_capacity(READ_CHUNK_BYTES)),
         wake_writer: RefCell::new(Some(wake_sender)),
+        wake_reader: RefCell::new(None),
+        outbound_full_checks: Cell::new(0),
         pending: RefCell::new(HashMap::new()),
         next_opaque: Cell::new(1),
         closed: Cell::new(false),
@@ -293,9 +327,7 @@ async fn read_loop<H: RequestHandler>(
                 .detach();
             }
             Ok(None) => {
-                while connection.outbound_bytes() > OUTBOUND_BYTES_HIGH && !connection.is_closed() {
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
-                }
+                connection.outbound_room().await;
                 if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
                     buf.reserve(READ_CHUNK_BYTES);
                 }
@@ -335,6 +367,8 @@ async fn write_loop(
     let mut spare = Vec::with_capacity(READ_CHUNK_BYTES);
     loop {
         let pending = std::mem::replace(&mut *connection.outbound.borrow_mut(), spare);
+        // `outbound` is empty now, so a reader stopped on the bound may read again.
+        connection.wake_reader();
         if pending.is_empty() {
             spare = pending;
             if wake.recv().await.is_none() && connection.outbound_bytes() == 0 {
@@ -355,4 +389,142 @@ async fn write_loop(
         }
     }
     let _ = writer.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::time::Instant;
+
+    use glommio::net::{TcpListener, TcpStream};
+
+    use super::*;
+    use crate::remoting::FRAME_BYTES_MAX_DEFAULT;
+
+    const REPLY_BODY_BYTES: usize = 1024 * 1024;
+
+    /// Answers every request with a 1 MiB body and counts what it handled.
+    struct BigReplies {
+        body: Bytes,
+        handled: Cell<usize>,
+    }
+
+    impl RequestHandler for BigReplies {
+        async fn handle(
+            self: Rc<Self>,
+            request: RemotingCommand,
+            _connection: Rc<Connection>,
+        ) -> Option<RemotingCommand> {
+            self.handled.set(self.handled.get() + 1);
+            Some(RemotingCommand::response_to(&request, 0).with_body(self.body.clone()))
+        }
+    }
+
+    async fn send_requests(client: &mut TcpStream, opaques: std::ops::Range<i32>) {
+        let mut bytes = Vec::new();
+        for opaque in opaques {
+            let mut request = RemotingCommand::request(1);
+            request.opaque = opaque;
+            request.encode_into(&mut bytes);
+        }
+        client.write_all(&bytes).await.unwrap();
+    }
+
+    /// Test-side polling only: the condition is the connection's state, not a timer in it.
+    async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A small receive buffer (it also turns off autotuning) so that a client that does not
+    /// read blocks the server's writer after a few MiB, whatever the sysctl limits are.
+    fn shrink_receive_buffer(stream: &TcpStream) {
+        let bytes: libc::c_int = 64 * 1024;
+        // SAFETY: a valid socket fd and a c_int option value of the size passed.
+        let result = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&bytes as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(result, 0, "setsockopt SO_RCVBUF");
+    }
+
+    #[test]
+    fn reader_stalled_by_full_outbound_sleeps_until_the_peer_reads() {
+        // Proves that a reader stopped by OUTBOUND_BYTES_HIGH is not polled while stalled
+        // (its check count stays put and a later request stays unread) and that it resumes
+        // and answers everything once the peer reads.
+        let executor = glommio::LocalExecutorBuilder::default().make().unwrap();
+        executor.run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            shrink_receive_buffer(&client);
+            let handler = Rc::new(BigReplies {
+                body: Bytes::from(vec![7u8; REPLY_BODY_BYTES]),
+                handled: Cell::new(0),
+            });
+            let accepted = listener.accept().await.unwrap();
+            let limits = ShardLimits::new(FRAME_BYTES_MAX_DEFAULT);
+            let connection = start(accepted, handler.clone(), limits).unwrap();
+
+            // 16 MiB of replies: the writer takes them all and blocks in write_all, since
+            // the socket buffers hold far less.
+            send_requests(&mut client, 0..16).await;
+            wait_until("the writer holds the first replies", || {
+                handler.handled.get() == 16 && connection.outbound_bytes() == 0
+            })
+            .await;
+            // 70 MiB more pile up in `outbound` behind the blocked writer. The reader stalls
+            // at its next read after that; the probe makes sure there is one.
+            send_requests(&mut client, 16..86).await;
+            wait_until("the replies queue", || handler.handled.get() == 86).await;
+            send_requests(&mut client, 86..87).await;
+            wait_until("the reader stalls", || {
+                connection.outbound_full_checks.get() > 0
+            })
+            .await;
+            assert!(connection.outbound_bytes() > OUTBOUND_BYTES_HIGH);
+
+            // While stalled the reader neither runs nor reads: a late request waits.
+            send_requests(&mut client, 87..88).await;
+            let checks_at_stall = connection.outbound_full_checks.get();
+            let handled_at_stall = handler.handled.get();
+            glommio::timer::sleep(Duration::from_millis(300)).await;
+            assert_eq!(connection.outbound_full_checks.get(), checks_at_stall);
+            assert_eq!(handler.handled.get(), handled_at_stall, "late request read");
+            assert!(handled_at_stall < 88);
+            assert!(connection.wake_reader.borrow().is_some());
+
+            // The peer reads: every request, the late one included, gets its reply.
+            let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+            let mut opaques = Vec::new();
+            while opaques.len() < 88 {
+                match decode_frame_split(&mut buf, FRAME_BYTES_MAX_DEFAULT).unwrap() {
+                    Some(reply) => {
+                        assert_eq!(reply.body.len(), REPLY_BODY_BYTES);
+                        opaques.push(reply.opaque);
+                    }
+                    None => {
+                        let start = buf.len();
+                        buf.resize(start + READ_CHUNK_BYTES, 0);
+                        let read = client.read(&mut buf[start..]).await.unwrap();
+                        assert!(read > 0, "server closed after {} replies", opaques.len());
+                        buf.truncate(start + read);
+                    }
+                }
+            }
+            assert_eq!(opaques, (0..88).collect::<Vec<_>>());
+            assert_eq!(connection.outbound_full_checks.get(), checks_at_stall);
+            assert!(!connection.is_closed());
+        });
+    }
 }
