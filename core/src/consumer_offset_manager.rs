@@ -5,19 +5,12 @@
 //! Offsets live on the shard that owns the queue, beside its ConsumeQueue, so a commit
 //! never crosses cores.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use ramjet_net::body::{ConsumerOffsetSerializeWrapper, WireBody};
 
 use crate::persist;
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct OffsetFile {
-    /// `topic@group` -> queueId -> offset.
-    offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
-}
 
 pub struct ConsumerOffsetManager {
     path: PathBuf,
@@ -34,7 +27,7 @@ pub fn key(topic: &str, group: &str) -> String {
 
 impl ConsumerOffsetManager {
     pub fn load(path: PathBuf) -> Result<ConsumerOffsetManager, String> {
-        let file: OffsetFile = persist::read_json(&path)?.unwrap_or_default();
+        let file: ConsumerOffsetSerializeWrapper = persist::read_json(&path)?.unwrap_or_default();
         let table = file
             .offset_table
             .into_iter()
@@ -108,14 +101,16 @@ impl ConsumerOffsetManager {
         if !self.dirty {
             return None;
         }
-        let file = OffsetFile {
+        // Java's own form (fastjson, unquoted queue ids), so a Java broker reads it too.
+        let file = ConsumerOffsetSerializeWrapper {
+            data_version: None,
             offset_table: self
                 .table
                 .iter()
                 .map(|(key, queues)| (key.clone(), queues.iter().map(|(q, o)| (*q, *o)).collect()))
                 .collect(),
         };
-        let bytes = serde_json::to_vec_pretty(&file).expect("offsets serialize");
+        let bytes = file.encode();
         self.dirty = false;
         Some((self.path.clone(), bytes))
     }

@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use ramjet_net::body::to_json;
-use serde::Serialize;
+use ramjet_net::body::{Connection, ConsumerConnection, ProducerConnection, WireBody};
 use serde_json::json;
 
 use crate::client_manager::ClientChannel;
@@ -126,8 +125,7 @@ impl Leader {
                 Ok(LeaderReply::Done)
             }
             LeaderRequest::AllGroups => {
-                let body = serde_json::to_vec(self.groups.borrow().wrapper()).expect("serializes");
-                Ok(LeaderReply::Body(body))
+                Ok(LeaderReply::Body(self.groups.borrow().wrapper().encode()))
             }
             LeaderRequest::DeleteGroup { group, .. } => {
                 let deleted = self.groups.borrow_mut().delete(&group);
@@ -143,11 +141,10 @@ impl Leader {
                     .ok_or_else(|| {
                         BrokerError::NotFound(format!("the producer group[{group}] not exist"))
                     })?;
-                let connections: Vec<Connection> =
-                    channels.values().map(Connection::from).collect();
-                Ok(LeaderReply::Body(to_json(
-                    &json!({ "connectionSet": connections }),
-                )))
+                let body = ProducerConnection {
+                    connection_set: channels.values().map(connection).collect(),
+                };
+                Ok(LeaderReply::Body(body.encode()))
             }
             LeaderRequest::ConsumerConnections { group } => {
                 let clients = self.clients.borrow();
@@ -159,16 +156,14 @@ impl Leader {
                             "the consumer group[{group}] not online"
                         ))
                     })?;
-                let connections: Vec<Connection> =
-                    info.channels.values().map(Connection::from).collect();
-                let body = json!({
-                    "connectionSet": connections,
-                    "consumeFromWhere": info.consume_from_where,
-                    "consumeType": info.consume_type,
-                    "messageModel": info.message_model,
-                    "subscriptionTable": info.subscriptions,
-                });
-                Ok(LeaderReply::Body(to_json(&body)))
+                let body = ConsumerConnection {
+                    connection_set: info.channels.values().map(connection).collect(),
+                    consume_from_where: Some(info.consume_from_where.clone()),
+                    consume_type: Some(info.consume_type.clone()),
+                    message_model: Some(info.message_model.clone()),
+                    subscription_table: info.subscriptions.clone(),
+                };
+                Ok(LeaderReply::Body(body.encode()))
             }
             LeaderRequest::GroupsConsuming { topic } => {
                 Ok(LeaderReply::Strings(self.groups_consuming(&topic)))
@@ -212,22 +207,11 @@ impl Leader {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Connection {
-    client_addr: String,
-    client_id: String,
-    language: &'static str,
-    version: i32,
-}
-
-impl From<&ClientChannel> for Connection {
-    fn from(channel: &ClientChannel) -> Connection {
-        Connection {
-            client_addr: channel.client_addr.clone(),
-            client_id: channel.client_id.clone(),
-            language: channel.language.name(),
-            version: channel.version,
-        }
+fn connection(channel: &ClientChannel) -> Connection {
+    Connection {
+        client_addr: channel.client_addr.clone(),
+        client_id: channel.client_id.clone(),
+        language: channel.language.name().to_owned(),
+        version: channel.version,
     }
 }

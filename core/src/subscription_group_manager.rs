@@ -4,63 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ramjet_net::body::DataVersion;
-use serde::{Deserialize, Serialize};
+pub use ramjet_net::body::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 
 use crate::persist;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubscriptionGroupConfig {
-    pub broker_id: i64,
-    pub consume_broadcast_enable: bool,
-    pub consume_enable: bool,
-    pub consume_from_min_enable: bool,
-    pub consume_message_orderly: bool,
-    pub consume_timeout_minute: i32,
-    pub group_name: String,
-    pub group_sys_flag: i32,
-    pub notify_consumer_ids_changed_enable: bool,
-    pub retry_max_times: i32,
-    pub retry_queue_nums: i32,
-    pub which_broker_when_consume_slowly: i64,
-}
-
-impl Default for SubscriptionGroupConfig {
-    fn default() -> SubscriptionGroupConfig {
-        SubscriptionGroupConfig {
-            broker_id: 0,
-            consume_broadcast_enable: true,
-            consume_enable: true,
-            consume_from_min_enable: true,
-            consume_message_orderly: false,
-            consume_timeout_minute: 15,
-            group_name: String::new(),
-            group_sys_flag: 0,
-            notify_consumer_ids_changed_enable: true,
-            retry_max_times: 16,
-            retry_queue_nums: 1,
-            which_broker_when_consume_slowly: 1,
-        }
-    }
-}
-
-impl SubscriptionGroupConfig {
-    pub fn named(group: &str) -> SubscriptionGroupConfig {
-        SubscriptionGroupConfig {
-            group_name: group.to_owned(),
-            ..SubscriptionGroupConfig::default()
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SubscriptionGroupWrapper {
-    pub data_version: DataVersion,
-    pub forbidden_table: BTreeMap<String, serde_json::Value>,
-    pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
-}
 
 /// Groups a Java broker creates at startup.
 const BUILT_IN_GROUPS: &[&str] = &[

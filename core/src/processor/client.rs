@@ -6,47 +6,20 @@
 use std::rc::Rc;
 
 use ramjet_net::body::heartbeat::HeartbeatData;
+use ramjet_net::body::{
+    GetConsumerListByGroupResponseBody, LockBatchRequestBody, LockBatchResponseBody, MessageQueue,
+    WireBody,
+};
 use ramjet_net::code::{request, version};
 use ramjet_net::header::{
     CommandHeader, ConsumerGroupRequestHeader, UnregisterClientRequestHeader,
 };
 use ramjet_net::RemotingCommand;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::success;
 use crate::shard::BrokerShard;
 use crate::shard_request::{LeaderReply, LeaderRequest, Origin, QueueName};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MessageQueue {
-    pub broker_name: String,
-    pub queue_id: i32,
-    pub topic: String,
-}
-
-/// LOCK_BATCH_MQ / UNLOCK_BATCH_MQ body. 4.x clients omit `onlyThisBroker`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct LockBatchRequestBody {
-    client_id: String,
-    consumer_group: String,
-    mq_set: Vec<MessageQueue>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LockBatchResponseBody {
-    #[serde(rename = "lockOKMQSet")]
-    lock_ok_mq_set: Vec<MessageQueue>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConsumerListBody {
-    consumer_id_list: Vec<String>,
-}
 
 pub async fn process(
     shard: &Rc<BrokerShard>,
@@ -97,14 +70,13 @@ pub async fn process(
                     "consumer ids answered no list".into(),
                 ));
             };
-            let body = serde_json::to_vec(&ConsumerListBody {
+            let body = GetConsumerListByGroupResponseBody {
                 consumer_id_list: ids,
-            })
-            .expect("serializes");
-            Ok(success(request).with_body(body))
+            };
+            Ok(success(request).with_body(body.encode()))
         }
         request::LOCK_BATCH_MQ | request::UNLOCK_BATCH_MQ => {
-            let body: LockBatchRequestBody = ramjet_net::body::fastjson::from_slice(&request.body)
+            let body = LockBatchRequestBody::decode(&request.body)
                 .map_err(|e| BrokerError::BadBody(format!("bad lock body: {e}")))?;
             let queues: Vec<QueueName> = body
                 .mq_set
@@ -132,15 +104,12 @@ pub async fn process(
             };
             let lock_ok_mq_set = locked
                 .into_iter()
-                .map(|(topic, broker_name, queue_id)| MessageQueue {
-                    broker_name,
-                    queue_id,
-                    topic,
+                .map(|(topic, broker_name, queue_id)| {
+                    MessageQueue::new(&topic, &broker_name, queue_id)
                 })
                 .collect();
-            let body =
-                serde_json::to_vec(&LockBatchResponseBody { lock_ok_mq_set }).expect("serializes");
-            Ok(success(request).with_body(body))
+            let body = LockBatchResponseBody { lock_ok_mq_set };
+            Ok(success(request).with_body(body.encode()))
         }
         request::CHECK_CLIENT_CONFIG => check_client_config(request),
         other => Err(BrokerError::Internal(format!(

@@ -9,6 +9,7 @@ mod topics;
 
 use std::rc::Rc;
 
+use ramjet_net::body::MessageQueue;
 use ramjet_net::code::request;
 use ramjet_net::RemotingCommand;
 
@@ -42,10 +43,6 @@ pub async fn process(
 }
 
 /// The `MessageQueue` of this broker for a queue of `topic`.
-fn message_queue(shard: &BrokerShard, topic: &str, queue_id: i32) -> super::client::MessageQueue {
-    super::client::MessageQueue {
-        broker_name: shard.config().broker_name.clone(),
-        queue_id,
-        topic: topic.to_owned(),
-    }
+fn message_queue(shard: &BrokerShard, topic: &str, queue_id: i32) -> MessageQueue {
+    MessageQueue::new(topic, &shard.config().broker_name, queue_id)
 }

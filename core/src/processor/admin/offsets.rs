@@ -1,13 +1,12 @@
 //! Consumer offsets across shards: GET_ALL_CONSUMER_OFFSET (43) and
 //! QUERY_TOPIC_CONSUME_BY_WHO (300).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use ramjet_net::body::to_json;
+use ramjet_net::body::{ConsumerOffsetSerializeWrapper, GroupList, WireBody};
 use ramjet_net::header::{CommandHeader, TopicRequestHeader};
 use ramjet_net::RemotingCommand;
-use serde_json::json;
 
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::success;
@@ -18,18 +17,15 @@ pub async fn all(
     shard: &Rc<BrokerShard>,
     request: &RemotingCommand,
 ) -> BrokerResult<RemotingCommand> {
-    let mut table: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut wrapper = ConsumerOffsetSerializeWrapper::default();
     for part in shard.parts(|| PartRequest::ConsumerOffsets).await? {
         if let PartReply::ConsumerOffsets(part) = part {
             for (key, queues) in part {
-                table
-                    .entry(key)
-                    .or_default()
-                    .extend(queues.into_iter().map(|(q, o)| (q.to_string(), o)));
+                wrapper.offset_table.entry(key).or_default().extend(queues);
             }
         }
     }
-    Ok(success(request).with_body(to_json(&json!({ "offsetTable": table }))))
+    Ok(success(request).with_body(wrapper.encode()))
 }
 
 /// Groups online now (the leader's registry) or with offsets on the topic (every shard).
@@ -58,5 +54,8 @@ pub async fn consumed_by(
             groups.extend(part);
         }
     }
-    Ok(success(request).with_body(to_json(&json!({ "groupList": groups }))))
+    let body = GroupList {
+        group_list: groups.into_iter().collect(),
+    };
+    Ok(success(request).with_body(body.encode()))
 }

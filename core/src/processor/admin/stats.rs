@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use ramjet_net::body::fastjson::ObjectKeyedMap;
-use ramjet_net::body::{to_json, KvTable};
+use ramjet_net::body::{
+    ConsumeStats, KvTable, OffsetWrapper, TopicOffset, TopicStatsTable, WireBody,
+};
 use ramjet_net::code::version;
 use ramjet_net::header::{CommandHeader, GetConsumeStatsRequestHeader, TopicRequestHeader};
 use ramjet_net::RemotingCommand;
-use serde::Serialize;
 
 use super::message_queue;
 use crate::error::{BrokerError, BrokerResult};
@@ -18,23 +18,6 @@ use crate::shard::BrokerShard;
 use crate::shard_request::{
     ConsumeRow, LeaderReply, LeaderRequest, PartReply, PartRequest, QueueStats, RuntimePart,
 };
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OffsetWrapper {
-    broker_offset: i64,
-    consumer_offset: i64,
-    last_timestamp: i64,
-    pull_offset: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TopicOffset {
-    last_update_timestamp: i64,
-    max_offset: i64,
-    min_offset: i64,
-}
 
 pub async fn topic_stats(
     shard: &Rc<BrokerShard>,
@@ -59,7 +42,7 @@ pub async fn topic_stats(
         }
     }
     rows.sort();
-    let entries: Vec<_> = rows
+    let offset_table = rows
         .into_iter()
         .map(|row| {
             (
@@ -72,10 +55,11 @@ pub async fn topic_stats(
             )
         })
         .collect();
-    let mut body = b"{\"offsetTable\":".to_vec();
-    ObjectKeyedMap(&entries).write_json(&mut body);
-    body.extend_from_slice(b",\"topicPutTps\":0.0}");
-    Ok(success(request).with_body(body))
+    let table = TopicStatsTable {
+        offset_table,
+        topic_put_tps: Some(0.0),
+    };
+    Ok(success(request).with_body(table.encode()))
 }
 
 pub async fn consume_stats(
@@ -116,7 +100,7 @@ pub async fn consume_stats(
     }
     // A group with nothing yet gets an empty table, as Apache answers.
     rows.sort_by(|a, b| (&a.topic, a.queue_id).cmp(&(&b.topic, b.queue_id)));
-    let entries: Vec<_> = rows
+    let offset_table = rows
         .into_iter()
         .map(|row| {
             (
@@ -130,10 +114,11 @@ pub async fn consume_stats(
             )
         })
         .collect();
-    let mut body = b"{\"consumeTps\":0.0,\"offsetTable\":".to_vec();
-    ObjectKeyedMap(&entries).write_json(&mut body);
-    body.push(b'}');
-    Ok(success(request).with_body(body))
+    let stats = ConsumeStats {
+        consume_tps: 0.0,
+        offset_table,
+    };
+    Ok(success(request).with_body(stats.encode()))
 }
 
 pub async fn runtime_info(
@@ -191,7 +176,7 @@ pub async fn runtime_info(
     set("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
     set("brokerActive", "true".into());
     set("shardCount", shard.shard_count().to_string());
-    Ok(success(request).with_body(to_json(&KvTable { table })))
+    Ok(success(request).with_body(KvTable { table }.encode()))
 }
 
 fn disk_ratio(path: &std::path::Path) -> String {
