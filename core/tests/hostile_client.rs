@@ -560,6 +560,18 @@ fn judge_send(probe: &Probe, answer: &ramjet_net::RemotingCommand) -> Option<Str
     }
 }
 
+/// A pull with the suspend flag: Apache parks it until its hold-service tick even with a
+/// zero timeout, so no prompt answer is owed.
+fn is_suspended_pull(probe: &Probe) -> bool {
+    matches!(
+        probe.code,
+        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE
+    ) && probe
+        .field("sysFlag")
+        .and_then(|flag| flag.trim().parse::<i32>().ok())
+        .is_some_and(|flag| flag & 0x2 != 0)
+}
+
 fn sweep(client: &mut BlockingClient, probes: &[&Probe]) -> Findings {
     let mut findings = Findings::default();
     for probe in probes {
@@ -573,7 +585,7 @@ fn sweep(client: &mut BlockingClient, probes: &[&Probe]) -> Findings {
             }
             continue;
         }
-        let wait = if probe.may_be_held {
+        let wait = if probe.may_be_held || is_suspended_pull(probe) {
             HELD_PULL_WAIT
         } else {
             REPLY_TIMEOUT
@@ -588,7 +600,8 @@ fn sweep(client: &mut BlockingClient, probes: &[&Probe]) -> Findings {
                     findings.bad_acks.extend(judge_send(probe, &answer));
                 }
             }
-            Err(ramjet_net::server::InvokeError::Timeout { .. }) if probe.may_be_held => {}
+            Err(ramjet_net::server::InvokeError::Timeout { .. })
+                if probe.may_be_held || is_suspended_pull(probe) => {}
             Err(error) => {
                 findings.unanswered = Some(format!("{}: {error}", probe.describe()));
                 break;
