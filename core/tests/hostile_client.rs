@@ -612,7 +612,6 @@ fn sweep(client: &mut BlockingClient, probes: &[&Probe]) -> Findings {
 }
 
 #[test]
-#[ignore = "fails until the core-engine rewrite lands"]
 fn hostile_requests_on_every_connection_leave_the_broker_serving_everyone() {
     let mut broker = StandaloneBroker::start("hostile_client", &[]);
     let mut setup = broker.connect();

@@ -305,7 +305,6 @@ fn check(client: &mut BlockingClient, case: &Case, tally: &mut Tally) -> Result<
 }
 
 #[test]
-#[ignore = "fails until the core-engine rewrite lands"]
 fn arbitrary_send_and_pull_headers_are_answered_and_never_wrongly_acknowledged() {
     let broker = StandaloneBroker::start(
         "hostile_props",

@@ -38,7 +38,6 @@ fn now_millis() -> u128 {
 }
 
 #[test]
-#[ignore = "fails until the core-engine rewrite lands"]
 fn sends_with_queue_id_minus_one_land_on_real_queues_and_are_consumed_once() {
     let test = "broker_queue_id_minus_one";
     let topic = "QueueIdMinusOne";
