@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Produce and consume throughput and latency: Ramjet's mqbroker next to the peer broker
-# (rocketmq-rust 1.0, see ../shared/peer/README.md), in the same run on the same machine,
+# (rocketmq-rust 1.0 from crates.io), in the same run on the same machine,
 # driven by the same client (mqbench). Absolute figures on a shared machine are noisy;
 # the ratios are the result.
 #
@@ -22,7 +22,9 @@
 # (results.txt, prefixed with system and cell), the server's CPU use per cell, and
 # summary.md: the side-by-side table with Ramjet/peer ratios.
 #
-# Env (all optional): RAMJET_NS_PORT (31876), RAMJET_PORT (31911), PEER_NS_PORT (32876),
+# PEER_DIR (required with the peer among SYSTEMS): a folder holding start.sh and stop.sh that
+# start and stop the peer broker (PEER_BIN, STORE and port variables as they read them).
+# Env (otherwise optional): RAMJET_NS_PORT (31876), RAMJET_PORT (31911), PEER_NS_PORT (32876),
 # PEER_PORT (32911), PEER_BIN (/tmp/peer/bin), DURATION (10), WARMUP (2), SIZES ("128 1024"),
 # SYNC_THREADS ("1 16 64"), ASYNC_WINDOW (256), CONNECTIONS (2 per broker), EXECUTORS (1),
 # QUEUES (8), BACKLOG (300000), BACKLOG_BATCH (32), CONSUME_MAX_SECS (60), RAMJET_ARGS (extra mqbroker flags), SYSTEMS
@@ -51,6 +53,9 @@ BACKLOG=${BACKLOG:-300000}
 BACKLOG_BATCH=${BACKLOG_BATCH:-32}
 RAMJET_ARGS=${RAMJET_ARGS:-}
 SYSTEMS=${SYSTEMS:-ramjet peer}
+case " $SYSTEMS " in
+  *" peer "*) [ -n "${PEER_DIR:-}" ] || { echo "set PEER_DIR to the folder with the peer's start.sh and stop.sh" >&2; exit 2; } ;;
+esac
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${RESULTS_DIR:-$ROOT/results/$STAMP}
 WORK=$(mktemp -d /tmp/produce-consume-vs-peer.XXXXXX)
@@ -58,7 +63,7 @@ SERVER_PIDS=()
 
 cleanup() {
   for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [ -f "$WORK/peer/run/broker.pid" ]; then STORE="$WORK/peer" "$ROOT/../shared/peer/stop.sh" >/dev/null 2>&1 || true; fi
+  if [ -f "$WORK/peer/run/broker.pid" ]; then STORE="$WORK/peer" "$PEER_DIR/stop.sh" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -93,7 +98,7 @@ cpu_seconds() {
 }
 
 [ -x "$PEER_BIN/rocketmq-broker-rust" ] || [[ " $SYSTEMS " != *" peer "* ]] || {
-  echo "missing $PEER_BIN/rocketmq-broker-rust (see ../shared/peer/README.md)" >&2; exit 1; }
+  echo "missing $PEER_BIN/rocketmq-broker-rust (install it: cargo install --root /tmp/peer rocketmq-broker@1.0.0)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is needed for the summary table" >&2; exit 1; }
 
 cd "$ROOT"
@@ -190,11 +195,11 @@ for system in $SYSTEMS; do
     peer)
       require_free "$PEER_NS_PORT" "$PEER_PORT" $((PEER_PORT - 2)) $((PEER_PORT + 1))
       NAMESRV_PORT=$PEER_NS_PORT BROKER_PORT=$PEER_PORT STORE="$WORK/peer" CLEAN=1 \
-        PEER_BIN="$PEER_BIN" "$ROOT/../shared/peer/start.sh" >&2
+        PEER_BIN="$PEER_BIN" "$PEER_DIR/start.sh" >&2
       broker_pid=$(cat "$WORK/peer/run/broker.pid")
       namesrv_pid=$(cat "$WORK/peer/run/namesrv.pid")
       run_workload peer "127.0.0.1:$PEER_NS_PORT" "$broker_pid" "$namesrv_pid"
-      STORE="$WORK/peer" "$ROOT/../shared/peer/stop.sh" >&2
+      STORE="$WORK/peer" "$PEER_DIR/stop.sh" >&2
       cp "$WORK/peer/run/broker.log" "$OUT/peer-broker.log" 2>/dev/null || true
       ;;
     *) echo "unknown system $system" >&2; exit 1 ;;

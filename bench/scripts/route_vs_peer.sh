@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GET_ROUTEINFO_BY_TOPIC rate and latency: Ramjet's mqnamesrv next to the peer name server
-# (rocketmq-rust 1.0, see ../shared/peer/README.md), measured in the same run on the same
+# (rocketmq-rust 1.0 from crates.io), measured in the same run on the same
 # machine. Absolute figures on a shared machine are noisy; the ratio is the result.
 #
 #   bench/scripts/route_vs_peer.sh
@@ -59,7 +59,7 @@ cpu_seconds() {
 }
 
 [ -x "$PEER_BIN/rocketmq-namesrv-rust" ] || {
-  echo "missing $PEER_BIN/rocketmq-namesrv-rust (see ../shared/peer/README.md)" >&2; exit 1; }
+  echo "missing $PEER_BIN/rocketmq-namesrv-rust (install it: cargo install --root /tmp/peer rocketmq-namesrv@1.0.0)" >&2; exit 1; }
 for port in "$RAMJET_PORT" "$PEER_PORT"; do
   if port_open "$port"; then echo "port $port on 127.0.0.1 is already in use" >&2; exit 1; fi
 done
@@ -74,7 +74,7 @@ mkdir -p "$WORK/ramjet" "$WORK/peer/home"
   > "$WORK/ramjet/namesrv.log" 2>&1 < /dev/null &
 RAMJET_PID=$!
 PIDS+=("$RAMJET_PID")
-# The peer namesrv started the way ../shared/peer/start.sh starts it, without its broker.
+# The peer namesrv as the peer's own start script starts it, without its broker.
 HOME="$WORK/peer/home" ROCKETMQ_HOME="$WORK/peer/home" "$PEER_BIN/rocketmq-namesrv-rust" \
   --listenPort "$PEER_PORT" --bindAddress 127.0.0.1 --rocketmqHome "$WORK/peer/home" \
   --kvConfigPath "$WORK/peer/home/namesrv/kvConfig.json" --log-filter warn \

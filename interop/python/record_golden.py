@@ -179,7 +179,7 @@ def free_port():
 
 
 def write_peer_broker_config(out, namesrv):
-    """broker.toml for the rocketmq-rust peer broker, as ../shared/peer/start.sh writes it."""
+    """broker.toml for the rocketmq-rust peer broker, as the peer's start script writes it."""
     port = free_port()
     store = os.path.join(out, "store")
     os.makedirs(os.path.join(store, "home"), exist_ok=True)
@@ -326,7 +326,7 @@ Clients:
 - `rust10_*`: `rocketmq-client-rust` 1.0.0 from crates.io (github.com/mxsm/rocketmq-rust),
   driven by `interop/examples/rust_client_probe.rs`.
 - `rustbroker10_*`: the broker of rocketmq-rust, crates.io `rocketmq-broker` 1.0.0 (the peer in
-  `../shared/peer`, installed with `cargo install --root /tmp/peer rocketmq-broker@1.0.0`),
+  the peer from crates.io, installed with `cargo install --root /tmp/peer rocketmq-broker@1.0.0`),
   pointed at the fake name server; recorded with `--client peer-broker`. It plays the part a
   Java broker plays toward the name server.
 

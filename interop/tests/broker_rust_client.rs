@@ -562,7 +562,7 @@ fn orderly_consumer_sees_each_keys_messages_in_send_order() {
 #[test]
 fn tag_subscription_receives_only_the_listed_tags() {
     // Proves tag filtering with the Rust client's "TagA || TagB" (written with spaces, so its
-    // heartbeat codeSet holds hashes of "TagA " and " TagB"; protocol doc section 9 item 9):
+    // heartbeat codeSet holds hashes of "TagA " and " TagB"; docs/remoting-protocol.md section 11 item 9):
     // of TagA, TagB and TagC messages the consumer receives exactly the TagA and TagB ones.
     let test = "broker_rust_tags";
     let topic = "RustTags";

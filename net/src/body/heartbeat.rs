@@ -1,4 +1,4 @@
-//! HeartbeatData, the body of HEART_BEAT (remoting-protocol.md sections 3.4 and 9).
+//! HeartbeatData, the body of HEART_BEAT (docs/remoting-protocol.md sections 3.4 and 11).
 //!
 //! Read from a generic JSON value rather than derived, because clients disagree on the
 //! shape: the C++ client sends enum ordinals instead of names, `subVersion` as a string, no

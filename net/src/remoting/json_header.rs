@@ -1,6 +1,6 @@
 //! The JSON header (serialize type 0), as fastjson writes it and as every client sends it.
 //!
-//! Decoding is lenient in the ways real clients need (remoting-protocol.md section 9): no
+//! Decoding is lenient in the ways real clients need (docs/remoting-protocol.md section 11): no
 //! `serializeTypeCurrentRPC` (C++), extFields values as numbers or booleans (C++), `"remark":""`
 //! and `"extFields":null` (Go), a trailing newline (C++), unknown keys (everyone).
 //! Encoding writes compact JSON with fastjson's alphabetical property order.
