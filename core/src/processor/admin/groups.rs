@@ -10,10 +10,11 @@ use ramjet_net::header::{
 };
 use ramjet_net::RemotingCommand;
 
+use super::body_of;
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::success;
 use crate::shard::BrokerShard;
-use crate::shard_request::{LeaderReply, LeaderRequest, PartRequest};
+use crate::shard_request::{LeaderRequest, PartRequest};
 use crate::subscription_group_manager::SubscriptionGroupConfig;
 
 pub async fn create(
@@ -77,16 +78,4 @@ pub async fn producer_connections(
         .map_err(BrokerError::bad_header)?;
     let group = header.producer_group;
     body_of(shard, request, LeaderRequest::ProducerConnections { group }).await
-}
-
-/// A leader request whose answer is a response body.
-async fn body_of(
-    shard: &Rc<BrokerShard>,
-    request: &RemotingCommand,
-    leader_request: LeaderRequest,
-) -> BrokerResult<RemotingCommand> {
-    match shard.leader_call(leader_request).await? {
-        LeaderReply::Body(body) => Ok(success(request).with_body(body)),
-        _ => Err(BrokerError::Internal("the leader answered no body".into())),
-    }
 }

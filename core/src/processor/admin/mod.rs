@@ -13,8 +13,10 @@ use ramjet_net::body::MessageQueue;
 use ramjet_net::code::request;
 use ramjet_net::RemotingCommand;
 
-use crate::error::BrokerResult;
+use crate::error::{BrokerError, BrokerResult};
+use crate::response_code::success;
 use crate::shard::BrokerShard;
+use crate::shard_request::{LeaderReply, LeaderRequest};
 
 /// Runs an admin code; `None` when `request.code` is not one.
 pub async fn process(
@@ -45,4 +47,16 @@ pub async fn process(
 /// The `MessageQueue` of this broker for a queue of `topic`.
 fn message_queue(shard: &BrokerShard, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue::new(topic, &shard.config().broker_name, queue_id)
+}
+
+/// A leader request whose answer is a response body.
+async fn body_of(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+    leader_request: LeaderRequest,
+) -> BrokerResult<RemotingCommand> {
+    match shard.leader_call(leader_request).await? {
+        LeaderReply::Body(body) => Ok(success(request).with_body(body)),
+        _ => Err(BrokerError::Internal("the leader answered no body".into())),
+    }
 }

@@ -7,10 +7,11 @@ use ramjet_net::body::TopicConfig;
 use ramjet_net::header::{CommandHeader, CreateTopicRequestHeader, TopicRequestHeader};
 use ramjet_net::RemotingCommand;
 
+use super::body_of;
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::success;
 use crate::shard::BrokerShard;
-use crate::shard_request::{LeaderReply, LeaderRequest, PartRequest};
+use crate::shard_request::{LeaderRequest, PartRequest};
 
 pub async fn create(
     shard: &Rc<BrokerShard>,
@@ -57,10 +58,7 @@ pub async fn all_configs(
     shard: &Rc<BrokerShard>,
     request: &RemotingCommand,
 ) -> BrokerResult<RemotingCommand> {
-    match shard.leader_call(LeaderRequest::AllTopicConfig).await? {
-        LeaderReply::Body(body) => Ok(success(request).with_body(body)),
-        _ => Err(BrokerError::Internal("topic table answered no body".into())),
-    }
+    body_of(shard, request, LeaderRequest::AllTopicConfig).await
 }
 
 /// From this shard's snapshot: the leader publishes every change before answering it.
