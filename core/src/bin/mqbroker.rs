@@ -31,6 +31,20 @@ fn exit_on_panic() {
     }));
 }
 
+/// glibc serves allocations above its mmap threshold with a fresh mmap and gives them back
+/// with munmap. The store's 1 MiB O_DIRECT buffers that do not fit the registered arena are
+/// such allocations, and each munmap flushes the TLB of every core running a thread of the
+/// process (an inter-processor interrupt, a VM exit on virtual machines), stalling the
+/// other shards once per sealed buffer. Kept on the heap, they are reused instead.
+fn keep_large_buffers_on_the_heap() {
+    const MMAP_THRESHOLD_BYTES: libc::c_int = 32 * 1024 * 1024;
+    // SAFETY: mallopt only tunes the allocator; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES);
+    }
+}
+
 struct Args {
     config: BrokerConfig,
     standalone: bool,
@@ -46,6 +60,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     exit_on_panic();
+    keep_large_buffers_on_the_heap();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Args {
         mut config,
