@@ -37,7 +37,10 @@ use crate::histogram::{
     self, new_latency_histogram, record_us, LiveStats, Percentiles, ProgressLine,
     LIVE_MERGE_INTERVAL,
 };
-use crate::rocketmq_client::{self as client, HeaderFormat, MessageQueue, PullSpec};
+use ramjet_net::client::queues::broker_addrs;
+use ramjet_net::client::{requests, subscribe_queues, QueueAt};
+
+use crate::rocketmq_client::{self as client, HeaderFormat, PullSpec};
 
 /// Pause after an unexpected answer before pulling that queue again.
 const ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -139,13 +142,13 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
     let route = namesrv
         .route(&args.topic)?
         .ok_or_else(|| format!("topic {} has no route on {}", args.topic, args.namesrv))?;
-    let queues = client::subscribe_queues(&route);
+    let queues = subscribe_queues(&route, &args.topic);
     if queues.is_empty() {
         return Err(format!("topic {} has no readable queue", args.topic));
     }
     let sub_version = client::now_ms();
     let mut starts = Vec::new();
-    for addr in client::broker_addrs(&queues) {
+    for addr in broker_addrs(&queues) {
         let mut broker = client::AdminClient::connect(&addr, serialize_type)?;
         let body = client::heartbeat_body(
             &client::client_id(),
@@ -153,15 +156,15 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
             Some((&args.group, &args.topic, sub_version)),
         );
         broker.heartbeat(body)?;
-        for queue in queues.iter().filter(|q| q.broker_addr == addr) {
+        for at in queues.iter().filter(|at| at.addr == addr) {
             let offset = match args.from {
                 StartFrom::First => 0,
-                StartFrom::Committed => broker
-                    .consumer_offset(&args.group, queue, &args.topic)?
-                    .unwrap_or(0),
-                StartFrom::Last => broker.max_offset(queue, &args.topic)?,
+                StartFrom::Committed => {
+                    broker.consumer_offset(&args.group, &at.queue)?.unwrap_or(0)
+                }
+                StartFrom::Last => broker.max_offset(&at.queue)?,
             };
-            starts.push((queue.clone(), offset));
+            starts.push((at.clone(), offset));
         }
     }
     let drain = !args.follow;
@@ -173,7 +176,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
         args.group,
         args.from,
         queues.len(),
-        client::broker_addrs(&queues).len(),
+        broker_addrs(&queues).len(),
         args.connections.max(1),
         args.pull_batch,
         match (args.follow, args.count, args.duration_secs) {
@@ -204,7 +207,6 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
     let plan = Arc::new(ConsumePlan {
         pull: PullSpec {
             group: args.group.clone(),
-            topic: args.topic.clone(),
             max_msg_nums: args.pull_batch.max(1),
             suspend_ms,
             sub_version,
@@ -359,7 +361,7 @@ impl Tally {
 
 fn run_executor(
     plan: Arc<ConsumePlan>,
-    starts: Vec<(MessageQueue, i64)>,
+    starts: Vec<(QueueAt, i64)>,
     connections_per_broker: usize,
 ) -> Result<Tally, String> {
     let io_memory = ramjet_net::server::ShardConfig::new("mqbench", 1).io_memory_bytes;
@@ -370,8 +372,8 @@ fn run_executor(
             let tally = Rc::new(RefCell::new(Tally::new()));
             let mut connections: BTreeMap<(String, usize), Rc<Connection>> = BTreeMap::new();
             let mut tasks = Vec::new();
-            for (index, (queue, offset)) in starts.into_iter().enumerate() {
-                let key = (queue.broker_addr.clone(), index % connections_per_broker);
+            for (index, (at, offset)) in starts.into_iter().enumerate() {
+                let key = (at.addr.clone(), index % connections_per_broker);
                 let connection = match connections.get(&key) {
                     Some(connection) => connection.clone(),
                     None => {
@@ -385,7 +387,7 @@ fn run_executor(
                 tasks.push(glommio::spawn_local(pull_queue(
                     plan.clone(),
                     connection,
-                    queue,
+                    at.queue,
                     offset,
                     tally.clone(),
                 )));
@@ -413,7 +415,7 @@ fn run_executor(
 async fn pull_queue(
     plan: Arc<ConsumePlan>,
     connection: Rc<Connection>,
-    queue: MessageQueue,
+    queue: ramjet_net::body::MessageQueue,
     mut offset: i64,
     tally: Rc<RefCell<Tally>>,
 ) {
@@ -436,7 +438,7 @@ async fn pull_queue(
             response::SUCCESS
             | response::PULL_NOT_FOUND
             | response::PULL_RETRY_IMMEDIATELY
-            | response::PULL_OFFSET_MOVED => match client::pull_response_header(&answer) {
+            | response::PULL_OFFSET_MOVED => match requests::read_pull_header(&answer) {
                 Ok(header) => header,
                 Err(error) => {
                     tally
@@ -467,11 +469,8 @@ async fn pull_queue(
         // A long run of answers ready at once must not starve the other queues' tasks.
         glommio::yield_if_needed().await;
     }
-    let commit = client::update_offset_request(
-        &plan.pull.group,
-        &plan.pull.topic,
-        &queue,
-        offset,
+    let commit = requests::as_java_client(
+        requests::update_consumer_offset(&plan.pull.group, &queue, offset),
         plan.serialize_type,
     );
     match connection.invoke(commit, plan.timeout).await {

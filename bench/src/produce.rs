@@ -42,7 +42,11 @@ use crate::histogram::{
     LIVE_MERGE_INTERVAL,
 };
 use crate::produce_lane::{run_lane, LaneSpec};
-use crate::rocketmq_client::{self as client, HeaderFormat, MessageQueue, SendSpec};
+use ramjet_net::body::MessageQueue;
+use ramjet_net::client::queues::broker_addrs;
+use ramjet_net::client::{QueueAt, UniqKeyGenerator};
+
+use crate::rocketmq_client::{self as client, HeaderFormat, SendSpec};
 
 /// Run length when neither `--count` nor `--duration` is given.
 const DEFAULT_DURATION_SECS: f64 = 10.0;
@@ -117,6 +121,10 @@ pub struct ProduceArgs {
     /// Read and write queues of a topic created with --create-topic.
     #[arg(long = "queues", default_value_t = 8)]
     pub queues: i32,
+    /// Send every message to this queue id (on each broker that has it) instead of round
+    /// robin over all queues: pins the load to the one shard that owns the queue.
+    #[arg(long = "queue-id")]
+    pub queue_id: Option<i32>,
     #[arg(long = "group", default_value = "mqbench_producer")]
     pub group: String,
     /// Request header serialization.
@@ -175,9 +183,18 @@ pub fn run(args: ProduceArgs) -> Result<(), String> {
     }
     let serialize_type = args.serialize.serialize_type();
     let create = args.create_topic.then_some(args.queues);
-    let queues =
+    let mut queues =
         client::resolve_publish_queues(&args.namesrv, &args.topic, create, serialize_type)?;
-    let brokers = client::broker_addrs(&queues);
+    if let Some(queue_id) = args.queue_id {
+        queues.retain(|at| at.queue.queue_id == queue_id);
+        if queues.is_empty() {
+            return Err(format!(
+                "topic {} has no writable queue {queue_id}",
+                args.topic
+            ));
+        }
+    }
+    let brokers = broker_addrs(&queues);
     for addr in &brokers {
         let body = client::heartbeat_body(&client::client_id(), Some(&args.group), None);
         if let Err(error) = client::AdminClient::connect(addr, serialize_type)
@@ -483,17 +500,22 @@ struct ConnectionPlan {
     window: usize,
 }
 
+/// The queues of `queues` that the broker at `addr` serves.
+fn queues_at(queues: &[QueueAt], addr: &str) -> Vec<MessageQueue> {
+    queues
+        .iter()
+        .filter(|at| at.addr == addr)
+        .map(|at| at.queue.clone())
+        .collect()
+}
+
 /// `--connections` per broker. In sync mode the `-w` senders are spread over them (a
 /// connection with k senders keeps k requests in flight); otherwise each gets the window.
-fn connection_plans(args: &ProduceArgs, queues: &[MessageQueue]) -> Vec<ConnectionPlan> {
+fn connection_plans(args: &ProduceArgs, queues: &[QueueAt]) -> Vec<ConnectionPlan> {
     let per_broker = args.connections.max(1);
     let mut plans = Vec::new();
-    for addr in client::broker_addrs(queues) {
-        let broker_queues: Vec<MessageQueue> = queues
-            .iter()
-            .filter(|q| q.broker_addr == addr)
-            .cloned()
-            .collect();
+    for addr in broker_addrs(queues) {
+        let broker_queues = queues_at(queues, &addr);
         for _ in 0..per_broker {
             plans.push(ConnectionPlan {
                 addr: addr.clone(),
@@ -518,7 +540,7 @@ fn connection_plans(args: &ProduceArgs, queues: &[MessageQueue]) -> Vec<Connecti
 fn run_glommio(
     plan: &Arc<Plan>,
     args: &ProduceArgs,
-    queues: &[MessageQueue],
+    queues: &[QueueAt],
 ) -> Result<Vec<Tally>, String> {
     let connections = connection_plans(args, queues);
     let executors = args.executors.max(1).min(connections.len());
@@ -601,24 +623,20 @@ fn run_glommio(
 fn run_os_threads(
     plan: &Arc<Plan>,
     args: &ProduceArgs,
-    queues: &[MessageQueue],
+    queues: &[QueueAt],
 ) -> Result<Vec<Tally>, String> {
     let senders = args.threads.max(1);
     let start = Instant::now();
     let mut handles = Vec::new();
     for sender in 0..senders {
-        let addr = queues[sender % queues.len()].broker_addr.clone();
-        let broker_queues: Vec<MessageQueue> = queues
-            .iter()
-            .filter(|q| q.broker_addr == addr)
-            .cloned()
-            .collect();
+        let addr = queues[sender % queues.len()].addr.clone();
+        let broker_queues = queues_at(queues, &addr);
         let plan = plan.clone();
         let mut schedule = Schedule::new(args.rate, 1.0 / senders as f64, plan.spec.batch, start);
         handles.push(std::thread::spawn(move || -> Result<Tally, String> {
             let mut connection =
                 BlockingClient::connect(&addr, plan.timeout).map_err(|e| e.to_string())?;
-            let mut ids = client::UniqKeyGenerator::new(sender as u32);
+            let mut ids = UniqKeyGenerator::new(client::LOOPBACK, sender as u32);
             let mut tally = Tally::new();
             let mut next_queue = sender;
             while let Some(sequence) = plan.take_ticket() {

@@ -24,9 +24,10 @@ use ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT;
 use ramjet_net::SerializeType;
 
 use crate::produce::{Outcome, Plan, Schedule, Tally};
-use crate::rocketmq_client::{
-    peek_code_and_opaque, MessageQueue, SendFrameTemplate, UniqKeyGenerator,
-};
+use ramjet_net::body::MessageQueue;
+use ramjet_net::client::UniqKeyGenerator;
+
+use crate::rocketmq_client::{peek_code_and_opaque, SendFrameTemplate, LOOPBACK};
 
 /// In-flight requests older than this much past the timeout are checked this often.
 const REAP_INTERVAL: Duration = Duration::from_millis(100);
@@ -75,7 +76,7 @@ pub(crate) async fn run_lane(
     lane: LaneSpec,
     tally: Rc<RefCell<Tally>>,
 ) -> Result<(), String> {
-    let addr = crate::rocketmq_client::resolve(&lane.addr)?;
+    let addr = ramjet_net::client::resolve(&lane.addr)?;
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {}: {e}", lane.addr))?;
@@ -105,7 +106,7 @@ pub(crate) async fn run_lane(
     let mut writer_state = Writer {
         plan: &plan,
         source,
-        ids: UniqKeyGenerator::new(lane.salt),
+        ids: UniqKeyGenerator::new(LOOPBACK, lane.salt),
         queues: lane.queues,
         next_queue: lane.salt as usize,
         next_opaque: 1,

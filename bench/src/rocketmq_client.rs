@@ -11,25 +11,16 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use ramjet_net::body::{perm, ClusterInfo, TopicRouteData};
-use ramjet_net::client::BlockingClient;
-use ramjet_net::code::{request, response, version};
-use ramjet_net::header::{
-    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetRouteInfoRequestHeader,
-    OffsetResponseHeader, PullMessageRequestHeader, PullMessageResponseHeader,
-    QueryConsumerOffsetRequestHeader, SendMessageRequestHeaderV2,
-    UpdateConsumerOffsetRequestHeader,
+use ramjet_net::body::{ClusterInfo, MessageQueue, TopicRouteData};
+use ramjet_net::client::requests::{
+    self, as_java_client, PullRequest, SendRequest, DEFAULT_TOPIC, DEFAULT_TOPIC_QUEUE_NUMS,
 };
-use ramjet_net::{LanguageCode, RemotingCommand, SerializeType};
+use ramjet_net::client::{publish_queues, BlockingClient, QueueAt, UniqKeyGenerator};
+use ramjet_net::code::{request, response, version};
+use ramjet_net::{RemotingCommand, SerializeType};
 use ramjet_store::message::{encode_batch_body, InnerMessage, Properties};
 use ramjet_store::message::{PROPERTY_KEYS, PROPERTY_TAGS, PROPERTY_UNIQ_KEY};
 
-/// The topic whose route stands in for a topic that does not exist yet; a broker with
-/// autoCreateTopicEnable creates the real topic from it on the first send.
-pub const DEFAULT_TOPIC: &str = "TBW102";
-/// Queues a producer asks for when a topic is auto-created (`defaultTopicQueueNums`).
-pub const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 /// Control-plane calls (route, create topic, offsets) give up after this long.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a created or auto-created topic may take to show up in the name server.
@@ -40,19 +31,13 @@ const PROPERTY_WAIT: &str = "WAIT";
 /// microseconds rather than from the millisecond `bornTimestamp`.
 pub const BODY_STAMP_MAGIC: &[u8; 4] = b"RJB1";
 pub const BODY_STAMP_BYTES: usize = 12;
-/// Pull sysFlag bits (remoting-protocol.md section 6.3).
-pub const PULL_FLAG_COMMIT_OFFSET: i32 = 0x1;
-pub const PULL_FLAG_SUSPEND: i32 = 0x2;
-pub const PULL_FLAG_SUBSCRIPTION: i32 = 0x4;
-
 /// A new request that looks like the Java 5.3 client's.
 pub fn java_request(code: i32, serialize_type: SerializeType) -> RemotingCommand {
-    let mut command = RemotingCommand::request(code);
-    command.language = LanguageCode::Java;
-    command.version = version::V5_3_3;
-    command.serialize_type = serialize_type;
-    command
+    as_java_client(RemotingCommand::request(code), serialize_type)
 }
+
+/// mqbench runs on the broker's machine; ids only need Java's layout.
+pub const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -84,67 +69,6 @@ impl HeaderFormat {
     }
 }
 
-/// One queue of a topic on one broker.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MessageQueue {
-    pub broker_name: String,
-    pub broker_addr: String,
-    pub queue_id: i32,
-}
-
-/// Queues a producer may send to: writable queue data whose broker has a master.
-pub fn publish_queues(route: &TopicRouteData) -> Vec<MessageQueue> {
-    route_queues(route, perm::WRITE, |queue| queue.write_queue_nums)
-}
-
-/// Queues a consumer reads: readable queue data whose broker has a master.
-pub fn subscribe_queues(route: &TopicRouteData) -> Vec<MessageQueue> {
-    route_queues(route, perm::READ, |queue| queue.read_queue_nums)
-}
-
-fn route_queues(
-    route: &TopicRouteData,
-    perm_bit: i32,
-    count: impl Fn(&ramjet_net::body::QueueData) -> i32,
-) -> Vec<MessageQueue> {
-    let mut queues = Vec::new();
-    for queue_data in route.queue_datas.iter().filter(|q| q.perm & perm_bit != 0) {
-        let Some(broker) = route
-            .broker_datas
-            .iter()
-            .find(|b| b.broker_name == queue_data.broker_name)
-        else {
-            continue;
-        };
-        let Some(addr) = broker.master_addr() else {
-            continue;
-        };
-        for queue_id in 0..count(queue_data).max(0) {
-            queues.push(MessageQueue {
-                broker_name: broker.broker_name.clone(),
-                broker_addr: addr.to_owned(),
-                queue_id,
-            });
-        }
-    }
-    queues.sort();
-    queues
-}
-
-/// The distinct broker addresses of `queues`, in order.
-pub fn broker_addrs(queues: &[MessageQueue]) -> Vec<String> {
-    let set: BTreeSet<&str> = queues.iter().map(|q| q.broker_addr.as_str()).collect();
-    set.into_iter().map(str::to_owned).collect()
-}
-
-pub fn resolve(addr: &str) -> Result<std::net::SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr} resolves to no address"))
-}
-
 /// Blocking calls to one server, for setup and teardown.
 pub struct AdminClient {
     client: BlockingClient,
@@ -168,39 +92,24 @@ impl AdminClient {
             .map_err(|e| format!("request code {code} to {}: {e}", self.client.peer()))
     }
 
-    fn request(&self, code: i32, header: &impl CommandHeader) -> RemotingCommand {
-        java_request(code, self.serialize_type).with_ext_fields(header.to_ext_fields())
+    /// Sends `command` as the Java client would.
+    fn call(&mut self, command: RemotingCommand) -> Result<RemotingCommand, String> {
+        self.invoke(as_java_client(command, self.serialize_type))
     }
 
     /// GET_ROUTEINFO_BY_TOPIC; `None` when the name server knows no such topic.
     pub fn route(&mut self, topic: &str) -> Result<Option<TopicRouteData>, String> {
-        let header = GetRouteInfoRequestHeader {
-            topic: topic.to_owned(),
-            accept_standard_json_only: None,
-        };
-        let answer = self.invoke(self.request(request::GET_ROUTEINFO_BY_TOPIC, &header))?;
-        match answer.code {
-            response::SUCCESS => TopicRouteData::from_json(&answer.body)
-                .map(Some)
-                .map_err(|e| format!("route of {topic}: {e}")),
-            response::TOPIC_NOT_EXIST => Ok(None),
-            code => Err(format!(
-                "route of {topic}: code {code} {:?}",
-                answer.remark.unwrap_or_default()
-            )),
-        }
+        let answer = self.call(requests::get_route_info(topic))?;
+        requests::read_route(topic, &answer)
     }
 
     /// Master addresses of every broker the name server knows (GET_BROKER_CLUSTER_INFO).
     pub fn master_addrs(&mut self) -> Result<Vec<String>, String> {
-        let answer = self.invoke(java_request(
-            request::GET_BROKER_CLUSTER_INFO,
-            self.serialize_type,
-        ))?;
+        let answer = self.call(requests::get_broker_cluster_info())?;
         if answer.code != response::SUCCESS {
             return Err(format!("cluster info: code {}", answer.code));
         }
-        let info: ClusterInfo = ramjet_net::body::fastjson::from_slice(&answer.body)?;
+        let info: ClusterInfo = requests::read_body("cluster info", &answer)?;
         let addrs: Vec<String> = info
             .broker_addr_table
             .values()
@@ -214,19 +123,8 @@ impl AdminClient {
 
     /// UPDATE_AND_CREATE_TOPIC on this broker, as `mqadmin updateTopic` sends it.
     pub fn create_topic(&mut self, topic: &str, queues: i32) -> Result<(), String> {
-        let header = CreateTopicRequestHeader {
-            topic: topic.to_owned(),
-            default_topic: DEFAULT_TOPIC.to_owned(),
-            read_queue_nums: queues,
-            write_queue_nums: queues,
-            perm: perm::READ | perm::WRITE,
-            topic_filter_type: "SINGLE_TAG".to_owned(),
-            topic_sys_flag: Some(0),
-            order: false,
-            attributes: None,
-            force: None,
-        };
-        let answer = self.invoke(self.request(request::UPDATE_AND_CREATE_TOPIC, &header))?;
+        let config = requests::topic_config(topic, queues);
+        let answer = self.call(requests::create_topic(&config, None))?;
         match answer.code {
             response::SUCCESS => Ok(()),
             code => Err(format!(
@@ -241,40 +139,27 @@ impl AdminClient {
         &mut self,
         group: &str,
         queue: &MessageQueue,
-        topic: &str,
     ) -> Result<Option<i64>, String> {
-        let header = QueryConsumerOffsetRequestHeader {
-            consumer_group: group.to_owned(),
-            topic: topic.to_owned(),
-            queue_id: queue.queue_id,
-            set_zero_if_not_found: Some(false),
-        };
-        let answer = self.invoke(self.request(request::QUERY_CONSUMER_OFFSET, &header))?;
+        let answer = self.call(requests::query_consumer_offset(group, queue))?;
         match answer.code {
-            response::SUCCESS => offset_of(&answer).map(Some),
+            response::SUCCESS => requests::read_offset(&answer).map(Some),
             response::QUERY_NOT_FOUND => Ok(None),
             code => Err(format!("consumer offset: code {code}")),
         }
     }
 
     /// GET_MAX_OFFSET: the queue's next free offset.
-    pub fn max_offset(&mut self, queue: &MessageQueue, topic: &str) -> Result<i64, String> {
-        let header = GetMaxOffsetRequestHeader {
-            topic: topic.to_owned(),
-            queue_id: queue.queue_id,
-            committed: None,
-        };
-        let answer = self.invoke(self.request(request::GET_MAX_OFFSET, &header))?;
+    pub fn max_offset(&mut self, queue: &MessageQueue) -> Result<i64, String> {
+        let answer = self.call(requests::get_max_offset(queue))?;
         match answer.code {
-            response::SUCCESS => offset_of(&answer),
+            response::SUCCESS => requests::read_offset(&answer),
             code => Err(format!("max offset: code {code}")),
         }
     }
 
     /// HEART_BEAT with `body` (see `heartbeat_body`).
     pub fn heartbeat(&mut self, body: Vec<u8>) -> Result<(), String> {
-        let command = java_request(request::HEART_BEAT, self.serialize_type).with_body(body);
-        let answer = self.invoke(command)?;
+        let answer = self.call(requests::heart_beat(body))?;
         match answer.code {
             response::SUCCESS => Ok(()),
             code => Err(format!(
@@ -285,13 +170,6 @@ impl AdminClient {
     }
 }
 
-fn offset_of(answer: &RemotingCommand) -> Result<i64, String> {
-    let fields = answer.ext_fields.clone().unwrap_or_default();
-    OffsetResponseHeader::decode(&fields)
-        .map(|header| header.offset)
-        .map_err(|e| e.to_string())
-}
-
 /// Finds where to send: creates the topic when asked (`create_queues`), otherwise uses its
 /// route, and when the name server has none, lets the broker auto-create it from TBW102
 /// the way Java producers do (first sends carry `defaultTopic=TBW102`).
@@ -300,7 +178,7 @@ pub fn resolve_publish_queues(
     topic: &str,
     create_queues: Option<i32>,
     serialize_type: SerializeType,
-) -> Result<Vec<MessageQueue>, String> {
+) -> Result<Vec<QueueAt>, String> {
     let mut namesrv_client = AdminClient::connect(namesrv, serialize_type)?;
     if let Some(queues) = create_queues {
         for addr in wait_for_masters(&mut namesrv_client)? {
@@ -313,7 +191,7 @@ pub fn resolve_publish_queues(
         });
     }
     if let Some(route) = namesrv_client.route(topic)? {
-        let queues = publish_queues(&route);
+        let queues = publish_queues(&route, topic);
         if !queues.is_empty() {
             return Ok(queues);
         }
@@ -327,37 +205,30 @@ pub fn resolve_publish_queues(
         ));
     };
     let mut first_sent = BTreeSet::new();
-    for queue in publish_queues(&default_route) {
-        if !first_sent.insert(queue.broker_addr.clone()) {
+    for at in publish_queues(&default_route, DEFAULT_TOPIC) {
+        if !first_sent.insert(at.addr.clone()) {
             continue;
         }
         let spec = SendSpec::new(topic, "mqbench_auto_create", 16, None, None, 1);
-        let mut ids = UniqKeyGenerator::new(0);
-        let mut command = spec.request(&queue_for_auto_create(&queue), &mut ids, 0, serialize_type);
-        command.code = request::SEND_MESSAGE_V2;
-        let answer = AdminClient::connect(&queue.broker_addr, serialize_type)?.invoke(command)?;
+        let mut ids = UniqKeyGenerator::new(LOOPBACK, 0);
+        // Auto-creation sends to queue 0 of the new topic.
+        let queue = MessageQueue::new(topic, &at.queue.broker_name, 0);
+        let command = spec.request(&queue, &mut ids, 0, serialize_type);
+        let answer = AdminClient::connect(&at.addr, serialize_type)?.invoke(command)?;
         if answer.code != response::SUCCESS {
             return Err(format!(
                 "auto-creating {topic} on {}: send answered code {} {:?}",
-                queue.broker_addr,
+                at.addr,
                 answer.code,
                 answer.remark.unwrap_or_default()
             ));
         }
         eprintln!(
             "mqbench: {topic} auto-created on {} from {DEFAULT_TOPIC}",
-            queue.broker_addr
+            at.addr
         );
     }
     wait_for_route(&mut namesrv_client, topic, |_| true)
-}
-
-/// Auto-creation sends to queue 0 of the new topic.
-fn queue_for_auto_create(queue: &MessageQueue) -> MessageQueue {
-    MessageQueue {
-        queue_id: 0,
-        ..queue.clone()
-    }
 }
 
 /// Master addresses, waiting for a broker to register if the name server knows none yet.
@@ -376,11 +247,11 @@ fn wait_for_route(
     namesrv: &mut AdminClient,
     topic: &str,
     ready: impl Fn(&TopicRouteData) -> bool,
-) -> Result<Vec<MessageQueue>, String> {
+) -> Result<Vec<QueueAt>, String> {
     let deadline = Instant::now() + ROUTE_WAIT;
     loop {
         if let Some(route) = namesrv.route(topic)? {
-            let queues = publish_queues(&route);
+            let queues = publish_queues(&route, topic);
             if !queues.is_empty() && ready(&route) {
                 return Ok(queues);
             }
@@ -392,61 +263,6 @@ fn wait_for_route(
             ));
         }
         std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `UNIQ_KEY` ids in Java's layout (remoting-protocol.md section 8.1): ip, pid and a
-/// per-generator hash fixed once, then milliseconds since the start of the month and a
-/// counter, as 32 upper-case hex digits.
-pub struct UniqKeyGenerator {
-    fixed_hex: String,
-    month_start: Instant,
-    month_start_offset_ms: u64,
-    counter: u16,
-}
-
-impl UniqKeyGenerator {
-    /// `salt` keeps generators on different threads of one process apart.
-    pub fn new(salt: u32) -> UniqKeyGenerator {
-        let pid = std::process::id();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        // Java uses the class loader's identity hash here; any per-instance value will do.
-        let hash = nanos ^ salt.wrapping_mul(0x9E37_79B9) ^ pid.rotate_left(16);
-        let fixed_hex = format!("7F000001{:04X}{:08X}", pid as u16, hash);
-        // Whole days since the epoch are enough to tell months apart; the value only has
-        // to grow within a process.
-        let ms = now_ms() as u64;
-        let month_start_offset_ms = ms % (30 * 24 * 3600 * 1000);
-        UniqKeyGenerator {
-            fixed_hex,
-            month_start: Instant::now(),
-            month_start_offset_ms,
-            counter: 0,
-        }
-    }
-
-    pub fn next_id(&mut self) -> String {
-        let mut id = Vec::with_capacity(32);
-        self.write_next_id(&mut id);
-        String::from_utf8(id).expect("hex digits are ASCII")
-    }
-
-    /// Appends the next id to `out` without allocating.
-    pub fn write_next_id(&mut self, out: &mut Vec<u8>) {
-        let since = self.month_start_offset_ms + self.month_start.elapsed().as_millis() as u64;
-        self.counter = self.counter.wrapping_add(1);
-        out.extend_from_slice(self.fixed_hex.as_bytes());
-        push_hex(out, u64::from(since as u32), 8);
-        push_hex(out, u64::from(self.counter), 4);
-    }
-}
-
-fn push_hex(out: &mut Vec<u8>, value: u64, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for shift in (0..digits).rev() {
-        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize]);
     }
 }
 
@@ -552,31 +368,16 @@ impl SendSpec {
         } else {
             (self.properties(ids, sequence), self.body())
         };
-        let header = SendMessageRequestHeaderV2 {
-            a: self.producer_group.clone(),
-            b: self.topic.clone(),
-            c: DEFAULT_TOPIC.to_owned(),
-            d: DEFAULT_TOPIC_QUEUE_NUMS,
-            e: queue.queue_id,
-            f: 0,
-            g: now_ms(),
-            h: 0,
+        let command = requests::send_message(SendRequest {
+            producer_group: &self.producer_group,
+            queue,
             // Separators 0x01/0x02 are ASCII, so the properties are valid UTF-8 text.
-            i: Some(String::from_utf8_lossy(&properties.to_bytes()).into_owned()),
-            j: Some(0),
-            k: Some(false),
-            l: None,
-            m: Some(batch),
-            n: Some(queue.broker_name.clone()),
-        };
-        let code = if batch {
-            request::SEND_BATCH_MESSAGE
-        } else {
-            request::SEND_MESSAGE_V2
-        };
-        java_request(code, serialize_type)
-            .with_ext_fields(header.to_ext_fields())
-            .with_body(Bytes::from(body))
+            properties: String::from_utf8_lossy(&properties.to_bytes()).into_owned(),
+            body,
+            batch,
+            born_timestamp_ms: now_ms(),
+        });
+        as_java_client(command, serialize_type)
     }
 }
 
@@ -802,7 +603,6 @@ pub fn client_id() -> String {
 #[derive(Debug, Clone)]
 pub struct PullSpec {
     pub group: String,
-    pub topic: String,
     pub max_msg_nums: i32,
     /// Long-polling hold when the queue is caught up; 0 asks for an immediate answer.
     pub suspend_ms: i64,
@@ -818,54 +618,18 @@ impl PullSpec {
         queue_offset: i64,
         serialize_type: SerializeType,
     ) -> RemotingCommand {
-        let mut sys_flag = PULL_FLAG_SUBSCRIPTION;
-        if queue_offset > 0 {
-            sys_flag |= PULL_FLAG_COMMIT_OFFSET;
-        }
-        if self.suspend_ms > 0 {
-            sys_flag |= PULL_FLAG_SUSPEND;
-        }
-        let header = PullMessageRequestHeader {
-            consumer_group: self.group.clone(),
-            topic: self.topic.clone(),
-            queue_id: queue.queue_id,
+        let pull = PullRequest {
+            group: &self.group,
+            queue,
             queue_offset,
             max_msg_nums: self.max_msg_nums,
-            sys_flag,
-            commit_offset: queue_offset,
-            suspend_timeout_millis: self.suspend_ms,
-            subscription: Some("*".to_owned()),
+            suspend_ms: self.suspend_ms,
+            commit_offset: (queue_offset > 0).then_some(queue_offset),
+            subscription: "*",
             sub_version: self.sub_version,
-            expression_type: Some("TAG".to_owned()),
-            max_msg_bytes: None,
-            request_source: None,
         };
-        java_request(request::PULL_MESSAGE, serialize_type).with_ext_fields(header.to_ext_fields())
+        as_java_client(requests::pull_message(&pull), serialize_type)
     }
-}
-
-/// UPDATE_CONSUMER_OFFSET for `queue` (sent as an ordinary request, so we know it landed).
-pub fn update_offset_request(
-    group: &str,
-    topic: &str,
-    queue: &MessageQueue,
-    offset: i64,
-    serialize_type: SerializeType,
-) -> RemotingCommand {
-    let header = UpdateConsumerOffsetRequestHeader {
-        consumer_group: group.to_owned(),
-        topic: topic.to_owned(),
-        queue_id: queue.queue_id,
-        commit_offset: offset,
-    };
-    java_request(request::UPDATE_CONSUMER_OFFSET, serialize_type)
-        .with_ext_fields(header.to_ext_fields())
-}
-
-/// The header of a pull answer with code 0, 19, 20 or 21.
-pub fn pull_response_header(answer: &RemotingCommand) -> Result<PullMessageResponseHeader, String> {
-    let fields = answer.ext_fields.clone().unwrap_or_default();
-    PullMessageResponseHeader::decode(&fields).map_err(|e| e.to_string())
 }
 
 /// The fields of one stored record that a consumer benchmark needs, read in place
@@ -941,54 +705,15 @@ pub fn scan_records(mut bytes: &[u8], mut each: impl FnMut(RecordMeta)) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ramjet_net::body::{BrokerData, QueueData};
+    use ramjet_net::header::{CommandHeader, SendMessageRequestHeaderV2};
     use ramjet_store::message::{decode_record, AppendStamp, MessageRecord};
-
-    #[test]
-    fn uniq_keys_are_32_hex_digits_and_distinct() {
-        // Java decodes UNIQ_KEY as hex; the consumer side reads its timestamp back.
-        let mut ids = UniqKeyGenerator::new(1);
-        let (a, b) = (ids.next_id(), ids.next_id());
-        assert_eq!(a.len(), 32);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn publish_queues_skip_read_only_and_masterless_brokers() {
-        // A producer sends only to writable queues of brokers that have a master.
-        let mut route = TopicRouteData::default();
-        for (name, perm_bits, master) in [("a", 6, true), ("b", 4, true), ("c", 6, false)] {
-            route
-                .queue_datas
-                .push(QueueData::new(name, 2, 3, perm_bits, 0));
-            let mut broker = BrokerData {
-                broker_name: name.into(),
-                ..BrokerData::default()
-            };
-            broker
-                .broker_addrs
-                .insert(i64::from(!master), format!("{name}:1"));
-            route.broker_datas.push(broker);
-        }
-        let queues = publish_queues(&route);
-        assert_eq!(queues.len(), 3);
-        assert!(queues.iter().all(|q| q.broker_name == "a"));
-        assert_eq!(subscribe_queues(&route).len(), 4);
-    }
 
     #[test]
     fn send_request_carries_uniq_key_tag_and_keys() {
         // The broker indexes UNIQ_KEY and KEYS and hashes TAGS; all three must be present.
         let spec = SendSpec::new("T", "G", 64, Some("TagA".into()), Some("k".into()), 1);
-        let queue = MessageQueue {
-            broker_name: "b".into(),
-            broker_addr: "x:1".into(),
-            queue_id: 3,
-        };
-        let mut ids = UniqKeyGenerator::new(0);
+        let queue = MessageQueue::new("T", "b", 3);
+        let mut ids = UniqKeyGenerator::new(LOOPBACK, 0);
         let command = spec.request(&queue, &mut ids, 7, SerializeType::Json);
         assert_eq!(command.code, request::SEND_MESSAGE_V2);
         assert_eq!(command.body.len(), 64);
@@ -1005,13 +730,9 @@ mod tests {
     fn template_frames_match_the_general_encoder() {
         // The fast path must put the same header fields on the wire as the general one.
         let spec = SendSpec::new("T\"x", "G", 40, Some("TagA".into()), Some("k-".into()), 1);
-        let queue = MessageQueue {
-            broker_name: "broker-a".into(),
-            broker_addr: "x:1".into(),
-            queue_id: 5,
-        };
+        let queue = MessageQueue::new("T\"x", "broker-a", 5);
         let template = SendFrameTemplate::new(&spec, &queue.broker_name).unwrap();
-        let mut ids = UniqKeyGenerator::new(3);
+        let mut ids = UniqKeyGenerator::new(LOOPBACK, 3);
         for oneway in [false, true] {
             let mut frame = Vec::new();
             template.write(&mut frame, 5, 77, oneway, 12, &mut ids);
@@ -1073,14 +794,10 @@ mod tests {
     fn batch_request_encodes_each_message() {
         // SEND_BATCH_MESSAGE bodies hold one inner message (with its own UNIQ_KEY) each.
         let spec = SendSpec::new("T", "G", 20, None, None, 3);
-        let queue = MessageQueue {
-            broker_name: "b".into(),
-            broker_addr: "x:1".into(),
-            queue_id: 0,
-        };
+        let queue = MessageQueue::new("T", "b", 0);
         let command = spec.request(
             &queue,
-            &mut UniqKeyGenerator::new(0),
+            &mut UniqKeyGenerator::new(LOOPBACK, 0),
             0,
             SerializeType::Json,
         );

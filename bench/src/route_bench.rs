@@ -13,7 +13,7 @@
 //! `RESULT route rps=.. p50_us=.. p99_us=.. p999_us=.. errors=..`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,14 +23,16 @@ use bytes::BytesMut;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use hdrhistogram::Histogram;
 use ramjet_net::body::{DataVersion, RegisterBrokerBody, TopicConfig, TopicConfigSerializeWrapper};
-use ramjet_net::client::BlockingClient;
+use ramjet_net::client::requests::{self, as_java_client};
+use ramjet_net::client::{resolve, BlockingClient};
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{CommandHeader, RegisterBrokerRequestHeader};
 use ramjet_net::remoting::{decode_frame_split, FRAME_BYTES_MAX_DEFAULT};
-use ramjet_net::{LanguageCode, RemotingCommand};
+use ramjet_net::{RemotingCommand, SerializeType};
+
+use crate::rocketmq_client::push_decimal;
 
 /// Java 5.3.3's version ordinal. Name servers answer version >= 401 with standard JSON.
-const JAVA_VERSION: i32 = 479;
 /// A request without an answer for this long counts as an error and ends its connection.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Latencies above this are clamped into the histogram's top bucket (and still counted).
@@ -151,24 +153,12 @@ pub fn run(args: RouteBenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
-    addr.to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr} resolves to no address"))
-}
-
 fn java_request(code: i32) -> RemotingCommand {
-    let mut command = RemotingCommand::request(code);
-    command.language = LanguageCode::Java;
-    command.version = JAVA_VERSION;
-    command
+    as_java_client(RemotingCommand::request(code), SerializeType::Json)
 }
 
 fn route_request(topic: &str) -> RemotingCommand {
-    let mut command = java_request(request::GET_ROUTEINFO_BY_TOPIC);
-    command.ext_fields_mut().insert("topic", topic);
-    command
+    as_java_client(requests::get_route_info(topic), SerializeType::Json)
 }
 
 /// Asks for the route once: benchmarking TOPIC_NOT_EXIST answers would measure nothing.
@@ -315,34 +305,16 @@ impl RequestTemplate {
     }
 
     fn write(&self, opaque: i32, out: &mut Vec<u8>) {
-        let mut digits = [0u8; 11];
-        let digits = format_i32(opaque, &mut digits);
-        let header_bytes = self.before_opaque.len() + digits.len() + self.after_opaque.len();
-        out.extend_from_slice(&((4 + header_bytes) as u32).to_be_bytes());
-        out.extend_from_slice(&(header_bytes as u32).to_be_bytes()); // Serialize type 0, JSON.
+        let start = out.len();
+        out.extend_from_slice(&[0u8; 8]); // Lengths, filled in below.
         out.extend_from_slice(&self.before_opaque);
-        out.extend_from_slice(digits);
+        push_decimal(out, i64::from(opaque));
         out.extend_from_slice(&self.after_opaque);
+        let header_bytes = (out.len() - start - 8) as u32;
+        out[start..start + 4].copy_from_slice(&(4 + header_bytes).to_be_bytes());
+        // Serialize type 0 (JSON) in the top byte.
+        out[start + 4..start + 8].copy_from_slice(&header_bytes.to_be_bytes());
     }
-}
-
-/// Writes `value` in decimal into the end of `buf` without allocating.
-fn format_i32(value: i32, buf: &mut [u8; 11]) -> &[u8] {
-    let mut at = buf.len();
-    let mut rest = i64::from(value).unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    &buf[at..]
 }
 
 /// The schedule every connection follows.

@@ -1,8 +1,8 @@
 //! ramjet-tools: the operator tools `mqadmin` and `mqshutdown`.
 //!
 //! Owns: mqadmin's commands (RocketMQ's names, flags and column output, one module per
-//! family under `commands/`), the client side of the admin protocol they need (`remote`,
-//! `queues`, `bodies`, `message`), tuning-profile checks (`tuning`), and finding and
+//! family under `commands/`), mqadmin's use of `ramjet_net::client` and `ramjet_net::body`
+//! (`remote`: connections and errors, `queues`, `message`, `attributes`), tuning-profile checks (`tuning`), and finding and
 //! stopping local server processes (`shutdown`).
 //!
 //! Must never import: `ramjet-core` or `ramjet-namesrv`. The tools speak only the standard
@@ -12,7 +12,7 @@
 //! Which core: none in particular. These are ordinary blocking programs: one thread, one
 //! request at a time over `ramjet_net::client::BlockingClient`.
 
-pub mod bodies;
+pub mod attributes;
 pub mod commands;
 pub mod error;
 pub mod format;

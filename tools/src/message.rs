@@ -204,34 +204,6 @@ pub fn write_body_file(message: &StoredMessage, index: usize) -> std::io::Result
     Ok(path)
 }
 
-/// Message properties as the send header carries them: `name 0x01 value 0x02` per pair.
-pub fn properties_string(pairs: &[(&str, &str)]) -> String {
-    let mut text = String::new();
-    for (name, value) in pairs {
-        text.push_str(name);
-        text.push('\u{1}');
-        text.push_str(value);
-        text.push('\u{2}');
-    }
-    text
-}
-
-/// A client message id (`MessageClientIDSetter`): IPv4, pid, a per-process hash, ms since
-/// the start of the month and a counter, as 32 upper-case hex digits. Unique enough for one
-/// tool run; the layout lets Java tools decode it.
-pub fn create_uniq_key(ip: [u8; 4], counter: u16) -> String {
-    let now = crate::time::now_ms();
-    let mut bytes = Vec::with_capacity(16);
-    bytes.extend_from_slice(&ip);
-    bytes.extend_from_slice(&(std::process::id() as u16).to_be_bytes());
-    bytes.extend_from_slice(&(now as u32 ^ std::process::id()).to_be_bytes());
-    // Java counts from the start of the month; the lower 32 bits of "now" keep the id
-    // increasing within a run, which is what matters to the index.
-    bytes.extend_from_slice(&(now as u32).to_be_bytes());
-    bytes.extend_from_slice(&counter.to_be_bytes());
-    bytes.iter().map(|byte| format!("{byte:02X}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,12 +257,5 @@ mod tests {
     fn a_cut_record_is_an_error_not_a_panic() {
         let body = record(0, b"hi");
         assert!(decode_records(&body[..body.len() - 1], "b").is_err());
-    }
-
-    #[test]
-    fn uniq_keys_are_32_hex_digits() {
-        let key = create_uniq_key([127, 0, 0, 1], 7);
-        assert_eq!(key.len(), 32);
-        assert!(key.starts_with("7F000001"));
     }
 }

@@ -5,16 +5,14 @@
 //! name servers and brokers as well as Ramjet's. Answers are read leniently: fastjson's
 //! unquoted and object keys go through `ramjet_net::body::fastjson`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use ramjet_net::body::{fastjson, ClusterInfo, TopicRouteData, MASTER_ID};
-use ramjet_net::client::BlockingClient;
-use ramjet_net::code::{request, response};
-use ramjet_net::header::{CommandHeader, GetRouteInfoRequestHeader};
+use ramjet_net::body::{ClusterInfo, TopicRouteData, WireBody};
+use ramjet_net::client::{requests, select_addr, BlockingClient};
+use ramjet_net::code::response;
 use ramjet_net::server::connection::InvokeError;
 use ramjet_net::RemotingCommand;
-use serde_json::Value;
 
 use crate::error::{AdminError, AdminResult};
 
@@ -148,42 +146,29 @@ impl Remote {
         Ok(addrs)
     }
 
-    /// GET_ROUTEINFO_BY_TOPIC; TOPIC_NOT_EXIST becomes [`AdminError::TopicNotExist`].
+    /// GET_ROUTEINFO_BY_TOPIC; no route becomes [`AdminError::TopicNotExist`].
     pub fn route(&mut self, topic: &str) -> AdminResult<TopicRouteData> {
-        let header = GetRouteInfoRequestHeader {
-            topic: topic.to_owned(),
-            accept_standard_json_only: None,
-        };
-        let request = RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC)
-            .with_ext_fields(header.to_ext_fields());
-        let (addr, response) = self.invoke_namesrv(request)?;
+        let (addr, response) = self.invoke_namesrv(requests::get_route_info(topic))?;
         if response.code == response::TOPIC_NOT_EXIST {
             return Err(AdminError::TopicNotExist(topic.to_owned()));
         }
         let response = expect_success("GET_ROUTEINFO_BY_TOPIC", &addr, response)?;
-        let route =
-            TopicRouteData::from_json(&response.body).map_err(|reason| AdminError::BadAnswer {
+        match requests::read_route(topic, &response) {
+            Ok(Some(route)) => Ok(route),
+            Ok(None) => Err(AdminError::TopicNotExist(topic.to_owned())),
+            Err(reason) => Err(AdminError::BadAnswer {
                 what: "GET_ROUTEINFO_BY_TOPIC",
                 addr,
                 reason,
-            })?;
-        if route.broker_datas.is_empty() {
-            // An Apache name server keeps a route whose brokers all left; nothing serves it.
-            return Err(AdminError::TopicNotExist(topic.to_owned()));
+            }),
         }
-        Ok(route)
     }
 
     /// GET_BROKER_CLUSTER_INFO.
     pub fn cluster_info(&mut self) -> AdminResult<ClusterInfo> {
-        let request = RemotingCommand::request(request::GET_BROKER_CLUSTER_INFO);
-        let (addr, response) = self.invoke_namesrv(request)?;
+        let (addr, response) = self.invoke_namesrv(requests::get_broker_cluster_info())?;
         let response = expect_success("GET_BROKER_CLUSTER_INFO", &addr, response)?;
-        fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-            what: "GET_BROKER_CLUSTER_INFO",
-            addr,
-            reason,
-        })
+        read_body("GET_BROKER_CLUSTER_INFO", &addr, &response.body)
     }
 
     /// `CommandUtil.fetchMasterAddrByClusterName`: the master address of every broker name
@@ -265,14 +250,6 @@ fn cluster_broker_names(info: &ClusterInfo, cluster: &str) -> AdminResult<BTreeS
         .ok_or_else(|| AdminError::ClusterNotFound(cluster.to_owned()))
 }
 
-/// `BrokerData.selectBrokerAddr`: the master when there is one, else any replica.
-pub fn select_addr(addrs: &BTreeMap<i64, String>) -> Option<String> {
-    addrs
-        .get(&MASTER_ID)
-        .or_else(|| addrs.values().next())
-        .cloned()
-}
-
 /// The response if it is SUCCESS, else [`AdminError::Refused`] with the server's remark.
 pub fn expect_success(
     what: &'static str,
@@ -290,9 +267,9 @@ pub fn expect_success(
     })
 }
 
-/// Parses a JSON body that may use fastjson's extensions.
-pub fn parse_body(what: &'static str, addr: &str, body: &[u8]) -> AdminResult<Value> {
-    fastjson::parse(body).map_err(|e| AdminError::BadAnswer {
+/// Reads an answer's body as `T`, in any of fastjson's forms.
+pub fn read_body<T: WireBody>(what: &'static str, addr: &str, body: &[u8]) -> AdminResult<T> {
+    T::decode(body).map_err(|e| AdminError::BadAnswer {
         what,
         addr: addr.to_owned(),
         reason: e.to_string(),

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args};
-use ramjet_net::body::{fastjson, ClusterInfo, KvTable};
+use ramjet_net::body::{ClusterInfo, KvTable};
 use ramjet_net::code::request;
 use ramjet_net::RemotingCommand;
 
 use super::Target;
-use crate::error::{AdminError, AdminResult};
-use crate::remote::Remote;
+use crate::error::AdminResult;
+use crate::remote::{read_body, Remote};
 use crate::time::now_ms;
 
 #[derive(Args, Debug)]
@@ -32,12 +32,7 @@ pub struct ClusterList {
 pub fn runtime_stats(remote: &mut Remote, addr: &str) -> AdminResult<BTreeMap<String, String>> {
     let request = RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO);
     let response = remote.call_broker("GET_BROKER_RUNTIME_INFO", addr, request)?;
-    let table: KvTable =
-        fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-            what: "GET_BROKER_RUNTIME_INFO",
-            addr: addr.to_owned(),
-            reason,
-        })?;
+    let table: KvTable = read_body("GET_BROKER_RUNTIME_INFO", addr, &response.body)?;
     Ok(table.table)
 }
 

@@ -3,7 +3,11 @@
 //! `ProducerConnectionSubCommand`).
 
 use clap::Args;
-use ramjet_net::body::fastjson;
+use ramjet_net::body::{
+    ConsumeStats, ConsumerConnection as ConsumerConnectionBody,
+    ProducerConnection as ProducerConnectionBody,
+};
+use ramjet_net::client::select_addr;
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{
     CommandHeader, ConsumerGroupRequestHeader, GetConsumeStatsRequestHeader,
@@ -12,13 +16,9 @@ use ramjet_net::header::{
 use ramjet_net::RemotingCommand;
 
 use super::topic::{all_topics, RETRY_GROUP_TOPIC_PREFIX};
-use crate::bodies::{
-    ConsumeStats, ConsumerConnection as ConsumerConnectionBody,
-    ProducerConnection as ProducerConnectionBody,
-};
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, version_desc};
-use crate::remote::{expect_success, parse_body, select_addr, Remote};
+use crate::remote::{expect_success, read_body, Remote};
 use crate::time::date_time;
 
 /// The brokers that know a group: those of its retry topic (created when its first
@@ -103,12 +103,7 @@ pub fn consume_stats_at(
         Ok(response) => response,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let value = parse_body("GET_CONSUME_STATS", addr, &response.body)?;
-    let stats = ConsumeStats::from_value(&value).map_err(|reason| AdminError::BadAnswer {
-        what: "GET_CONSUME_STATS",
-        addr: addr.to_owned(),
-        reason,
-    })?;
+    let stats = read_body("GET_CONSUME_STATS", addr, &response.body)?;
     Ok(Ok(stats))
 }
 
@@ -134,11 +129,7 @@ pub fn consumer_connection_of(
         }
         let response = expect_success("GET_CONSUMER_CONNECTION_LIST", addr, response)?;
         let connection: ConsumerConnectionBody =
-            fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-                what: "GET_CONSUMER_CONNECTION_LIST",
-                addr: addr.clone(),
-                reason,
-            })?;
+            read_body("GET_CONSUMER_CONNECTION_LIST", addr, &response.body)?;
         if !connection.connection_set.is_empty() {
             return Ok(connection);
         }
@@ -350,11 +341,7 @@ pub fn producer_connection(remote: &mut Remote, args: &ProducerConnection) -> Ad
             continue;
         };
         let body: ProducerConnectionBody =
-            fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-                what: "GET_PRODUCER_CONNECTION_LIST",
-                addr: addr.clone(),
-                reason,
-            })?;
+            read_body("GET_PRODUCER_CONNECTION_LIST", &addr, &response.body)?;
         connections.extend(body.connection_set);
     }
     if connections.is_empty() {

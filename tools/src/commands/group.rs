@@ -2,13 +2,14 @@
 //! `DeleteSubscriptionGroupCommand`).
 
 use clap::{ArgGroup, Args};
+use ramjet_net::body::{SubscriptionGroupConfig, WireBody};
 use ramjet_net::code::request;
 use ramjet_net::header::{CommandHeader, DeleteSubscriptionGroupRequestHeader};
 use ramjet_net::RemotingCommand;
 
 use super::topic::{delete_topic_in_cluster, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use super::Target;
-use crate::bodies::{parse_attributes, SubscriptionGroupConfig};
+use crate::attributes::parse_attributes;
 use crate::error::{AdminError, AdminResult};
 use crate::format::java_bool;
 use crate::remote::Remote;
@@ -62,7 +63,9 @@ pub struct UpdateSubGroup {
 }
 
 fn config_from(args: &UpdateSubGroup) -> AdminResult<SubscriptionGroupConfig> {
-    let mut config = SubscriptionGroupConfig::new(args.group.trim());
+    // Java's tool starts from `new SubscriptionGroupConfig()` but turns broadcast and
+    // consume-from-min off unless asked.
+    let mut config = SubscriptionGroupConfig::named(args.group.trim());
     let flag = |value: &Option<String>, default: bool| value.as_deref().map_or(default, java_bool);
     config.consume_enable = flag(&args.consume_enable, config.consume_enable);
     config.consume_from_min_enable = flag(&args.consume_from_min_enable, false);
@@ -76,9 +79,8 @@ fn config_from(args: &UpdateSubGroup) -> AdminResult<SubscriptionGroupConfig> {
         .which_broker_when_consume_slowly
         .unwrap_or(config.which_broker_when_consume_slowly);
     if let Some(policy) = &args.group_retry_policy {
-        let value = serde_json::from_str(policy.trim())
-            .map_err(|e| AdminError::Usage(format!("-p is not JSON: {e}")))?;
-        config.group_retry_policy = Some(value);
+        config.group_retry_policy = serde_json::from_str(policy.trim())
+            .map_err(|e| AdminError::Usage(format!("-p is not JSON of a GroupRetryPolicy: {e}")))?;
     }
     if let Some(text) = &args.attributes {
         config.attributes = parse_attributes(text).map_err(AdminError::Usage)?;
@@ -88,7 +90,7 @@ fn config_from(args: &UpdateSubGroup) -> AdminResult<SubscriptionGroupConfig> {
 
 pub fn update_sub_group(remote: &mut Remote, args: &UpdateSubGroup) -> AdminResult<()> {
     let config = config_from(args)?;
-    let body = serde_json::to_vec(&config).expect("the config serializes");
+    let body = config.encode();
     let request =
         RemotingCommand::request(request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).with_body(body);
     let addrs = match Target::of(&args.broker, &args.cluster) {

@@ -5,17 +5,17 @@
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 
 use clap::Args;
-use ramjet_net::code::{request, response};
-use ramjet_net::header::{CommandHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader};
-use ramjet_net::RemotingCommand;
+use ramjet_net::body::MessageQueue;
+use ramjet_net::client::requests::{self, properties_text, SendRequest, DEFAULT_TOPIC_QUEUE_NUMS};
+use ramjet_net::client::UniqKeyGenerator;
+use ramjet_net::code::response;
+use ramjet_net::header::{CommandHeader, SendMessageResponseHeader};
 
 use super::topic::AUTO_CREATE_TOPIC;
-use crate::bodies::MessageQueue;
 use crate::error::{AdminError, AdminResult};
 use crate::format::java_bool;
 use crate::message::{
-    create_uniq_key, properties_string, StoredMessage, PROPERTY_KEYS, PROPERTY_TAGS,
-    PROPERTY_UNIQ_KEY, PROPERTY_WAIT,
+    StoredMessage, PROPERTY_KEYS, PROPERTY_TAGS, PROPERTY_UNIQ_KEY, PROPERTY_WAIT,
 };
 use crate::queues::{
     max_offset, min_offset, publish_queues, pull, search_offset, subscribe_queues, PullResult,
@@ -24,8 +24,6 @@ use crate::queues::{
 use crate::remote::{expect_success, Remote};
 use crate::time::{now_ms, parse_timestamp};
 
-/// `DefaultMQProducer.defaultTopicQueueNums`: queues of a topic the broker auto-creates.
-const DEFAULT_TOPIC_QUEUE_NUMS: i32 = 4;
 /// `DefaultMQPullConsumer.pull`'s batch in printMsg.
 const PRINT_BATCH: i32 = 32;
 
@@ -89,7 +87,7 @@ pub fn send_message(remote: &mut Remote, args: &SendMessage) -> AdminResult<()> 
     }
     // Round robin from a time-based start, as a fresh producer's counter would spread sends.
     let at = queues[(now_ms() as usize) % queues.len()].clone();
-    let uniq_key = create_uniq_key(local_ipv4(&at.addr), (now_ms() & 0xFFFF) as u16);
+    let uniq_key = UniqKeyGenerator::new(local_ipv4(&at.addr), 0).next_id();
     let mut properties = Vec::new();
     if let Some(tags) = &args.tags {
         properties.push((PROPERTY_TAGS, tags.trim()));
@@ -99,25 +97,15 @@ pub fn send_message(remote: &mut Remote, args: &SendMessage) -> AdminResult<()> 
     }
     properties.push((PROPERTY_WAIT, "true"));
     properties.push((PROPERTY_UNIQ_KEY, uniq_key.as_str()));
-    let header = SendMessageRequestHeaderV2 {
-        a: now_ms().to_string(), // Java's tool names its producer group after the time.
-        b: topic.to_owned(),
-        c: AUTO_CREATE_TOPIC.to_owned(),
-        d: DEFAULT_TOPIC_QUEUE_NUMS,
-        e: at.queue.queue_id,
-        f: 0,
-        g: now_ms(),
-        h: 0,
-        i: Some(properties_string(&properties)),
-        j: Some(0),
-        k: Some(false),
-        l: None,
-        m: Some(false),
-        n: Some(at.queue.broker_name.clone()),
-    };
-    let request = RemotingCommand::request(request::SEND_MESSAGE_V2)
-        .with_ext_fields(header.to_ext_fields())
-        .with_body(args.body.trim().as_bytes().to_vec());
+    let request = requests::send_message(SendRequest {
+        // Java's tool names its producer group after the time.
+        producer_group: &now_ms().to_string(),
+        queue: &at.queue,
+        properties: properties_text(&properties),
+        body: args.body.trim().as_bytes().to_vec(),
+        batch: false,
+        born_timestamp_ms: now_ms(),
+    });
     let response = remote.invoke_broker(&at.addr, request)?;
     let status = match response.code {
         response::SUCCESS => "SEND_OK",
@@ -284,11 +272,7 @@ pub fn consume_message(remote: &mut Remote, args: &ConsumeMessage) -> AdminResul
     };
     let broker_name = args.broker_name.as_deref().expect("checked above").trim();
     let at = QueueAt {
-        queue: MessageQueue {
-            topic: topic.to_owned(),
-            broker_name: broker_name.to_owned(),
-            queue_id,
-        },
+        queue: MessageQueue::new(topic, broker_name, queue_id),
         addr: remote.master_addr_of_broker(Some(&route), broker_name)?,
     };
     let (min, mut max) = bounds(remote, &at, begin, end)?;

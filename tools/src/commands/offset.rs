@@ -8,11 +8,11 @@
 //! own at their next commit (every 5 s).
 
 use clap::Args;
+use ramjet_net::body::{MessageQueue, OffsetWrapper};
 use ramjet_net::code::response;
 
 use super::consumer::{consume_stats_at, consumer_connection_of};
 use super::topic::topic_stats;
-use crate::bodies::{MessageQueue, OffsetWrapper};
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, java_bool};
 use crate::queues::{search_offset, update_consumer_offset, QueueAt};
@@ -69,11 +69,7 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
              timestamp(long)[{timestamp}]"
         );
         let at = QueueAt {
-            queue: MessageQueue {
-                topic: topic.to_owned(),
-                broker_name: String::new(),
-                queue_id,
-            },
+            queue: MessageQueue::new(topic, "", queue_id),
             addr: addr.to_owned(),
         };
         let offset = match args.offset {

@@ -379,11 +379,7 @@ pub fn query_msg_by_offset(remote: &mut Remote, args: &QueryMsgByOffset) -> Admi
     let route = remote.route(topic)?;
     let addr = remote.master_addr_of_broker(Some(&route), broker_name)?;
     let at = QueueAt {
-        queue: crate::bodies::MessageQueue {
-            topic: topic.to_owned(),
-            broker_name: broker_name.to_owned(),
-            queue_id: args.queue_id,
-        },
+        queue: ramjet_net::body::MessageQueue::new(topic, broker_name, args.queue_id),
         addr,
     };
     let result = pull(remote, &at, TOOLS_CONSUMER_GROUP, "*", args.offset, 1)?;

@@ -4,23 +4,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{ArgGroup, Args};
-use ramjet_net::body::{fastjson, TopicList as TopicListBody};
+use ramjet_net::body::{GroupList, TopicConfig, TopicList as TopicListBody, TopicStatsTable};
+use ramjet_net::client::{requests, select_addr};
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{
-    CommandHeader, CreateTopicRequestHeader, DeleteTopicFromNamesrvRequestHeader,
-    PutKvConfigRequestHeader, TopicRequestHeader,
+    CommandHeader, DeleteTopicFromNamesrvRequestHeader, PutKvConfigRequestHeader,
+    TopicRequestHeader,
 };
 use ramjet_net::RemotingCommand;
 
 use super::Target;
-use crate::bodies::{java_map, parse_attributes, GroupList, TopicStatsTable};
+use crate::attributes::{java_map, parse_attributes};
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, java_bool, perm_to_string};
-use crate::remote::{expect_success, parse_body, select_addr, Remote};
+use crate::remote::{expect_success, read_body, Remote};
 use crate::time::human_ms;
 
 /// The topic mqadmin names as `defaultTopic` when creating one (`TopicValidator.AUTO_CREATE_TOPIC_KEY_TOPIC`).
-pub const AUTO_CREATE_TOPIC: &str = "TBW102";
+pub const AUTO_CREATE_TOPIC: &str = ramjet_net::client::requests::DEFAULT_TOPIC;
 /// Name-server KV namespace of order-topic settings (`NamesrvUtil.NAMESPACE_ORDER_TOPIC_CONFIG`).
 const NAMESPACE_ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
@@ -71,20 +72,21 @@ pub fn update_topic(remote: &mut Remote, args: &UpdateTopic) -> AdminResult<()> 
     let sys_flag =
         i32::from(java_bool(&args.unit)) | (i32::from(java_bool(&args.has_unit_sub)) << 1);
     let topic = args.topic.trim();
-    let header = CreateTopicRequestHeader {
-        topic: topic.to_owned(),
-        default_topic: AUTO_CREATE_TOPIC.to_owned(),
-        read_queue_nums: args.read_queue_nums,
-        write_queue_nums: args.write_queue_nums,
-        perm: args.perm,
-        topic_filter_type: "SINGLE_TAG".to_owned(),
-        topic_sys_flag: Some(sys_flag),
+    let config = TopicConfig {
         order,
-        attributes: args.attributes.clone().filter(|_| !attributes.is_empty()),
-        force: None,
+        topic_sys_flag: sys_flag,
+        ..TopicConfig::new(
+            topic,
+            args.read_queue_nums,
+            args.write_queue_nums,
+            args.perm,
+        )
     };
-    let request = RemotingCommand::request(request::UPDATE_AND_CREATE_TOPIC)
-        .with_ext_fields(header.to_ext_fields());
+    let attributes_text = args
+        .attributes
+        .as_deref()
+        .filter(|_| !attributes.is_empty());
+    let request = requests::create_topic(&config, attributes_text);
     let config_text = format!(
         "TopicConfig [topicName={topic}, readQueueNums={}, writeQueueNums={}, perm={}, \
          topicFilterType=SINGLE_TAG, topicSysFlag={sys_flag}, order={order}, attributes={}]",
@@ -205,11 +207,7 @@ pub fn all_topics(remote: &mut Remote) -> AdminResult<BTreeSet<String>> {
     let (addr, response) = remote.invoke_namesrv(request)?;
     let response = expect_success("GET_ALL_TOPIC_LIST_FROM_NAMESERVER", &addr, response)?;
     let list: TopicListBody =
-        fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-            what: "GET_ALL_TOPIC_LIST_FROM_NAMESERVER",
-            addr,
-            reason,
-        })?;
+        read_body("GET_ALL_TOPIC_LIST_FROM_NAMESERVER", &addr, &response.body)?;
     Ok(list.topic_list)
 }
 
@@ -281,12 +279,7 @@ pub fn consumer_groups_of(
     let request = RemotingCommand::request(request::QUERY_TOPIC_CONSUME_BY_WHO)
         .with_ext_fields(header.to_ext_fields());
     let response = remote.call_broker("QUERY_TOPIC_CONSUME_BY_WHO", &addr, request)?;
-    let list: GroupList =
-        fastjson::from_slice(&response.body).map_err(|reason| AdminError::BadAnswer {
-            what: "QUERY_TOPIC_CONSUME_BY_WHO",
-            addr,
-            reason,
-        })?;
+    let list: GroupList = read_body("QUERY_TOPIC_CONSUME_BY_WHO", &addr, &response.body)?;
     Ok(list.group_list)
 }
 
@@ -404,13 +397,7 @@ pub fn topic_stats(
             return Err(AdminError::TopicNotExist(topic.to_owned()));
         }
         let response = expect_success("GET_TOPIC_STATS_INFO", &addr, response)?;
-        let value = parse_body("GET_TOPIC_STATS_INFO", &addr, &response.body)?;
-        let table =
-            TopicStatsTable::from_value(&value).map_err(|reason| AdminError::BadAnswer {
-                what: "GET_TOPIC_STATS_INFO",
-                addr: addr.clone(),
-                reason,
-            })?;
+        let table: TopicStatsTable = read_body("GET_TOPIC_STATS_INFO", &addr, &response.body)?;
         merged.offset_table.extend(table.offset_table);
         if let Some(tps) = table.topic_put_tps {
             merged.topic_put_tps = Some(merged.topic_put_tps.unwrap_or(0.0) + tps);
