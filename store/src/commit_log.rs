@@ -23,7 +23,9 @@ use std::rc::Rc;
 use crate::config::{offset_to_file_name, StoreConfig};
 use crate::error::{PutError, StoreError};
 use crate::message::record::encode_blank;
-use crate::message::END_FILE_MIN_BLANK_LENGTH;
+use crate::message::{
+    decode_record, END_FILE_MIN_BLANK_LENGTH, MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2,
+};
 use crate::storage::{FileRange, SegmentFile, Storage};
 use crate::sync::Progress;
 use write_buffers::{Reserve, WriteBuffers};
@@ -510,7 +512,7 @@ impl<S: Storage> CommitLog<S> {
     /// Like [`CommitLog::read`], but data no longer in memory comes back as a file range
     /// for sendfile/splice (when the storage has real files).
     pub fn locate(&self, offset: u64, len: usize, want_range: bool) -> io::Result<RecordData> {
-        let end = offset + len as u64;
+        let end = offset.checked_add(len as u64).ok_or_else(gone)?;
         if end > self.written.get() || offset < self.min_offset() {
             return Err(gone());
         }
@@ -537,17 +539,32 @@ impl<S: Storage> CommitLog<S> {
         }))
     }
 
-    /// Reads the whole record at `offset` (its size comes from its first four bytes).
-    pub async fn read_record(&self, offset: u64) -> io::Result<Vec<u8>> {
-        let size_bytes = self.read(offset, 4).await?;
-        let size = i32::from_be_bytes(size_bytes.try_into().unwrap());
-        if size <= 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "no record at this offset",
-            ));
+    /// Reads the whole message record that starts at `offset`, or fails with `InvalidData`
+    /// if none does. The offset may come from a client (viewMessageById) or a damaged
+    /// index, so the record's own TOTALSIZE is trusted only up to `size_max` (the largest
+    /// record a put accepts): the bytes must carry a message MAGIC, decode whole inside
+    /// one segment, pass the body CRC and name `offset` as their PHYSICALOFFSET.
+    pub async fn read_record(&self, offset: u64, size_max: usize) -> io::Result<Vec<u8>> {
+        let head = self.read(offset, 8).await?;
+        let size = i32::from_be_bytes(head[..4].try_into().unwrap());
+        let magic = i32::from_be_bytes(head[4..8].try_into().unwrap());
+        if magic != MESSAGE_MAGIC_CODE_V1 && magic != MESSAGE_MAGIC_CODE_V2 {
+            return Err(no_record(format!("magic {magic:#010x}")));
         }
-        self.read(offset, size as usize).await
+        if size <= 8 || size as usize > size_max {
+            return Err(no_record(format!("TOTALSIZE {size}, at most {size_max}")));
+        }
+        // `read` refuses a range past the written end or across a segment end.
+        let bytes = self.read(offset, size as usize).await?;
+        let record = decode_record(&bytes, true).map_err(|error| no_record(error.to_string()))?;
+        if record.total_size != bytes.len() {
+            return Err(no_record(format!("decodes as {} bytes", record.total_size)));
+        }
+        if record.stamp.physical_offset != offset as i64 {
+            let named = record.stamp.physical_offset;
+            return Err(no_record(format!("PHYSICALOFFSET field says {named}")));
+        }
+        Ok(bytes)
     }
 
     /// Deletes the oldest segment (retention). The newest one is never deleted.
@@ -562,6 +579,13 @@ impl<S: Storage> CommitLog<S> {
         tracing::info!(path = %path.display(), "retention: deleted CommitLog segment");
         Ok(Some(base))
     }
+}
+
+fn no_record(reason: String) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("no message record starts here: {reason}"),
+    )
 }
 
 fn gone() -> io::Error {

@@ -278,7 +278,9 @@ impl<S: Storage> MessageStore<S> {
         };
         let mut messages = Vec::new();
         for offset in offsets {
-            if let Ok(bytes) = self.inner.commit_log.read_record(offset as u64).await {
+            let size_max = self.inner.config.record_size_max();
+            let record = self.inner.commit_log.read_record(offset as u64, size_max);
+            if let Ok(bytes) = record.await {
                 messages.push(bytes);
             }
         }
@@ -289,8 +291,14 @@ impl<S: Storage> MessageStore<S> {
         }
     }
 
-    /// The record at a CommitLog offset (`lookMessageByOffset`, viewMessageById).
+    /// The record at a CommitLog offset (`lookMessageByOffset`, viewMessageById). None
+    /// unless a whole, intact message record starts exactly there: the offset is the
+    /// client's, so it may point anywhere.
     pub async fn read_by_physical_offset(&self, offset: u64) -> Option<Vec<u8>> {
-        self.inner.commit_log.read_record(offset).await.ok()
+        let size_max = self.inner.config.record_size_max();
+        let record = self.inner.commit_log.read_record(offset, size_max).await;
+        record
+            .inspect_err(|error| tracing::debug!(offset, %error, "read by physical offset"))
+            .ok()
     }
 }

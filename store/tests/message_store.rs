@@ -304,6 +304,94 @@ async fn read_by_physical_offset_returns_whole_records<S: TestStorage>(env: Env<
     assert!(store.read_by_physical_offset(max + 4096).await.is_none());
 }
 
+on_both_storages!(read_by_physical_offset_serves_only_intact_records_that_start_there);
+async fn read_by_physical_offset_serves_only_intact_records_that_start_there<S: TestStorage>(
+    env: Env<S>,
+) {
+    // Proves viewMessageById with a client-chosen offset: an offset inside a record, at a
+    // segment's blank end-of-file record, past the end, or at a record whose TOTALSIZE or
+    // body was damaged on disk answers None, without a panic and without allocating what
+    // a damaged TOTALSIZE claims.
+    let segment_size = env.config.mapped_file_size_commit_log;
+    let store = env.open().await;
+    let mut acks = Vec::new();
+    while acks.len() < 3 || acks.last().map(|ok: &PutOk| ok.physical_offset) < Some(segment_size) {
+        let seq = acks.len();
+        let record = message(TOPIC, 0, body(seq, 3000), "TagA", "");
+        acks.push(store.put(&record).await.unwrap());
+    }
+    for ok in &acks[..5] {
+        assert!(store
+            .read_by_physical_offset(ok.physical_offset)
+            .await
+            .is_some());
+        for inside in [1, 4, 8, 20, ok.size as u64 / 2, ok.size as u64 - 1] {
+            let offset = ok.physical_offset + inside;
+            assert!(
+                store.read_by_physical_offset(offset).await.is_none(),
+                "{offset}"
+            );
+        }
+    }
+    // The first segment ends with a blank record after its last message.
+    let last_in_first = acks
+        .iter()
+        .rfind(|ok| ok.physical_offset < segment_size)
+        .unwrap();
+    let blank_at = last_in_first.physical_offset + last_in_first.size as u64;
+    assert!(blank_at < segment_size);
+    assert!(store.read_by_physical_offset(blank_at).await.is_none());
+    let (_, max) = store.commit_log_bounds();
+    for past in [
+        max,
+        max + 1,
+        max + 4096,
+        segment_size * 1000,
+        u64::MAX - 3,
+        u64::MAX,
+    ] {
+        assert!(
+            store.read_by_physical_offset(past).await.is_none(),
+            "{past}"
+        );
+    }
+
+    // Damage on disk: the first segment's records are no longer in the write buffers.
+    let segment = env.config.commit_log_dir().join(format!("{:020}", 0));
+    let damaged = &acks[2];
+    let original = store
+        .read_by_physical_offset(damaged.physical_offset)
+        .await
+        .unwrap();
+    let total_size = damaged.size as i32;
+    for claimed in [
+        i32::MAX,
+        (segment_size as i32) - 4,
+        total_size + 20,
+        total_size - 1,
+        0,
+        -8,
+    ] {
+        env.storage
+            .corrupt(&segment, damaged.physical_offset, &claimed.to_be_bytes());
+        let read = store.read_by_physical_offset(damaged.physical_offset).await;
+        assert!(read.is_none(), "TOTALSIZE {claimed}");
+    }
+    env.storage
+        .corrupt(&segment, damaged.physical_offset, &original[..4]);
+    assert_eq!(
+        store.read_by_physical_offset(damaged.physical_offset).await,
+        Some(original.clone())
+    );
+    let body_byte = damaged.physical_offset + damaged.size as u64 - 200;
+    let flipped = original[damaged.size - 200] ^ 0xFF;
+    env.storage.corrupt(&segment, body_byte, &[flipped]);
+    assert!(store
+        .read_by_physical_offset(damaged.physical_offset)
+        .await
+        .is_none());
+}
+
 on_both_storages!(batch_put_gets_consecutive_queue_offsets);
 async fn batch_put_gets_consecutive_queue_offsets<S: TestStorage>(env: Env<S>) {
     // Proves a batch becomes consecutive records with consecutive queue offsets, one

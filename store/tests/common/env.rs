@@ -18,17 +18,26 @@ use ramjet_store::{
 pub trait TestStorage: Storage {
     /// Lets time pass: the simulation moves its clock, real storage sleeps.
     fn pass_time(&self, ms: i64);
+    /// Overwrites bytes of a store file behind the store's back (damage on disk).
+    fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]);
 }
 
 impl TestStorage for SimStorage {
     fn pass_time(&self, ms: i64) {
         self.advance_clock(ms);
     }
+    fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]) {
+        self.poke(path, pos, bytes);
+    }
 }
 
 impl TestStorage for DmaStorage {
     fn pass_time(&self, ms: i64) {
         std::thread::sleep(std::time::Duration::from_millis(ms as u64));
+    }
+    fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]) {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.write_all_at(bytes, pos).unwrap();
     }
 }
 
