@@ -2,6 +2,7 @@
 //! (store-format.md §4). Unit n is queue offset n, at byte n × 20 of the logical queue,
 //! split into files of `mapped_file_size_consume_queue` bytes named by their start byte.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -74,6 +75,8 @@ pub struct ConsumeQueue<S: Storage> {
     max_offset: u64,
     /// Files written since the last msync.
     dirty_files: BTreeSet<u64>,
+    /// A get already logged a damaged unit of this queue.
+    pub(crate) damage_logged: Cell<bool>,
 }
 
 impl<S: Storage> ConsumeQueue<S> {
@@ -118,6 +121,7 @@ impl<S: Storage> ConsumeQueue<S> {
             min_offset: 0,
             max_offset: 0,
             dirty_files: BTreeSet::new(),
+            damage_logged: Cell::new(false),
         };
         queue.recover();
         Ok(queue)

@@ -2,8 +2,9 @@
 //! time, key and physical offset.
 
 use crate::commit_log::RecordData;
-use crate::consume_queue::CQ_UNIT_BYTES;
+use crate::consume_queue::{CqUnit, CQ_UNIT_BYTES};
 use crate::message::record::store_timestamp_of;
+use crate::message::{MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2};
 use crate::message_store::MessageStore;
 use crate::storage::{FileRange, Storage};
 
@@ -42,6 +43,20 @@ pub struct GetResult {
     pub next_begin_offset: u64,
     pub min_offset: u64,
     pub max_offset: u64,
+    /// Units scanned that do not describe the record they point at (storage damage).
+    /// They are skipped, as Java skips a unit whose record is gone, so a consumer moves
+    /// past them; recovery from an earlier point rebuilds the queue.
+    pub damaged_units: Vec<DamagedUnit>,
+}
+
+/// A ConsumeQueue unit whose size, offset or queue disagrees with the CommitLog record
+/// it points at: the queue file (or the record) was damaged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamagedUnit {
+    pub queue_offset: u64,
+    pub commit_log_offset: i64,
+    pub unit_size: i32,
+    pub reason: String,
 }
 
 /// A pull: queue, start offset, limits, and the tag filter over ConsumeQueue tag codes.
@@ -73,6 +88,7 @@ impl<S: Storage> MessageStore<S> {
             next_begin_offset: offset,
             min_offset,
             max_offset,
+            damaged_units: Vec::new(),
         };
         if max_offset == 0 {
             result.status = GetStatus::NoMessageInQueue;
@@ -124,6 +140,13 @@ impl<S: Storage> MessageStore<S> {
             let Some(unit) = unit else { break };
             let size = unit.size as usize;
             let physical_offset = unit.commit_log_offset as u64;
+            // A damaged size must neither decide how much is read nor end the pull.
+            if !unit.is_blank() && size > self.inner.config.record_size_max() {
+                let reason = format!("size {} is past the largest record", unit.size);
+                self.damaged_unit(request, &mut result, queue_offset, unit, reason);
+                queue_offset += 1;
+                continue;
+            }
             // `isTheBatchFull`: never full before the first message.
             let batch_full = !result.messages.is_empty()
                 && (result.messages.len() + 1 > request.max_count
@@ -138,6 +161,7 @@ impl<S: Storage> MessageStore<S> {
             {
                 continue;
             }
+
             let data = if request.zero_copy {
                 match commit_log.locate(physical_offset, size, true) {
                     Ok(RecordData::Memory(bytes)) => Some(MessageData::Bytes(bytes)),
@@ -158,12 +182,13 @@ impl<S: Storage> MessageStore<S> {
             };
             let Some(data) = data else { continue }; // Deleted meanwhile by retention.
             if let MessageData::Bytes(bytes) = &data {
-                // The unit's size and the record's own TOTALSIZE must agree, or the unit
-                // points at the wrong place and we would serve garbage.
-                assert_eq!(
-                    i32::from_be_bytes(bytes[..4].try_into().unwrap()),
-                    unit.size
-                );
+                // The unit and the record's own header must agree, or the unit points at
+                // the wrong place and we would serve garbage. (A file range is sent
+                // unread, so it is not checked here.)
+                if let Err(reason) = unit_matches_record(bytes, unit, queue_offset - 1) {
+                    self.damaged_unit(request, &mut result, queue_offset - 1, unit, reason);
+                    continue;
+                }
             }
             bytes_total += size;
             result.messages.push(GetMessage {
@@ -178,6 +203,38 @@ impl<S: Storage> MessageStore<S> {
             result.status = GetStatus::Found;
         }
         result
+    }
+
+    /// Notes a damaged unit in the result, and logs it the first time a queue has one
+    /// (a consumer retrying past it must not flood the log).
+    fn damaged_unit(
+        &self,
+        request: &GetRequest<'_>,
+        result: &mut GetResult,
+        queue_offset: u64,
+        unit: CqUnit,
+        reason: String,
+    ) {
+        let dispatcher = self.inner.dispatcher.borrow();
+        let queue = dispatcher.queue(request.topic, request.queue_id);
+        if queue.is_some_and(|queue| !queue.damage_logged.replace(true)) {
+            tracing::error!(
+                topic = request.topic,
+                queue_id = request.queue_id,
+                queue_offset,
+                commit_log_offset = unit.commit_log_offset,
+                unit_size = unit.size,
+                reason,
+                "ConsumeQueue unit does not match its CommitLog record; skipping it \
+                 (reopen the store to rebuild the queue; later damage here is not logged)"
+            );
+        }
+        result.damaged_units.push(DamagedUnit {
+            queue_offset,
+            commit_log_offset: unit.commit_log_offset,
+            unit_size: unit.size,
+            reason,
+        });
     }
 
     /// `(min, max)` queue offsets; `(0, 0)` for an unknown queue.
@@ -301,4 +358,28 @@ impl<S: Storage> MessageStore<S> {
             .inspect_err(|error| tracing::debug!(offset, %error, "read by physical offset"))
             .ok()
     }
+}
+
+/// Checks the header of the record a unit points at: TOTALSIZE, MAGIC, QUEUEOFFSET and
+/// PHYSICALOFFSET (the fixed fields at bytes 0, 4, 20 and 28).
+fn unit_matches_record(bytes: &[u8], unit: CqUnit, queue_offset: u64) -> Result<(), String> {
+    let Some(head) = bytes.get(..36) else {
+        return Err(format!("record of {} bytes is too short", bytes.len()));
+    };
+    let field_i32 = |at: usize| i32::from_be_bytes(head[at..at + 4].try_into().unwrap());
+    let field_i64 = |at: usize| i64::from_be_bytes(head[at..at + 8].try_into().unwrap());
+    let magic = field_i32(4);
+    if magic != MESSAGE_MAGIC_CODE_V1 && magic != MESSAGE_MAGIC_CODE_V2 {
+        return Err(format!("no message there (magic {magic:#010x})"));
+    }
+    if field_i32(0) != unit.size {
+        return Err(format!("record TOTALSIZE is {}", field_i32(0)));
+    }
+    if field_i64(28) != unit.commit_log_offset {
+        return Err(format!("record PHYSICALOFFSET is {}", field_i64(28)));
+    }
+    if field_i64(20) != queue_offset as i64 {
+        return Err(format!("record QUEUEOFFSET is {}", field_i64(20)));
+    }
+    Ok(())
 }

@@ -39,7 +39,9 @@ mod sync;
 
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
-pub use get::{GetMessage, GetRequest, GetResult, GetStatus, MessageData, QueryResult};
+pub use get::{
+    DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData, QueryResult,
+};
 pub use message::{MessageRecord, Properties};
 pub use message_store::{MessageStore, PutOk, PutStatus};
 pub use recovery::{RecoveryReport, RecoveryStop};

@@ -7,7 +7,9 @@ mod common;
 
 use common::env::{body, decode, get, message, offsets_of, served_bytes, Env, TestStorage};
 use ramjet_store::message::tags_code;
-use ramjet_store::{GetStatus, MessageStore, PutError, PutOk, PutStatus, SimStorage, Storage};
+use ramjet_store::{
+    GetRequest, GetStatus, MessageStore, PutError, PutOk, PutStatus, SimStorage, Storage,
+};
 
 const TOPIC: &str = "TopicTest";
 const ALL: &dyn Fn(i64) -> bool = &|_| true;
@@ -390,6 +392,72 @@ async fn read_by_physical_offset_serves_only_intact_records_that_start_there<S: 
         .read_by_physical_offset(damaged.physical_offset)
         .await
         .is_none());
+}
+
+on_both_storages!(damaged_consume_queue_units_are_skipped_and_reported);
+async fn damaged_consume_queue_units_are_skipped_and_reported<S: TestStorage>(env: Env<S>) {
+    // Proves a ConsumeQueue unit that disagrees with its CommitLog record (wrong size,
+    // pointing at another record, absurd size) is a storage inconsistency the get
+    // reports and skips: the shard keeps serving the rest and keeps taking puts.
+    let store = env.open().await;
+    let mut acks = Vec::new();
+    for seq in 0..10 {
+        let record = message(TOPIC, 0, body(seq, 500), "TagA", "");
+        acks.push(store.put(&record).await.unwrap());
+    }
+    let queue_file = env
+        .config
+        .consume_queue_dir()
+        .join(TOPIC)
+        .join("0")
+        .join(format!("{:020}", 0));
+    let unit_at = |queue_offset: u64| queue_offset * 20;
+    // Unit 3 claims one byte more than its record.
+    let size = acks[3].size as i32 + 1;
+    env.storage
+        .corrupt(&queue_file, unit_at(3) + 8, &size.to_be_bytes());
+    // Unit 5 points at record 6, which has the same size.
+    assert_eq!(acks[5].size, acks[6].size);
+    let offset = acks[6].physical_offset as i64;
+    env.storage
+        .corrupt(&queue_file, unit_at(5), &offset.to_be_bytes());
+    // Unit 7 claims a size no record may have.
+    env.storage
+        .corrupt(&queue_file, unit_at(7) + 8, &(i32::MAX - 1).to_be_bytes());
+
+    for _ in 0..2 {
+        let result = store
+            .get(&GetRequest {
+                topic: TOPIC,
+                queue_id: 0,
+                queue_offset: 0,
+                max_count: 32,
+                max_bytes: 1 << 20,
+                filter: ALL,
+                zero_copy: false,
+            })
+            .await;
+        assert_eq!(result.status, GetStatus::Found);
+        assert_eq!(offsets_of(&result), [0, 1, 2, 4, 6, 8, 9]);
+        assert_eq!(result.next_begin_offset, 10);
+        let damaged: Vec<u64> = result
+            .damaged_units
+            .iter()
+            .map(|d| d.queue_offset)
+            .collect();
+        assert_eq!(damaged, [3, 5, 7]);
+        assert!(result.damaged_units[0].reason.contains("TOTALSIZE"));
+        assert!(result.damaged_units[1].reason.contains("QUEUEOFFSET"));
+        assert!(result.damaged_units[2].reason.contains("largest record"));
+    }
+    // Only damaged units are skipped: a pull that starts at one serves what follows.
+    let from_five = get(&store, TOPIC, 0, 5, 32, 1 << 20, ALL).await;
+    assert_eq!(offsets_of(&from_five)[0], 6);
+    let ok = put(&store, 0, 10, "TagA").await;
+    assert_eq!(ok.queue_offset, 10);
+    let last = get(&store, TOPIC, 0, 10, 32, 1 << 20, ALL).await;
+    assert_eq!(offsets_of(&last), [10]);
+    assert!(last.damaged_units.is_empty());
 }
 
 on_both_storages!(batch_put_gets_consecutive_queue_offsets);
