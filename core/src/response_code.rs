@@ -57,6 +57,7 @@ pub fn for_put(error: &PutError) -> i32 {
         PutError::Malformed(_) => response::MESSAGE_ILLEGAL,
         PutError::DiskFull { .. } => response::SERVICE_NOT_AVAILABLE,
         PutError::Io(_) => response::SYSTEM_ERROR,
+        PutError::StoreFailed(_) => response::SERVICE_NOT_AVAILABLE,
     }
 }
 

@@ -23,6 +23,11 @@ pub enum PutError {
     /// further puts until it is reopened (and recovery finds the valid tail).
     #[error("CommitLog I/O failed; the store must be reopened: {0}")]
     Io(String),
+    /// Dispatch (CommitLog to ConsumeQueue and index) failed, so a queue lacks records
+    /// the CommitLog holds. Further puts are refused until the store is reopened, whose
+    /// recovery re-dispatches them; reads of intact queues go on.
+    #[error("the store stopped taking messages and must be reopened: {0}")]
+    StoreFailed(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use crate::checkpoint::{Checkpoint, CheckpointTimes};
 use crate::commit_log::CommitLog;
 use crate::config::{FlushDiskType, StoreConfig};
+use crate::consume_queue::CqPut;
 use crate::dispatch::{AppendListener, DispatchRequest, Dispatcher};
 use crate::error::{PutError, StoreError};
 use crate::fx_hash::FxHashMap;
@@ -81,6 +82,9 @@ pub(crate) struct StoreInner<S: Storage> {
     last_store_timestamp: Cell<i64>,
     pub(crate) disk: RefCell<crate::retention::DiskState>,
     shut_down: Cell<bool>,
+    /// Set by the first failed dispatch: the CommitLog offset of the record that failed
+    /// and why. Records from there on may be missing from their queues.
+    dispatch_failure: RefCell<Option<(u64, String)>>,
 }
 
 impl<S: Storage> MessageStore<S> {
@@ -155,6 +159,7 @@ impl<S: Storage> MessageStore<S> {
             last_store_timestamp: Cell::new(last_store_timestamp),
             disk: RefCell::new(crate::retention::DiskState::default()),
             shut_down: Cell::new(false),
+            dispatch_failure: RefCell::new(None),
         };
         Ok((
             Self {
@@ -181,6 +186,7 @@ impl<S: Storage> MessageStore<S> {
         if inner.shut_down.get() {
             return Err(PutError::Io("store is shut down".into()));
         }
+        self.check_dispatch_failure(0)?;
         self.check_disk_space()?;
         let mut prepared = Vec::with_capacity(records.len());
         for record in records {
@@ -197,6 +203,8 @@ impl<S: Storage> MessageStore<S> {
             });
         }
         let guard = inner.append_lock.lock().await;
+        // A dispatch may have failed while this put waited for the lock.
+        self.check_dispatch_failure(0)?;
         if let Err(error) = inner.commit_log.roll_unless_fits(batch_size).await {
             drop(guard);
             return Err(error);
@@ -257,6 +265,10 @@ impl<S: Storage> MessageStore<S> {
         drop(guard);
         inner.commit_log.wait_written(end).await?;
         self.dispatch_written();
+        // The records are in the CommitLog, but not all of them reached their queues:
+        // the client hears of it (and may resend: at least once), and the store's
+        // reopen re-dispatches them.
+        self.check_dispatch_failure(end)?;
         let wait = records[0].properties.get("WAIT") != Some("false");
         let mut status = PutStatus::PutOk;
         if inner.config.flush_disk_type == FlushDiskType::SyncFlush && wait {
@@ -335,10 +347,50 @@ impl<S: Storage> MessageStore<S> {
                     _ => break,
                 }
             };
-            if let Err(error) = dispatcher.dispatch(&request) {
-                // The record is safe in the CommitLog; recovery re-dispatches it.
-                tracing::error!(%error, offset = request.commit_log_offset, "dispatch failed");
+            let failure = match dispatcher.dispatch(&request) {
+                Ok(CqPut::Appended | CqPut::Duplicate) => continue,
+                // Only a unit that failed earlier leaves a live queue short.
+                Ok(CqPut::Gap { expected }) => format!(
+                    "ConsumeQueue expects queue offset {expected}, not {}",
+                    request.queue_offset
+                ),
+                Err(error) => error.to_string(),
+            };
+            self.fail_dispatch(&request, failure);
+        }
+    }
+
+    /// Stops the store taking messages after a dispatch failure, saying so once. A queue
+    /// that missed a unit would answer every later unit with a gap, so its consumers
+    /// would see nothing more while sends still succeeded. The record itself is safe in
+    /// the CommitLog; reopening the store re-dispatches it.
+    fn fail_dispatch(&self, request: &DispatchRequest, reason: String) {
+        let mut failure = self.inner.dispatch_failure.borrow_mut();
+        if failure.is_some() {
+            return;
+        }
+        tracing::error!(
+            topic = %request.topic, queue_id = request.queue_id,
+            queue_offset = request.queue_offset, commit_log_offset = request.commit_log_offset,
+            reason,
+            "store: dispatch to ConsumeQueue/index failed; refusing puts until the store is \
+             reopened (reads of intact queues go on)"
+        );
+        let reason = format!(
+            "dispatch of {}/{} queue offset {} failed: {reason}",
+            request.topic, request.queue_id, request.queue_offset
+        );
+        *failure = Some((request.commit_log_offset as u64, reason));
+    }
+
+    /// Refuses a put once dispatch has failed, unless all of its records (which end at
+    /// `end`; 0 before appending) were dispatched before the failure.
+    fn check_dispatch_failure(&self, end: u64) -> Result<(), PutError> {
+        match &*self.inner.dispatch_failure.borrow() {
+            Some((failed_at, reason)) if end == 0 || *failed_at < end => {
+                Err(PutError::StoreFailed(reason.clone()))
             }
+            _ => Ok(()),
         }
     }
 
@@ -362,6 +414,11 @@ impl<S: Storage> MessageStore<S> {
             dispatcher.sync()?;
             dispatcher.last_store_timestamp
         };
+        if inner.dispatch_failure.borrow().is_some() {
+            // Queues may miss records from the failure on: the checkpoint stays where it
+            // was, so the reopen's recovery scans from before the failure.
+            return Ok(());
+        }
         let previous = inner.checkpoint.borrow().times();
         let times = CheckpointTimes {
             physic_msg_timestamp: timestamp.max(previous.physic_msg_timestamp),

@@ -460,6 +460,64 @@ async fn damaged_consume_queue_units_are_skipped_and_reported<S: TestStorage>(en
     assert!(last.damaged_units.is_empty());
 }
 
+on_both_storages!(failed_dispatch_stops_puts_until_reopen);
+async fn failed_dispatch_stops_puts_until_reopen<S: TestStorage>(env: Env<S>) {
+    // Proves a ConsumeQueue that cannot take a unit (its next file cannot be created)
+    // stops the store: that put and every later one fail with StoreFailed naming the
+    // queue and the cause, intact queues stay readable, and a reopen re-dispatches the
+    // record that failed.
+    let units_per_file = env.config.mapped_file_size_consume_queue / 20;
+    let next_file = env
+        .config
+        .consume_queue_dir()
+        .join(TOPIC)
+        .join("0")
+        .join(format!("{:020}", env.config.mapped_file_size_consume_queue));
+    let store = env.open().await;
+    for seq in 0..units_per_file as usize {
+        put(&store, 0, seq, "TagA").await;
+    }
+    put(&store, 1, 0, "TagA").await;
+    env.storage.set_path_broken(&next_file, true);
+
+    let failed = store
+        .put(&message(TOPIC, 0, body(1, 100), "TagA", ""))
+        .await;
+    let Err(PutError::StoreFailed(reason)) = failed else {
+        panic!("expected StoreFailed, got {failed:?}");
+    };
+    assert!(reason.contains("TopicTest/0"), "{reason}");
+    assert!(reason.contains(next_file.to_str().unwrap()), "{reason}");
+    for queue_id in [0, 1, 2] {
+        let later = store
+            .put(&message(TOPIC, queue_id, body(2, 100), "TagA", ""))
+            .await;
+        assert!(matches!(later, Err(PutError::StoreFailed(_))), "{later:?}");
+    }
+    // What was dispatched before the failure is still served.
+    let (_, max) = store.queue_bounds(TOPIC, 0);
+    assert_eq!(max, units_per_file);
+    let tail = get(&store, TOPIC, 0, units_per_file - 2, 32, 1 << 20, ALL).await;
+    assert_eq!(tail.status, GetStatus::Found);
+    assert_eq!(offsets_of(&tail), [units_per_file - 2, units_per_file - 1]);
+    assert_eq!(
+        offsets_of(&get(&store, TOPIC, 1, 0, 32, 1 << 20, ALL).await),
+        [0]
+    );
+    store.flush().await.unwrap();
+    drop(store);
+
+    env.storage.set_path_broken(&next_file, false);
+    let store = env.open().await;
+    assert_eq!(store.queue_bounds(TOPIC, 0).1, units_per_file + 1);
+    let redispatched = get(&store, TOPIC, 0, units_per_file, 32, 1 << 20, ALL).await;
+    assert_eq!(offsets_of(&redispatched), [units_per_file]);
+    assert_eq!(
+        put(&store, 0, 3, "TagA").await.queue_offset,
+        units_per_file + 1
+    );
+}
+
 on_both_storages!(batch_put_gets_consecutive_queue_offsets);
 async fn batch_put_gets_consecutive_queue_offsets<S: TestStorage>(env: Env<S>) {
     // Proves a batch becomes consecutive records with consecutive queue offsets, one

@@ -45,6 +45,8 @@ struct SimDisk {
     writes_in_flight: Vec<(PathBuf, u64, u64)>,
     /// Simulated ms each segment fdatasync takes (a slow or stalled disk).
     sync_stall_ms: i64,
+    /// Files that cannot be opened, mapped or created (a bad block, a broken directory).
+    broken_paths: BTreeSet<PathBuf>,
 }
 
 struct SimFile {
@@ -86,6 +88,7 @@ impl SimStorage {
             disk_used_percent: 10,
             writes_in_flight: Vec::new(),
             sync_stall_ms: 0,
+            broken_paths: BTreeSet::new(),
         };
         Self {
             disk: Rc::new(RefCell::new(disk)),
@@ -150,6 +153,26 @@ impl SimStorage {
             std::task::Poll::Pending
         })
         .await;
+    }
+
+    /// Makes opening or mapping `path` fail from now on (`false` heals it).
+    pub fn set_path_broken(&self, path: &Path, broken: bool) {
+        let mut disk = self.disk.borrow_mut();
+        if broken {
+            disk.broken_paths.insert(path.to_path_buf());
+        } else {
+            disk.broken_paths.remove(path);
+        }
+    }
+
+    fn check_not_broken(&self, path: &Path) -> io::Result<()> {
+        if self.disk.borrow().broken_paths.contains(path) {
+            return Err(io::Error::other(format!(
+                "sim: injected failure opening {}",
+                path.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Corrupts a file directly (for corruption tests): the change is durable.
@@ -484,6 +507,7 @@ impl Storage for SimStorage {
     }
 
     async fn open_segment(&self, path: &Path, size: u64) -> io::Result<SimSegment> {
+        self.check_not_broken(path)?;
         self.create(path, size);
         Ok(SimSegment {
             storage: self.clone(),
@@ -493,6 +517,7 @@ impl Storage for SimStorage {
     }
 
     fn map_file(&self, path: &Path, len: u64) -> io::Result<SimMapped> {
+        self.check_not_broken(path)?;
         self.create(path, len);
         let actual = self.file_len(path)?;
         if actual < len {

@@ -20,6 +20,8 @@ pub trait TestStorage: Storage {
     fn pass_time(&self, ms: i64);
     /// Overwrites bytes of a store file behind the store's back (damage on disk).
     fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]);
+    /// Makes creating or mapping the file at `path` fail until it is healed.
+    fn set_path_broken(&self, path: &Path, broken: bool);
 }
 
 impl TestStorage for SimStorage {
@@ -28,6 +30,9 @@ impl TestStorage for SimStorage {
     }
     fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]) {
         self.poke(path, pos, bytes);
+    }
+    fn set_path_broken(&self, path: &Path, broken: bool) {
+        SimStorage::set_path_broken(self, path, broken);
     }
 }
 
@@ -38,6 +43,15 @@ impl TestStorage for DmaStorage {
     fn corrupt(&self, path: &Path, pos: u64, bytes: &[u8]) {
         let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
         file.write_all_at(bytes, pos).unwrap();
+    }
+    fn set_path_broken(&self, path: &Path, broken: bool) {
+        // A directory where the file belongs: opening it for writing fails (EISDIR),
+        // even for root.
+        if broken {
+            std::fs::create_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_dir(path).unwrap();
+        }
     }
 }
 
