@@ -2,9 +2,12 @@
 //!
 //! Many glommio tasks put records of `--record-size` bytes (the whole CommitLog record,
 //! TOTALSIZE) through `MessageStore::put` under the chosen flush mode, each timing its own
-//! acknowledgements. Then the same number of bytes is written raw: sequential 1 MiB
-//! O_DIRECT writes, one at a time, into a preallocated file on the same file system (the
-//! I/O pattern group commit aims for, without any store work). ratio = store / raw.
+//! acknowledgements. Then the same number of bytes is written raw into a preallocated
+//! file on the same file system: sequential O_DIRECT writes of the store's buffer size,
+//! as many in flight as the store has write buffers, and under `--flush sync` one
+//! fdatasync at a time covering every write completed when it started, while writes go
+//! on (the I/O pattern group commit aims for, with the same depth and durability, and
+//! without any store work). ratio = store / raw.
 //!
 //! The executor's preempt timer matters as much as the store: glommio hands queued I/O to
 //! the kernel and reaps completions only between task-queue runs, and a queue runs until
@@ -33,7 +36,6 @@ use ramjet_store::{
 };
 
 const TOPIC: &str = "BenchmarkTest";
-const RAW_WRITE_BYTES: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Flush {
@@ -292,28 +294,79 @@ async fn bench_raw(args: &StoreBenchArgs, bytes: u64) -> Result<Measured, String
         .dma_open(&path)
         .await
         .map_err(|error| format!("O_DIRECT open of {}: {error}", path.display()))?;
+    let write_bytes = args.write_buffer_bytes;
+    let bytes = bytes.next_multiple_of(write_bytes as u64);
     // Preallocated like a CommitLog segment, so both pay the same extent conversion.
-    file.pre_allocate(bytes.next_multiple_of(RAW_WRITE_BYTES as u64), false)
+    file.pre_allocate(bytes, false)
         .await
         .map_err(|error| error.to_string())?;
+    let file = Rc::new(file);
     let started = Instant::now();
     let cpu_started = process_cpu_time();
     let executor_started = executor_runtime();
     let disk_started = disk_busy_ms(&args.dir);
-    let mut position = 0u64;
-    while position < bytes {
-        let mut buffer = file.alloc_dma_buffer(RAW_WRITE_BYTES);
-        buffer.as_bytes_mut().fill(0x5A);
-        file.write_at(buffer, position)
-            .await
-            .map_err(|error| error.to_string())?;
-        position += RAW_WRITE_BYTES as u64;
+    let next_position = Rc::new(Cell::new(0u64));
+    let completed_writes = Rc::new(Cell::new(0u64));
+    // One token wakes the flusher after a write completes; more would add nothing.
+    let (wake_flusher, flusher_woken) = glommio::channels::local_channel::new_bounded(1);
+    let wake_flusher = Rc::new(wake_flusher);
+    let mut writers = Vec::new();
+    for _ in 0..args.write_buffer_count.max(1) {
+        let (file, next_position, completed_writes) = (
+            file.clone(),
+            next_position.clone(),
+            completed_writes.clone(),
+        );
+        let wake_flusher = wake_flusher.clone();
+        writers.push(glommio::spawn_local(async move {
+            loop {
+                let position = next_position.get();
+                if position >= bytes {
+                    return Ok::<_, String>(());
+                }
+                next_position.set(position + write_bytes as u64);
+                let mut buffer = file.alloc_dma_buffer(write_bytes);
+                buffer.as_bytes_mut().fill(0x5A);
+                file.write_at(buffer, position)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                completed_writes.set(completed_writes.get() + 1);
+                let _ = wake_flusher.try_send(());
+            }
+        }));
     }
+    drop(wake_flusher);
+    let flusher = matches!(args.flush, Flush::Sync).then(|| {
+        let (file, completed_writes) = (file.clone(), completed_writes.clone());
+        let total_writes = bytes / write_bytes as u64;
+        glommio::spawn_local(async move {
+            let mut synced_writes = 0;
+            while synced_writes < total_writes {
+                if completed_writes.get() == synced_writes {
+                    flusher_woken.recv().await;
+                    continue;
+                }
+                let covered = completed_writes.get();
+                file.fdatasync().await.map_err(|error| error.to_string())?;
+                synced_writes = covered;
+            }
+            Ok::<_, String>(())
+        })
+    });
+    for writer in writers {
+        writer.await?;
+    }
+    if let Some(flusher) = flusher {
+        flusher.await?;
+    }
+    let position = next_position.get();
     let elapsed = started.elapsed();
     let cpu = process_cpu_time() - cpu_started;
     let executor_busy = executor_runtime().saturating_sub(executor_started);
     let disk_busy = disk_busy_since(&args.dir, disk_started);
-    file.close().await.map_err(|error| error.to_string())?;
+    if let Ok(file) = Rc::try_unwrap(file) {
+        file.close().await.map_err(|error| error.to_string())?;
+    }
     std::fs::remove_file(&path).map_err(|error| error.to_string())?;
     Ok(Measured {
         bytes: position,
