@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::StoreError;
-use crate::storage::{MappedFile, Storage};
+use crate::storage::{sync_job, MappedFile, Storage};
 
 pub const CHECKPOINT_FILE_BYTES: u64 = 4096;
 
@@ -55,19 +55,19 @@ impl<S: Storage> Checkpoint<S> {
         self.times
     }
 
-    /// Records and msyncs new times. Callers sync the data they describe first.
-    pub fn store(&mut self, times: CheckpointTimes) -> Result<(), StoreError> {
+    /// Records and msyncs new times. Callers sync the data they describe first. The
+    /// msync is awaited without borrowing the checkpoint.
+    pub fn store(
+        &mut self,
+        times: CheckpointTimes,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'static {
         let mut bytes = [0u8; 24];
         bytes[..8].copy_from_slice(&times.physic_msg_timestamp.to_be_bytes());
         bytes[8..16].copy_from_slice(&times.logics_msg_timestamp.to_be_bytes());
         bytes[16..24].copy_from_slice(&times.index_msg_timestamp.to_be_bytes());
         self.file.write(0, &bytes);
-        self.file.sync().map_err(|source| StoreError::Io {
-            path: "checkpoint".into(),
-            source,
-        })?;
         self.times = times;
-        Ok(())
+        sync_job(&self.file, Path::new("checkpoint"))
     }
 }
 
@@ -86,7 +86,7 @@ mod tests {
             logics_msg_timestamp: 9_000,
             index_msg_timestamp: 5_000,
         };
-        checkpoint.store(times).unwrap();
+        futures_lite::future::block_on(checkpoint.store(times)).unwrap();
         storage.crash();
         assert_eq!(Checkpoint::open(&storage, path).unwrap().times(), times);
         assert_eq!(times.min_timestamp(), 6_000);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::offset_to_file_name;
 use crate::error::StoreError;
-use crate::storage::{MappedFile, Storage};
+use crate::storage::{sync_job, MappedFile, Storage, SyncJob};
 
 /// One unit per message: CommitLog offset (8), size (4), tag hash (8).
 pub const CQ_UNIT_BYTES: u64 = 20;
@@ -378,15 +378,15 @@ impl<S: Storage> ConsumeQueue<S> {
         deleted
     }
 
-    /// msync of the files written since the last one.
-    pub fn sync(&mut self) -> Result<(), StoreError> {
+    /// The msyncs of the files written since the last call.
+    pub fn sync(&mut self) -> Vec<SyncJob> {
+        let mut jobs = Vec::new();
         for start in std::mem::take(&mut self.dirty_files) {
-            let path = self.dir.join(offset_to_file_name(start));
             if let Some(file) = self.files.get(&start) {
-                file.sync().map_err(StoreError::io(path))?;
+                jobs.push(sync_job(file, &self.dir.join(offset_to_file_name(start))));
             }
         }
-        Ok(())
+        jobs
     }
 }
 

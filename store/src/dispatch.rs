@@ -12,7 +12,7 @@ use crate::index_service::{IndexRequest, IndexService};
 use crate::message::record::DecodedRecord;
 use crate::message::sys_flag::{is_consumable, is_indexed};
 use crate::message::MessageRecord;
-use crate::storage::Storage;
+use crate::storage::{Storage, SyncJob};
 
 /// What dispatch needs of one record (`DispatchRequest` in Java).
 #[derive(Clone, Debug)]
@@ -208,14 +208,13 @@ impl<S: Storage> Dispatcher<S> {
         Ok(put)
     }
 
-    /// msync every written ConsumeQueue file and the current IndexFile.
-    pub fn sync(&mut self) -> Result<(), StoreError> {
-        for queue in self.queues_mut() {
-            queue.sync()?;
+    /// The msyncs of every written ConsumeQueue file and IndexFile, to be awaited after
+    /// the dispatcher's borrow ends (dispatch goes on meanwhile).
+    pub fn sync(&mut self) -> Vec<SyncJob> {
+        let mut jobs: Vec<SyncJob> = self.queues_mut().flat_map(ConsumeQueue::sync).collect();
+        if let Some(index) = &mut self.index {
+            jobs.extend(index.sync());
         }
-        if let Some(index) = &self.index {
-            index.sync()?;
-        }
-        Ok(())
+        jobs
     }
 }

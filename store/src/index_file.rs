@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
 use crate::message::java_string_hash;
-use crate::storage::{MappedFile, Storage};
+use crate::storage::{sync_job, MappedFile, Storage, SyncJob};
 
 pub const INDEX_HEADER_BYTES: u64 = 40;
 const SLOT_BYTES: u64 = 4;
@@ -229,8 +229,8 @@ impl<S: Storage> IndexFile<S> {
         }
     }
 
-    pub fn sync(&self) -> Result<(), StoreError> {
-        self.file.sync().map_err(StoreError::io(&self.path))
+    pub fn sync(&self) -> SyncJob {
+        sync_job(&self.file, &self.path)
     }
 }
 

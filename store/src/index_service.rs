@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::StoreError;
 use crate::index_file::IndexFile;
-use crate::storage::Storage;
+use crate::storage::{Storage, SyncJob};
 
 /// One message's index work, taken from its dispatch request.
 pub struct IndexRequest<'a> {
@@ -22,6 +22,9 @@ pub struct IndexService<S: Storage> {
     index_num: u32,
     /// Oldest first.
     files: Vec<IndexFile<S>>,
+    /// msyncs of files that filled up, run by the next [`IndexService::sync`] rather
+    /// than on the dispatch path.
+    full_file_syncs: Vec<SyncJob>,
 }
 
 impl<S: Storage> IndexService<S> {
@@ -60,6 +63,7 @@ impl<S: Storage> IndexService<S> {
                 hash_slot_num,
                 index_num,
                 files,
+                full_file_syncs: Vec::new(),
             },
             rebuild_from,
         ))
@@ -92,7 +96,8 @@ impl<S: Storage> IndexService<S> {
                 (header.end_phy_offset, header.end_timestamp)
             });
             if let Some(full) = self.files.last() {
-                full.sync()?; // A full file never changes again; make it durable now.
+                // A full file never changes again: one last msync, at the next flush.
+                self.full_file_syncs.push(full.sync());
             }
             let mut name = format_index_file_name(now_ms.max(self.storage.now_ms()));
             let mut bump = 1;
@@ -139,11 +144,11 @@ impl<S: Storage> IndexService<S> {
         })
     }
 
-    pub fn sync(&self) -> Result<(), StoreError> {
-        match self.files.last() {
-            Some(file) => file.sync(),
-            None => Ok(()),
-        }
+    /// The msyncs of the files written since the last call.
+    pub fn sync(&mut self) -> Vec<SyncJob> {
+        let mut jobs = std::mem::take(&mut self.full_file_syncs);
+        jobs.extend(self.files.last().map(IndexFile::sync));
+        jobs
     }
 
     /// Retention: drops files whose entries all point below `commit_log_min`.

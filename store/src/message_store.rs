@@ -19,7 +19,7 @@ use crate::message::record::PROPERTIES_LEN_MAX;
 use crate::message::sys_flag::is_consumable;
 use crate::message::{push_offset_msg_id, AppendStamp, MessageRecord, RecordError};
 use crate::recovery::{recover, RecoveryReport};
-use crate::storage::Storage;
+use crate::storage::{run_sync_jobs, Storage};
 use crate::sync::AsyncMutex;
 
 /// How a stored put was acknowledged (`PutMessageStatus`, the stored cases).
@@ -409,11 +409,11 @@ impl<S: Storage> MessageStore<S> {
             .await
             .map_err(|error| StoreError::Failed(error.to_string()))?;
         self.dispatch_written();
-        let timestamp = {
+        let (jobs, timestamp) = {
             let mut dispatcher = inner.dispatcher.borrow_mut();
-            dispatcher.sync()?;
-            dispatcher.last_store_timestamp
+            (dispatcher.sync(), dispatcher.last_store_timestamp)
         };
+        run_sync_jobs(jobs).await?;
         if inner.dispatch_failure.borrow().is_some() {
             // Queues may miss records from the failure on: the checkpoint stays where it
             // was, so the reopen's recovery scans from before the failure.
@@ -425,7 +425,8 @@ impl<S: Storage> MessageStore<S> {
             logics_msg_timestamp: timestamp.max(previous.logics_msg_timestamp),
             index_msg_timestamp: timestamp.max(previous.index_msg_timestamp),
         };
-        inner.checkpoint.borrow_mut().store(times)
+        let stored = inner.checkpoint.borrow_mut().store(times);
+        stored.await
     }
 
     /// Flushes everything and removes `abort`, so the next start takes the normal path.

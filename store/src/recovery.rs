@@ -17,7 +17,7 @@ use crate::dispatch::{DispatchRequest, Dispatcher};
 use crate::error::StoreError;
 use crate::message::record::store_timestamp_of;
 use crate::message::{check_record, RecordCheck, RecordError};
-use crate::storage::{SegmentFile, Storage};
+use crate::storage::{run_sync_jobs, SegmentFile, Storage};
 
 const SCAN_CHUNK_BYTES: usize = 4 << 20;
 
@@ -122,7 +122,7 @@ pub async fn recover<S: Storage>(
         queue.truncate_dirty(scan.end);
         queue.correct_min_offset(commit_log_min);
     }
-    dispatcher.sync()?;
+    run_sync_jobs(dispatcher.sync()).await?;
     let report = RecoveryReport {
         abnormal,
         scan_start_offset: start,

@@ -73,8 +73,30 @@ pub trait MappedFile: 'static {
     fn len_bytes(&self) -> u64;
     fn read(&self, pos: u64, dst: &mut [u8]);
     fn write(&mut self, pos: u64, src: &[u8]);
-    /// msync: what was written survives power loss.
-    fn sync(&self) -> io::Result<()>;
+    /// msync: what was written before this call survives power loss once the returned
+    /// future resolves. The future borrows nothing, so callers may drop their borrows of
+    /// the file (and of whatever holds it) before awaiting it; real storage runs the
+    /// msync on the executor's blocking thread pool, never on the shard's own thread.
+    fn sync(&self) -> impl std::future::Future<Output = io::Result<()>> + 'static;
+}
+
+/// A pending msync (or several) whose errors name their file; see [`MappedFile::sync`].
+pub type SyncJob =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::StoreError>>>>;
+
+/// The job that msyncs `file`, its errors naming `path`.
+pub fn sync_job<M: MappedFile>(file: &M, path: &Path) -> SyncJob {
+    let sync = file.sync();
+    let path = path.to_path_buf();
+    Box::pin(async move { sync.await.map_err(crate::StoreError::io(path)) })
+}
+
+/// Runs sync jobs one after another; the first error wins.
+pub async fn run_sync_jobs(jobs: Vec<SyncJob>) -> Result<(), crate::StoreError> {
+    for job in jobs {
+        job.await?;
+    }
+    Ok(())
 }
 
 #[allow(async_fn_in_trait)]

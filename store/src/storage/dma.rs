@@ -6,10 +6,10 @@ use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions as GlommioOpenOptions};
@@ -177,37 +177,40 @@ impl DmaSegment {
     }
 }
 
+/// A shared mapping of a whole file. Held by an `Arc` so an msync running on the
+/// blocking thread pool keeps the mapping alive even if the store drops the file meanwhile.
 pub struct Mmap {
+    region: Arc<MmapRegion>,
+}
+
+struct MmapRegion {
     ptr: NonNull<u8>,
     len: usize,
     _file: File,
+    /// A new file's directory entry is made durable with its first msync, off the
+    /// shard's thread, instead of when dispatch creates the file.
+    parent_dir_unsynced: Mutex<Option<PathBuf>>,
 }
 
-impl MappedFile for Mmap {
-    fn len_bytes(&self) -> u64 {
-        self.len as u64
-    }
+// SAFETY: the region is plain shared memory plus a descriptor. The shard's thread is the
+// only writer (through `&mut Mmap`); other threads only msync it, which the kernel allows
+// concurrently with writes.
+unsafe impl Send for MmapRegion {}
+unsafe impl Sync for MmapRegion {}
 
-    fn read(&self, pos: u64, dst: &mut [u8]) {
-        let pos = pos as usize;
-        assert!(pos + dst.len() <= self.len, "mapped read past the end");
-        // SAFETY: in bounds (asserted), and the mapping lives as long as self.
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(pos), dst.as_mut_ptr(), dst.len())
-        };
-    }
-
-    fn write(&mut self, pos: u64, src: &[u8]) {
-        let pos = pos as usize;
-        assert!(pos + src.len() <= self.len, "mapped write past the end");
-        // SAFETY: in bounds (asserted); &mut self makes this the only writer.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(pos), src.len())
-        };
-    }
-
-    fn sync(&self) -> io::Result<()> {
-        // SAFETY: the whole mapping, which we own.
+impl MmapRegion {
+    /// Blocking: msync(MS_SYNC) of the whole mapping, after the parent directory if new.
+    fn sync_blocking(&self) -> io::Result<()> {
+        let parent = self.parent_dir_unsynced.lock().unwrap().take();
+        if let Some(parent) = parent {
+            if let Err(error) = File::open(&parent).and_then(|dir| dir.sync_all()) {
+                *self.parent_dir_unsynced.lock().unwrap() = Some(parent);
+                return Err(error);
+            }
+        }
+        #[cfg(test)]
+        tests::note_sync_thread();
+        // SAFETY: the whole mapping, which lives as long as self.
         let rc = unsafe { libc::msync(self.ptr.as_ptr().cast(), self.len, libc::MS_SYNC) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
@@ -216,7 +219,57 @@ impl MappedFile for Mmap {
     }
 }
 
-impl Drop for Mmap {
+impl MappedFile for Mmap {
+    fn len_bytes(&self) -> u64 {
+        self.region.len as u64
+    }
+
+    fn read(&self, pos: u64, dst: &mut [u8]) {
+        let pos = pos as usize;
+        assert!(
+            pos + dst.len() <= self.region.len,
+            "mapped read past the end"
+        );
+        // SAFETY: in bounds (asserted), and the mapping lives as long as self.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.region.ptr.as_ptr().add(pos),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        };
+    }
+
+    fn write(&mut self, pos: u64, src: &[u8]) {
+        let pos = pos as usize;
+        assert!(
+            pos + src.len() <= self.region.len,
+            "mapped write past the end"
+        );
+        // SAFETY: in bounds (asserted); &mut self makes this the only writer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                self.region.ptr.as_ptr().add(pos),
+                src.len(),
+            )
+        };
+    }
+
+    fn sync(&self) -> impl std::future::Future<Output = io::Result<()>> + 'static {
+        // msync(MS_SYNC) blocks for as long as the device takes; on the shard's thread it
+        // would stall every connection of the shard, so it runs on glommio's blocking
+        // pool (one thread per executor unless the builder says otherwise).
+        let region = self.region.clone();
+        async move {
+            glommio::executor()
+                .spawn_blocking(move || region.sync_blocking())
+                .await
+        }
+    }
+}
+
+impl Drop for MmapRegion {
     fn drop(&mut self) {
         // SAFETY: unmapping exactly what `map_file` mapped.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
@@ -337,7 +390,12 @@ impl Storage for DmaStorage {
                 SegmentWriter::Direct(file) => file.pre_allocate(size, false).await?,
                 SegmentWriter::Buffered(file) => file.pre_allocate(size, false).await?,
             }
-            sync_parent_dir(path)?;
+            // A segment is created on a roll, in the middle of appends: the directory
+            // fsync goes to the blocking pool, off the shard's thread.
+            let path = path.to_path_buf();
+            glommio::executor()
+                .spawn_blocking(move || sync_parent_dir(&path))
+                .await?;
         }
         let reader = BufferedFile::open(path).await?;
         Ok(DmaSegment { writer, reader })
@@ -354,9 +412,6 @@ impl Storage for DmaStorage {
         if !existed || file.metadata()?.len() < len {
             file.set_len(len)?;
         }
-        if !existed {
-            sync_parent_dir(path)?;
-        }
         assert!(len > 0, "cannot map an empty file");
         // SAFETY: a fresh shared mapping of a file at least `len` long.
         let ptr = unsafe {
@@ -372,10 +427,15 @@ impl Storage for DmaStorage {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Mmap {
+        let parent_dir_unsynced = path.parent().filter(|_| !existed).map(Path::to_path_buf);
+        let region = MmapRegion {
             ptr: NonNull::new(ptr.cast()).unwrap(),
             len: len as usize,
             _file: file,
+            parent_dir_unsynced: Mutex::new(parent_dir_unsynced),
+        };
+        Ok(Mmap {
+            region: Arc::new(region),
         })
     }
 }
@@ -406,4 +466,58 @@ fn disk_used_percent_statvfs(path: &Path) -> io::Result<u32> {
         return Ok(0);
     }
     Ok(((used as u128 * 100).div_ceil(usable as u128)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
+    use glommio::{LocalExecutorBuilder, Placement};
+
+    use super::*;
+
+    static SYNC_THREADS: Mutex<Vec<ThreadId>> = Mutex::new(Vec::new());
+
+    pub(super) fn note_sync_thread() {
+        SYNC_THREADS
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+    }
+
+    #[test]
+    fn msync_runs_off_the_executor_thread_and_keeps_the_mapping_alive() {
+        // Proves a mapped file's msync (and a new file's directory fsync) runs on the
+        // blocking pool, not on the shard's thread, and that dropping the file while the
+        // msync is pending is safe.
+        let dir = std::env::temp_dir().join(format!("ramjet-dma-msync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mapped");
+        let executor_thread = LocalExecutorBuilder::new(Placement::Unbound)
+            .make()
+            .unwrap()
+            .run({
+                let path = path.clone();
+                async move {
+                    let storage = DmaStorage::new();
+                    let mut file = storage.map_file(&path, 4096).unwrap();
+                    file.write(100, b"durable");
+                    file.sync().await.unwrap();
+                    file.write(200, b"again");
+                    let pending = file.sync();
+                    drop(file);
+                    pending.await.unwrap();
+                    std::thread::current().id()
+                }
+            });
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[100..107], b"durable");
+        assert_eq!(&bytes[200..205], b"again");
+        let threads = SYNC_THREADS.lock().unwrap().clone();
+        assert_eq!(threads.len(), 2);
+        assert!(threads.iter().all(|thread| *thread != executor_thread));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -409,10 +409,14 @@ impl MappedFile for SimMapped {
         }
     }
 
-    fn sync(&self) -> io::Result<()> {
-        self.storage.check(self.generation)?;
-        self.storage.sync(&self.path);
-        Ok(())
+    fn sync(&self) -> impl std::future::Future<Output = io::Result<()>> + 'static {
+        // Done now, so the future is ready at once (block_on keeps working): the writes
+        // made before this call become durable, as they would by the future's end.
+        let result = self.storage.check(self.generation);
+        if result.is_ok() {
+            self.storage.sync(&self.path);
+        }
+        std::future::ready(result)
     }
 }
 
