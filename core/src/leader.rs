@@ -75,10 +75,6 @@ impl Leader {
         self.metadata.config()
     }
 
-    pub fn mesh(&self) -> &Mesh {
-        &self.mesh
-    }
-
     /// The registration task's end of the "register now" channel (taken once).
     pub fn take_register_receiver(&self) -> Option<LocalReceiver<RegisterNow>> {
         self.register_now_receiver.borrow_mut().take()

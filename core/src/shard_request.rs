@@ -64,19 +64,6 @@ pub enum ShardReply {
 }
 
 impl ShardReply {
-    /// The reply a shard sends when a request could not run at all.
-    pub fn failed(request: &ShardRequest, error: BrokerError) -> ShardReply {
-        match request {
-            ShardRequest::Put(_) => ShardReply::Put(Err(error)),
-            ShardRequest::Pull(_) => ShardReply::Pull(Err(error)),
-            ShardRequest::Offset(_) => ShardReply::Offset(Err(error)),
-            ShardRequest::ViewByOffset { .. } => ShardReply::Message(Err(error)),
-            ShardRequest::QueryByKey(_) => ShardReply::Query(KeyQueryPart::default()),
-            ShardRequest::Part(_) => ShardReply::Part(PartReply::Done),
-            ShardRequest::Leader(_) => ShardReply::Leader(Err(error)),
-        }
-    }
-
     fn kind(&self) -> &'static str {
         match self {
             ShardReply::Put(_) => "Put",
