@@ -1,5 +1,6 @@
 //! The client connections one shard accepted, so the broker can send a client requests of
-//! its own (NOTIFY_CONSUMER_IDS_CHANGED) wherever the client's connection lives.
+//! its own (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE) wherever the client's
+//! connection lives.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -73,6 +74,11 @@ fn command_for(notice: ClientNotice) -> RemotingCommand {
             };
             RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED)
                 .with_ext_fields(header.to_ext_fields())
+        }
+        ClientNotice::CheckTransactionState { header, body } => {
+            RemotingCommand::request(request::CHECK_TRANSACTION_STATE)
+                .with_ext_fields(header.to_ext_fields())
+                .with_body(body)
         }
     }
 }

@@ -184,6 +184,16 @@ impl ClientManager {
         self.consumers.iter()
     }
 
+    /// `ProducerManager.getAvailableChannel`: the group's most recently heard-from
+    /// connection, to ask about a transaction.
+    pub fn available_producer_channel(&self, group: &str) -> Option<ChannelKey> {
+        self.producers
+            .get(group)?
+            .values()
+            .max_by_key(|channel| channel.last_update)
+            .map(|channel| channel.key)
+    }
+
     pub fn producer_group(&self, group: &str) -> Option<&BTreeMap<ChannelKey, ClientChannel>> {
         self.producers.get(group)
     }

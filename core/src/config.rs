@@ -48,6 +48,14 @@ pub struct BrokerConfig {
     pub shard_count: usize,
     /// Ramjet: sends queued per shard before new ones get SYSTEM_BUSY.
     pub send_queue_capacity: usize,
+    /// Prepared (transactional) sends are refused with NO_PERMISSION.
+    pub reject_transaction_message: bool,
+    /// A half message younger than this is not checked back yet (`transactionTimeOut`).
+    pub transaction_timeout: Duration,
+    /// Check-backs before a half message is discarded to TRANS_CHECK_MAX_TIME_TOPIC.
+    pub transaction_check_max: i32,
+    /// Time between check-back passes.
+    pub transaction_check_interval: Duration,
     pub frame_bytes_max: usize,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
@@ -74,6 +82,10 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "sendQueueCapacity",
     "namesrvAddr",
     "compressedRegister",
+    "rejectTransactionMessage",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
 ];
 
 /// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
@@ -123,10 +135,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "maxTransferBytesOnMessageInDisk",
     "maxTransferCountOnMessageInDisk",
     "osPageCacheBusyTimeOutMills",
-    "rejectTransactionMessage",
-    "transactionTimeOut",
-    "transactionCheckMax",
-    "transactionCheckInterval",
     "enablePropertyFilter",
     "filterSupportRetry",
     "traceTopicEnable",
@@ -189,6 +197,10 @@ impl Default for BrokerConfig {
             store: StoreConfig::new(PathBuf::from(home).join("store")),
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
+            reject_transaction_message: false,
+            transaction_timeout: Duration::from_millis(6_000),
+            transaction_check_max: 15,
+            transaction_check_interval: Duration::from_millis(60_000),
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
             config_file: None,
         }
@@ -305,6 +317,15 @@ impl BrokerConfig {
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
+            "rejectTransactionMessage" => {
+                self.reject_transaction_message = parse_bool(key, value)?
+            }
+            "transactionTimeOut" => self.transaction_timeout = millis(key, value)?,
+            "transactionCheckMax" => self.transaction_check_max = parse(key, value)?,
+            "transactionCheckInterval" => {
+                // A zero interval would spin the check loop.
+                self.transaction_check_interval = millis(key, value)?.max(Duration::from_millis(10))
+            }
             "writeBufferBytes" => store.write_buffer_bytes = parse(key, value)?,
             "tailCacheBytes" => store.tail_cache_bytes = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
@@ -498,6 +519,19 @@ impl BrokerConfig {
             ("messageIndexEnable", store.message_index_enable.to_string()),
             ("shardCount", self.shard_count.to_string()),
             ("sendQueueCapacity", self.send_queue_capacity.to_string()),
+            (
+                "rejectTransactionMessage",
+                self.reject_transaction_message.to_string(),
+            ),
+            (
+                "transactionTimeOut",
+                self.transaction_timeout.as_millis().to_string(),
+            ),
+            ("transactionCheckMax", self.transaction_check_max.to_string()),
+            (
+                "transactionCheckInterval",
+                self.transaction_check_interval.as_millis().to_string(),
+            ),
         ]
     }
 }

@@ -34,6 +34,10 @@ pub enum BrokerError {
     QueryNotFound(String),
     #[error("{0}")]
     ConsumerNotOnline(String),
+    /// An END_TRANSACTION the broker refuses (5.x ILLEGAL_OPERATION): past the message's
+    /// check immunity time, or for a transaction already resolved otherwise.
+    #[error("{0}")]
+    IllegalOperation(String),
     /// A feature the broker does not have; refused rather than accepted and dropped.
     #[error("{0}")]
     NotSupported(String),

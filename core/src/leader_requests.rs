@@ -133,6 +133,9 @@ impl Leader {
                 self.groups_changed().await?;
                 Ok(LeaderReply::Done)
             }
+            LeaderRequest::ProducerChannel { group } => Ok(LeaderReply::Channel(
+                self.clients.borrow().available_producer_channel(&group),
+            )),
             LeaderRequest::ProducerConnections { group } => {
                 let clients = self.clients.borrow();
                 let channels = clients

@@ -38,6 +38,7 @@ pub mod stats;
 pub mod subscription_group_manager;
 pub mod topic_config_manager;
 pub mod topic_validator;
+pub mod transaction;
 pub mod uniq_key;
 
 pub use config::BrokerConfig;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
+use ramjet_net::header::CheckTransactionStateRequestHeader;
 
 use crate::client_manager::ChannelKey;
 use crate::config::BrokerConfig;
@@ -26,6 +27,12 @@ pub const SHARD_INBOX_CAPACITY: usize = 1024;
 pub enum ClientNotice {
     /// NOTIFY_CONSUMER_IDS_CHANGED (oneway): the group's members changed, rebalance.
     ConsumerIdsChanged { group: String },
+    /// CHECK_TRANSACTION_STATE (oneway): how did this half message's transaction end?
+    /// The body is the half message encoded as a stored message.
+    CheckTransactionState {
+        header: CheckTransactionStateRequestHeader,
+        body: Vec<u8>,
+    },
 }
 
 pub enum ShardMessage {

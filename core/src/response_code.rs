@@ -19,6 +19,7 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::MessageIllegal(_) => response::MESSAGE_ILLEGAL,
         BrokerError::QueryNotFound(_) => response::QUERY_NOT_FOUND,
         BrokerError::ConsumerNotOnline(_) => response::CONSUMER_NOT_ONLINE,
+        BrokerError::IllegalOperation(_) => response::ILLEGAL_OPERATION,
         BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
         BrokerError::Busy => response::SYSTEM_BUSY,
         BrokerError::Put(error) => for_put(error),

@@ -27,6 +27,7 @@ use crate::shard_request::{
     PullAnswer, PullQuery, PutRequest, ShardReply, ShardRequest,
 };
 use crate::snapshot::{MetadataSnapshot, SharedMetadata};
+use crate::transaction::{self, half_owner, EndTransaction, TransactionService};
 
 pub struct BrokerShard {
     id: usize,
@@ -37,6 +38,7 @@ pub struct BrokerShard {
     connections: Rc<ClientConnections>,
     owner: QueueOwner,
     leader: Option<Rc<Leader>>,
+    transactions: TransactionService,
 }
 
 impl BrokerShard {
@@ -58,6 +60,7 @@ impl BrokerShard {
             connections,
             owner,
             leader,
+            transactions: TransactionService::default(),
         }
     }
 
@@ -86,6 +89,11 @@ impl BrokerShard {
 
     pub fn owner(&self) -> &QueueOwner {
         &self.owner
+    }
+
+    /// Transactional messages; used on the half queue's owner.
+    pub fn transactions(&self) -> &TransactionService {
+        &self.transactions
     }
 
     pub fn leader(&self) -> Option<&Rc<Leader>> {
@@ -123,6 +131,17 @@ impl BrokerShard {
                 ShardReply::Query(self.owner.query_by_key(query).await)
             }
             ShardRequest::Part(part) => ShardReply::Part(self.owner.part(part).await),
+            ShardRequest::EndTransaction(request) => {
+                ShardReply::EndTransaction(if self.id == half_owner(self.shard_count) {
+                    // Boxed: deciding puts through `call`, which runs `execute` in place.
+                    Box::pin(transaction::end_transaction(self, request)).await
+                } else {
+                    Err(BrokerError::Internal(format!(
+                        "END_TRANSACTION sent to shard {}",
+                        self.id
+                    )))
+                })
+            }
             ShardRequest::Leader(request) => ShardReply::Leader(match &self.leader {
                 Some(leader) => leader.execute(request).await,
                 None => Err(BrokerError::Internal(format!(
@@ -205,6 +224,15 @@ impl BrokerShard {
             }
         }
         Ok(parts)
+    }
+
+    /// END_TRANSACTION, run by the shard that owns the half queue.
+    pub async fn end_transaction(self: &Rc<Self>, request: EndTransaction) -> BrokerResult<()> {
+        let owner = half_owner(self.shard_count);
+        match self.call(owner, ShardRequest::EndTransaction(request)).await? {
+            ShardReply::EndTransaction(result) => result,
+            other => Err(other.mismatch("EndTransaction")),
+        }
     }
 
     /// Metadata work, run by the leader shard.

@@ -21,6 +21,7 @@ use ramjet_store::{GetStatus, MessageRecord, PutOk};
 use crate::client_manager::ChannelKey;
 use crate::error::{BrokerError, BrokerResult};
 use crate::subscription_group_manager::SubscriptionGroupConfig;
+use crate::transaction::EndTransaction;
 
 /// Who sent a request: enough to attribute it and reach its connection later.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub enum ShardRequest {
     Part(PartRequest),
     /// Metadata work: runs on the leader shard.
     Leader(LeaderRequest),
+    /// END_TRANSACTION: runs on the half queue's owner (`transaction::half_owner`).
+    EndTransaction(EndTransaction),
 }
 
 pub enum ShardReply {
@@ -61,6 +64,7 @@ pub enum ShardReply {
     Query(KeyQueryPart),
     Part(PartReply),
     Leader(BrokerResult<LeaderReply>),
+    EndTransaction(BrokerResult<()>),
 }
 
 impl ShardReply {
@@ -73,6 +77,7 @@ impl ShardReply {
             ShardReply::Query(_) => "Query",
             ShardReply::Part(_) => "Part",
             ShardReply::Leader(_) => "Leader",
+            ShardReply::EndTransaction(_) => "EndTransaction",
         }
     }
 
@@ -287,6 +292,10 @@ pub enum LeaderRequest {
     ProducerConnections {
         group: String,
     },
+    /// A live connection of the producer group, for CHECK_TRANSACTION_STATE.
+    ProducerChannel {
+        group: String,
+    },
     ConsumerConnections {
         group: String,
     },
@@ -315,4 +324,5 @@ pub enum LeaderReply {
         text: String,
         data_version: String,
     },
+    Channel(Option<ChannelKey>),
 }

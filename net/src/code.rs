@@ -97,6 +97,8 @@ pub mod response {
     pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
     pub const INVALID_PARAMETER: i32 = 29;
     pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    /// 5.x: an END_TRANSACTION refused (past the check immunity time, already resolved).
+    pub const ILLEGAL_OPERATION: i32 = 604;
 }
 
 /// `MQVersion.Version` ordinals (remoting-protocol.md section 1.6). Responses carry the

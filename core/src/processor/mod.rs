@@ -7,6 +7,7 @@
 
 mod admin;
 mod client;
+mod end_transaction;
 mod offset;
 mod pull;
 mod query;
@@ -96,6 +97,7 @@ async fn process(
         | request::SEARCH_OFFSET_BY_TIMESTAMP
         | request::GET_EARLIEST_MSG_STORETIME => offset::process(shard, request).await,
         request::CONSUMER_SEND_MSG_BACK => send_back::process(shard, request, origin).await,
+        request::END_TRANSACTION => end_transaction::process(shard, request).await,
         request::VIEW_MESSAGE_BY_ID => query::view_message_by_id(shard, request).await,
         request::QUERY_MESSAGE => query::query_message(shard, request).await,
         request::HEART_BEAT

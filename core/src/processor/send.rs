@@ -21,6 +21,7 @@ use crate::shard::BrokerShard;
 use crate::shard_request::{LeaderReply, LeaderRequest, Origin, PutRequest};
 use crate::topic_config_manager::{now_ms, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::topic_validator::{validate, NOT_ALLOWED_SEND};
+use crate::transaction;
 use crate::uniq_key::create_uniq_key;
 
 pub const PROPERTY_CLUSTER: &str = "CLUSTER";
@@ -58,15 +59,18 @@ pub async fn process(
     // The C++ client sends batches through its Python API without the flag; like Apache
     // RocketMQ, the flag (or code 320) decides.
     let batch = request.code == request::SEND_BATCH_MESSAGE || header.batch == Some(true);
-    let records = build_records(shard, request, &header, queue_id, multi_tags, batch, origin)?;
+    let mut records = build_records(shard, request, &header, queue_id, multi_tags, batch, origin)?;
+    // A prepared message becomes a half message (before any delay or timer hook: it is
+    // never delayed); the put goes where the hooks left the records.
+    let transaction_id = transaction::divert_half_message(shard, &mut records, batch)?;
     let put = PutRequest {
-        topic: header.topic.clone(),
-        queue_id,
+        topic: records[0].topic.clone(),
+        queue_id: records[0].queue_id,
         records,
         batch,
     };
     let ok = put_on_owner(shard, put).await?;
-    Ok(response_for(request, shard, &ok, queue_id))
+    Ok(response_for(request, shard, &ok, queue_id, transaction_id))
 }
 
 /// Stores a put on the shard that owns its queue.
@@ -225,15 +229,18 @@ fn response_for(
     shard: &BrokerShard,
     ok: &PutOk,
     queue_id: i32,
+    transaction_id: Option<String>,
 ) -> RemotingCommand {
-    // transactionId belongs to transactional sends and batchUniqId to 5.x inner batches
-    // (BatchCQ topics); clients read either as a change of meaning, so neither is set.
+    // transactionId (the UNIQ_KEY) is set for half messages only, as 5.x brokers answer
+    // transactional sends; batchUniqId belongs to 5.x inner batches (BatchCQ topics), which
+    // clients read as a change of meaning, so it is not set. For a half message msgId and
+    // queueOffset name the half message: END_TRANSACTION quotes them back.
     let config = shard.config();
     let header = SendMessageResponseHeader {
         msg_id: ok.msg_id.clone(),
         queue_id,
         queue_offset: ok.queue_offset as i64,
-        transaction_id: None,
+        transaction_id: transaction_id.filter(|id| !id.is_empty()),
         batch_uniq_id: None,
         msg_region: Some(config.region_id.clone()),
         trace_on: Some(config.trace_on.to_string()),
