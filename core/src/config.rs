@@ -317,9 +317,7 @@ impl BrokerConfig {
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
-            "rejectTransactionMessage" => {
-                self.reject_transaction_message = parse_bool(key, value)?
-            }
+            "rejectTransactionMessage" => self.reject_transaction_message = parse_bool(key, value)?,
             "transactionTimeOut" => self.transaction_timeout = millis(key, value)?,
             "transactionCheckMax" => self.transaction_check_max = parse(key, value)?,
             "transactionCheckInterval" => {
@@ -527,7 +525,10 @@ impl BrokerConfig {
                 "transactionTimeOut",
                 self.transaction_timeout.as_millis().to_string(),
             ),
-            ("transactionCheckMax", self.transaction_check_max.to_string()),
+            (
+                "transactionCheckMax",
+                self.transaction_check_max.to_string(),
+            ),
             (
                 "transactionCheckInterval",
                 self.transaction_check_interval.as_millis().to_string(),

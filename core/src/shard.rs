@@ -229,7 +229,10 @@ impl BrokerShard {
     /// END_TRANSACTION, run by the shard that owns the half queue.
     pub async fn end_transaction(self: &Rc<Self>, request: EndTransaction) -> BrokerResult<()> {
         let owner = half_owner(self.shard_count);
-        match self.call(owner, ShardRequest::EndTransaction(request)).await? {
+        match self
+            .call(owner, ShardRequest::EndTransaction(request))
+            .await?
+        {
             ShardReply::EndTransaction(result) => result,
             other => Err(other.mismatch("EndTransaction")),
         }

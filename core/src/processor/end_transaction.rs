@@ -33,7 +33,9 @@ pub async fn process(
                 from_check = header.from_transaction_check,
                 "END_TRANSACTION with an unknown state; the broker checks back later"
             );
-            return Ok(success(request).with_remark("transaction state unknown; it will be checked back"));
+            return Ok(
+                success(request).with_remark("transaction state unknown; it will be checked back")
+            );
         }
         other => {
             return Err(BrokerError::InvalidParameter(format!(

@@ -73,7 +73,10 @@ pub fn op_record(
     let mut properties = Properties::new();
     properties.set(PROPERTY_TAGS, REMOVE_TAG);
     properties.set(PROPERTY_UNIQ_KEY, uniq_key);
-    properties.set(PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, &origin.to_string());
+    properties.set(
+        PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET,
+        &origin.to_string(),
+    );
     MessageRecord {
         topic: OP_TOPIC.to_owned(),
         queue_id: HALF_QUEUE_ID,
@@ -128,9 +131,10 @@ pub fn check_copy(half: &DecodedRecord, origin: u64, check_times: i32) -> Messag
     message
         .properties
         .set(PROPERTY_TRANSACTION_CHECK_TIMES, &check_times.to_string());
-    message
-        .properties
-        .set(PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, &origin.to_string());
+    message.properties.set(
+        PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET,
+        &origin.to_string(),
+    );
     MessageRecord {
         topic: HALF_TOPIC.to_owned(),
         queue_id: HALF_QUEUE_ID,

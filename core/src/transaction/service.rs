@@ -21,8 +21,8 @@ use ramjet_store::{GetRequest, GetStatus, MessageData};
 
 use super::ledger::{Claim, Decision, HalfCopy, Ledger};
 use super::records::{
-    check_body, check_copy, committed, discarded, next_check_times, op_record, origin_of,
-    read_op, real_queue,
+    check_body, check_copy, committed, discarded, next_check_times, op_record, origin_of, read_op,
+    real_queue,
 };
 use super::{
     immunity_millis, CHECK_MAX_TIME_TOPIC, HALF_QUEUE_ID, HALF_TOPIC, OP_TOPIC,
@@ -472,7 +472,9 @@ async fn settle_stored_commits(shard: &Rc<BrokerShard>) {
 async fn read_half(shard: &BrokerShard, copy: HalfCopy) -> Option<DecodedRecord> {
     let bytes = shard.owner().view(copy.physical_offset).await.ok()?;
     decode_record(&bytes, false)
-        .inspect_err(|error| tracing::error!(offset = copy.queue_offset, %error, "unreadable half message"))
+        .inspect_err(
+            |error| tracing::error!(offset = copy.queue_offset, %error, "unreadable half message"),
+        )
         .ok()
 }
 
@@ -576,10 +578,20 @@ async fn discard(shard: &Rc<BrokerShard>, origin: u64, half: &DecodedRecord) {
     };
     if let Err(error) = shard.put(owner, put).await {
         tracing::error!(origin, %error, "discarded half message not stored; will retry");
-        shard.transactions().ledger.borrow_mut().release(origin, copy);
+        shard
+            .transactions()
+            .ledger
+            .borrow_mut()
+            .release(origin, copy);
         return;
     }
-    write_op(shard, half.stamp.queue_offset as u64, origin, Decision::Discard).await;
+    write_op(
+        shard,
+        half.stamp.queue_offset as u64,
+        origin,
+        Decision::Discard,
+    )
+    .await;
 }
 
 /// Re-appends the half message with its check count, then asks a producer of its group.
@@ -622,7 +634,10 @@ async fn check_back(shard: &Rc<BrokerShard>, origin: u64, half: &DecodedRecord, 
         }
     };
     let Some(group) = record.properties.get(PROPERTY_PRODUCER_GROUP) else {
-        tracing::warn!(origin, "half message without a producer group; cannot check");
+        tracing::warn!(
+            origin,
+            "half message without a producer group; cannot check"
+        );
         return;
     };
     let channel = match shard
@@ -654,6 +669,9 @@ async fn check_back(shard: &Rc<BrokerShard>, origin: u64, half: &DecodedRecord, 
     tracing::debug!(origin, times, group, "CHECK_TRANSACTION_STATE");
     shard
         .connections()
-        .notify(channel, ClientNotice::CheckTransactionState { header, body })
+        .notify(
+            channel,
+            ClientNotice::CheckTransactionState { header, body },
+        )
         .await;
 }

@@ -731,3 +731,99 @@ impl Drop for PushConsumer<'_> {
         self.shutdown();
     }
 }
+
+/// Decides a transaction from its message body, for [`RustClient::start_transaction_producer`].
+pub trait TransactionDecider: Send + Sync + 'static {
+    /// After the half message is stored (`executeLocalTransaction`).
+    fn execute(&self, body: &str) -> rocketmq_client_rust::LocalTransactionState;
+    /// When the broker checks back (`checkLocalTransaction`).
+    fn check(&self, body: &str) -> rocketmq_client_rust::LocalTransactionState;
+}
+
+struct DeciderListener<D: TransactionDecider>(Arc<D>);
+
+fn body_text(body: Option<&[u8]>) -> String {
+    body.map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
+}
+
+impl<D: TransactionDecider> rocketmq_client_rust::TransactionListener for DeciderListener<D> {
+    fn execute_local_transaction(
+        &self,
+        msg: &dyn rocketmq_model::common::message::MessageTrait,
+        _arg: Option<&(dyn std::any::Any + Send + Sync)>,
+    ) -> rocketmq_client_rust::LocalTransactionState {
+        self.0
+            .execute(&body_text(msg.get_body().map(|b| b.as_ref())))
+    }
+
+    fn check_local_transaction(
+        &self,
+        msg: &MessageExt,
+    ) -> rocketmq_client_rust::LocalTransactionState {
+        use rocketmq_model::common::message::MessageTrait;
+        self.0.check(&body_text(msg.get_body().map(|b| b.as_ref())))
+    }
+}
+
+/// A started `TransactionMQProducer`; shut down on drop.
+pub struct TransactionProducer<'a> {
+    client: &'a RustClient,
+    inner: Option<rocketmq_client_rust::TransactionMQProducer>,
+}
+
+impl RustClient {
+    /// A started `TransactionMQProducer` of `group` whose listener asks `decider`. It
+    /// heartbeats every 10 s (the client's minimum), so a restarted broker soon knows where
+    /// to check back.
+    pub fn start_transaction_producer<D: TransactionDecider>(
+        &self,
+        namesrv: &str,
+        group: &str,
+        decider: Arc<D>,
+    ) -> TransactionProducer<'_> {
+        let mut config = ClientConfig::default();
+        config.set_heartbeat_broker_interval(10_000);
+        let mut producer =
+            rocketmq_client_rust::TransactionMQProducer::builder(self.runtime.clone())
+                .client_config(config)
+                .producer_group(group)
+                .name_server_addr(namesrv)
+                .send_msg_timeout(CLIENT_TIMEOUT.as_millis() as u32)
+                .retry_times_when_send_failed(0)
+                .transaction_listener(DeciderListener(decider))
+                .build();
+        self.block_on(producer.start())
+            .unwrap_or_else(|error| panic!("transaction producer {group} start: {error}"));
+        TransactionProducer {
+            client: self,
+            inner: Some(producer),
+        }
+    }
+}
+
+impl TransactionProducer<'_> {
+    /// Sends a half message and runs the local transaction; returns the send status and
+    /// the local state as the client reports them.
+    pub fn send(&self, message: Message) -> Result<(String, String), String> {
+        let producer = self.inner.as_ref().expect("producer lives until drop");
+        let result = self
+            .client
+            .block_on(producer.send_message_in_transaction::<(), _>(message, None))
+            .map_err(|error| error.to_string())?;
+        let status = result
+            .send_result
+            .as_ref()
+            .map(|r| format!("{:?}", r.send_status))
+            .unwrap_or_default();
+        Ok((status, format!("{:?}", result.local_transaction_state)))
+    }
+}
+
+impl Drop for TransactionProducer<'_> {
+    fn drop(&mut self) {
+        if let Some(mut producer) = self.inner.take() {
+            self.client.block_on(producer.shutdown());
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! Transactional messages with the third-party `rocketmq-client-rust` 1.0
+//! `TransactionMQProducer` against real `mqnamesrv` and `mqbroker` (2 shards) processes:
+//! commit is delivered exactly once, rollback never, an UNKNOWN local state is resolved by
+//! the broker's check-back (to commit and to rollback), and kill -9 of the broker before
+//! or after the decision neither loses a commit nor delivers it twice.
+//!
+//! The check-back runs every 300 ms for half messages older than 1 s, so each test stays
+//! well under a minute.
+
+// The Rust client's deeply nested async types need more than the default query depth.
+#![recursion_limit = "512"]
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::rust_client::{
+    message, ConsumerOptions, ReceivedMessage, RustClient, TransactionDecider,
+};
+use ramjet_interop::servers::{Broker, Namesrv};
+use rocketmq_client_rust::LocalTransactionState;
+
+const RECEIVE_WAIT: Duration = Duration::from_secs(30);
+/// How long to keep listening for a second delivery or a late rollback.
+const QUIET_WAIT: Duration = Duration::from_secs(3);
+
+/// Longer than the producer's heartbeat interval (10 s, the client's minimum).
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(11);
+
+/// Three checks before a half message is discarded.
+const BROKER_CONFIG: &[(&str, &str)] = &[
+    ("transactionCheckInterval", "300"),
+    ("transactionTimeOut", "1000"),
+    ("transactionCheckMax", "3"),
+];
+
+/// Across restarts the producer may be unknown to the broker until its next heartbeat
+/// (10 s): enough checks that nothing is discarded meanwhile.
+const CRASH_BROKER_CONFIG: &[(&str, &str)] = &[
+    ("transactionCheckInterval", "300"),
+    ("transactionTimeOut", "1000"),
+    ("transactionCheckMax", "200"),
+];
+
+fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Decides by body prefix: `commit-`, `rollback-`; `unknown-commit-` and
+/// `unknown-rollback-` answer UNKNOWN first and resolve on check-back; `held-*` answer
+/// UNKNOWN until `release` is set, then resolve like the `unknown-*` ones; `never-*`
+/// stay UNKNOWN. Counts checks.
+#[derive(Default)]
+struct Decider {
+    release: AtomicBool,
+    checks: Mutex<HashMap<String, usize>>,
+}
+
+impl Decider {
+    fn checks(&self, body: &str) -> usize {
+        self.checks.lock().unwrap().get(body).copied().unwrap_or(0)
+    }
+
+    fn resolve(body: &str) -> LocalTransactionState {
+        if body.contains("commit-") {
+            LocalTransactionState::CommitMessage
+        } else {
+            LocalTransactionState::RollbackMessage
+        }
+    }
+}
+
+impl TransactionDecider for Decider {
+    fn execute(&self, body: &str) -> LocalTransactionState {
+        if body.starts_with("commit-") {
+            LocalTransactionState::CommitMessage
+        } else if body.starts_with("rollback-") {
+            LocalTransactionState::RollbackMessage
+        } else {
+            LocalTransactionState::Unknown
+        }
+    }
+
+    fn check(&self, body: &str) -> LocalTransactionState {
+        *self
+            .checks
+            .lock()
+            .unwrap()
+            .entry(body.to_owned())
+            .or_insert(0) += 1;
+        if body.starts_with("never-")
+            || (body.starts_with("held-") && !self.release.load(Ordering::SeqCst))
+        {
+            return LocalTransactionState::Unknown;
+        }
+        Decider::resolve(body)
+    }
+}
+
+fn body_counts(received: &[ReceivedMessage]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for message in received {
+        *counts.entry(message.text()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits until `done` or `wait` passes; panics with what was seen when it does not.
+fn wait_for(what: &str, wait: Duration, done: impl Fn() -> bool, seen: impl Fn() -> String) {
+    let started = Instant::now();
+    while !done() {
+        if started.elapsed() > wait {
+            panic!("{what} did not happen within {wait:?}; seen: {}", seen());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send(
+    producer: &common::rust_client::TransactionProducer<'_>,
+    topic: &str,
+    body: &str,
+) -> String {
+    let (status, state) = producer
+        .send(message(topic, "TagTx", body, body))
+        .unwrap_or_else(|error| panic!("transactional send of {body}: {error}"));
+    assert_eq!(status, "SendOk", "half message {body}");
+    state
+}
+
+#[test]
+fn commit_is_delivered_once_rollback_never_and_unknown_is_resolved_by_check_back() {
+    let test = "transaction_commit_rollback_check";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(&namesrv, test, BROKER_CONFIG);
+    let client = RustClient::new(test);
+    let topic = unique("TxTopic");
+    let decider = Arc::new(Decider::default());
+    let producer =
+        client.start_transaction_producer(&namesrv.addr, &unique("tx_producer"), decider.clone());
+    let consumer = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&unique("tx_consumer"), &topic),
+    );
+    let started = Instant::now();
+    assert_eq!(send(&producer, &topic, "commit-1"), "Some(CommitMessage)");
+    assert_eq!(
+        send(&producer, &topic, "rollback-1"),
+        "Some(RollbackMessage)"
+    );
+    assert_eq!(send(&producer, &topic, "unknown-commit-1"), "Some(Unknown)");
+    assert_eq!(
+        send(&producer, &topic, "unknown-rollback-1"),
+        "Some(Unknown)"
+    );
+    assert_eq!(send(&producer, &topic, "never-1"), "Some(Unknown)");
+    let delivered = || body_counts(&consumer.received());
+    wait_for(
+        "delivery of the commit and the check-back commit",
+        RECEIVE_WAIT,
+        || {
+            let counts = delivered();
+            counts.contains_key("commit-1") && counts.contains_key("unknown-commit-1")
+        },
+        || format!("{:?} {:?}", delivered(), broker.log_tail()),
+    );
+    let resolved_after = started.elapsed();
+    wait_for(
+        "the check-back of the unknown rollback",
+        RECEIVE_WAIT,
+        || decider.checks("unknown-rollback-1") >= 1,
+        || format!("{:?}", decider.checks.lock().unwrap()),
+    );
+    assert!(
+        resolved_after >= Duration::from_secs(1),
+        "an UNKNOWN transaction was resolved after {resolved_after:?}, before transactionTimeOut"
+    );
+    std::thread::sleep(QUIET_WAIT);
+    let counts = delivered();
+    let expected: BTreeMap<String, usize> = [
+        ("commit-1".to_owned(), 1),
+        ("unknown-commit-1".to_owned(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts, expected, "every commit exactly once, no rollback");
+    // Decided transactions are never checked; resolved ones are not checked again.
+    assert_eq!(decider.checks("commit-1") + decider.checks("rollback-1"), 0);
+    let checks_then = (
+        decider.checks("unknown-commit-1"),
+        decider.checks("unknown-rollback-1"),
+    );
+    assert!(checks_then.0 >= 1 && checks_then.1 >= 1, "{checks_then:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        (
+            decider.checks("unknown-commit-1"),
+            decider.checks("unknown-rollback-1")
+        ),
+        checks_then,
+        "a resolved transaction was checked again"
+    );
+    // Checked transactionCheckMax (3) times, then discarded: never checked again.
+    wait_for(
+        "three checks of a transaction that stays UNKNOWN",
+        RECEIVE_WAIT,
+        || decider.checks("never-1") >= 3,
+        || format!("{:?}", decider.checks.lock().unwrap()),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        decider.checks("never-1"),
+        3,
+        "checks past transactionCheckMax"
+    );
+    assert!(
+        !body_counts(&consumer.received()).contains_key("never-1"),
+        "a discarded half message was delivered"
+    );
+    let received = consumer.received();
+    let commit = received.iter().find(|m| m.text() == "commit-1").unwrap();
+    assert_eq!(commit.topic, topic);
+    assert!(
+        commit.uniq_key.is_some(),
+        "the committed message keeps its id"
+    );
+    drop(consumer);
+    drop(producer);
+    drop(broker);
+}
+
+#[test]
+fn kill_9_before_and_after_the_decision_keeps_every_commit_exactly_once() {
+    let test = "transaction_kill_9";
+    let namesrv = Namesrv::start(test, &[]);
+    let mut broker = Broker::start_with(&namesrv, test, CRASH_BROKER_CONFIG);
+    let client = RustClient::new(test);
+    let topic = unique("TxCrash");
+    let decider = Arc::new(Decider::default());
+    let producer = client.start_transaction_producer(
+        &namesrv.addr,
+        &unique("tx_crash_producer"),
+        decider.clone(),
+    );
+    // Half messages whose producer cannot decide yet; the broker checks them back (and
+    // re-appends them) at least once before it is killed.
+    assert_eq!(send(&producer, &topic, "held-commit-1"), "Some(Unknown)");
+    assert_eq!(send(&producer, &topic, "held-rollback-1"), "Some(Unknown)");
+    wait_for(
+        "a check-back before the crash",
+        RECEIVE_WAIT,
+        || decider.checks("held-commit-1") >= 1 && decider.checks("held-rollback-1") >= 1,
+        || {
+            format!(
+                "{:?}\n{}",
+                decider.checks.lock().unwrap(),
+                broker.log_tail()
+            )
+        },
+    );
+    broker.kill();
+    broker.restart();
+    // The producer's decision is known now; the restarted broker must ask again.
+    decider.release.store(true, Ordering::SeqCst);
+    let first = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&unique("tx_crash_first"), &topic),
+    );
+    assert_eq!(
+        send(&producer, &topic, "commit-after-restart"),
+        "Some(CommitMessage)"
+    );
+    wait_for(
+        "the check-back commit after kill -9",
+        RECEIVE_WAIT,
+        || {
+            let counts = body_counts(&first.received());
+            counts.contains_key("held-commit-1") && counts.contains_key("commit-after-restart")
+        },
+        || {
+            format!(
+                "{:?}\n{}",
+                body_counts(&first.received()),
+                broker.log_tail()
+            )
+        },
+    );
+    drop(first);
+    // Kill -9 right after the commits: the decisions must survive.
+    broker.kill();
+    broker.restart();
+    // The rebuilt broker knows both were decided: neither is checked again, even once the
+    // producer's heartbeat (every 10 s) tells the broker where to ask.
+    let checks_before = (
+        decider.checks("held-commit-1"),
+        decider.checks("held-rollback-1"),
+    );
+    std::thread::sleep(HEARTBEAT_WAIT);
+    assert_eq!(
+        (
+            decider.checks("held-commit-1"),
+            decider.checks("held-rollback-1")
+        ),
+        checks_before,
+        "a decided transaction was checked again after a restart"
+    );
+    // A new group reads the topic from its first offset: what is stored, once each.
+    let verify = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&unique("tx_crash_verify"), &topic),
+    );
+    wait_for(
+        "the committed messages for a new group",
+        RECEIVE_WAIT,
+        || verify.count() >= 2,
+        || {
+            format!(
+                "{:?}\n{}",
+                body_counts(&verify.received()),
+                broker.log_tail()
+            )
+        },
+    );
+    std::thread::sleep(QUIET_WAIT);
+    let expected: BTreeMap<String, usize> = [
+        ("commit-after-restart".to_owned(), 1),
+        ("held-commit-1".to_owned(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(body_counts(&verify.received()), expected);
+    drop(verify);
+    drop(producer);
+    drop(broker);
+}
