@@ -35,6 +35,14 @@ connections close); graceful (the default) calls shutdown(): it persists offsets
 default here): with it off, the C++ push consumer's shutdown() segfaults before doing either.
 The JSON line is printed before shutdown in any case.
 
+transaction sends each of --bodies (comma separated) as a transactional message with the C++
+TransactionMQProducer (CreateTransactionProducer / SendMessageTransaction, exported by
+librocketmq.so but not wrapped by the Python package). The local transaction answers COMMIT
+for bodies starting "commit-", ROLLBACK for "rollback-", UNKNOWN otherwise; a check-back
+answers COMMIT when the body contains "commit-", else ROLLBACK. It stays --linger-seconds to
+answer check-backs, then prints {"sent": [{"id", "status", "msg_id", "offset"}], "checks":
+{body: count}}.
+
 pull prints {"received": [...]} with every message of every queue from offset 0, read with
 the pull consumer (PullConsumer.pull, no offsets stored on the broker).
 
@@ -274,6 +282,67 @@ def produce(args):
     return 0
 
 
+# CTransactionStatus (CCommon.h) and the transaction callbacks (CProducer.h).
+E_COMMIT_TRANSACTION, E_ROLLBACK_TRANSACTION, E_UNKNOWN_TRANSACTION = 0, 1, 2
+TRANSACTION_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p)
+
+
+def transaction(args):
+    dll.CreateTransactionProducer.argtypes = [ctypes.c_char_p, TRANSACTION_CALLBACK,
+                                              ctypes.c_void_p]
+    dll.CreateTransactionProducer.restype = ctypes.c_void_p
+    dll.SendMessageTransaction.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                           TRANSACTION_CALLBACK, ctypes.c_void_p,
+                                           ctypes.POINTER(_CSendResult)]
+    dll.SendMessageTransaction.restype = ctypes.c_int
+    checks = {}
+    lock = threading.Lock()
+
+    def check(_producer, msg_ext, _data):
+        body = (dll.GetMessageBody(msg_ext) or b"").decode("utf-8", "replace")
+        with lock:
+            checks[body] = checks.get(body, 0) + 1
+        return E_COMMIT_TRANSACTION if "commit-" in body else E_ROLLBACK_TRANSACTION
+
+    # The executor runs inside SendMessageTransaction, on this thread: it decides the
+    # message being sent.
+    current = [E_UNKNOWN_TRANSACTION]
+
+    def execute(_producer, _msg, _data):
+        return current[0]
+
+    checker, executor = TRANSACTION_CALLBACK(check), TRANSACTION_CALLBACK(execute)
+    handle = dll.CreateTransactionProducer(args.group.encode("utf-8"), checker, None)
+    ffi_check(dll.SetProducerLogPath(handle, os.path.join(log_dir(args), "producer.log")
+                                     .encode("utf-8")))
+    ffi_check(dll.SetProducerNameServerAddress(handle, args.namesrv.encode("utf-8")))
+    ffi_check(dll.SetProducerSendMsgTimeout(handle, args.timeout_ms))
+    ffi_check(dll.StartProducer(handle))
+    sent = []
+    for body in [b for b in args.bodies.split(",") if b]:
+        current[0] = (E_COMMIT_TRANSACTION if body.startswith("commit-") else
+                      E_ROLLBACK_TRANSACTION if body.startswith("rollback-") else
+                      E_UNKNOWN_TRANSACTION)
+        msg = Message(args.topic)
+        msg.set_tags("TagTx")
+        msg.set_keys(body)
+        msg.set_body(body)
+        result = _CSendResult()
+        try:
+            ffi_check(dll.SendMessageTransaction(handle, msg, executor, None,
+                                                 ctypes.pointer(result)))
+            sent.append({"id": body, "status": SendStatus(result.sendStatus).name,
+                         "msg_id": result.msgId.decode("utf-8"), "offset": result.offset})
+        except Exception as exc:  # Reported, so the test shows what the client said.
+            sent.append({"id": body, "error": str(exc)})
+    time.sleep(args.linger_seconds)
+    with lock:
+        print(json.dumps({"sent": sent, "checks": dict(checks)}), flush=True)
+    dll.ShutdownProducer(handle)
+    return 0
+
+
 def describe(msg):
     """A received message as one JSON object. Padded bodies are reported by their id, with
     their size and whether the pad arrived intact."""
@@ -428,6 +497,13 @@ def main():
     c.add_argument("--fail-once", action="store_true",
                    help="answer RECONSUME_LATER to each message's first delivery")
 
+    t = sub.add_parser("transaction", parents=[common])
+    t.add_argument("--group", default="interop_cpp_tx_producer")
+    t.add_argument("--bodies", required=True, help="comma-separated message bodies")
+    t.add_argument("--timeout-ms", type=int, default=3000)
+    t.add_argument("--linger-seconds", type=float, default=5,
+                   help="stay connected this long to answer check-backs")
+
     pl = sub.add_parser("pull", parents=[common])
     pl.add_argument("--group", default="interop_cpp_pull")
     pl.add_argument("--expression", default="*")
@@ -436,7 +512,8 @@ def main():
     args = parser.parse_args()
     load_client(args)
     started = time.time()
-    status = {"produce": produce, "consume": consume, "pull": pull}[args.command](args)
+    status = {"produce": produce, "consume": consume, "pull": pull,
+              "transaction": transaction}[args.command](args)
     print("cpp_client %s finished in %.1fs" % (args.command, time.time() - started),
           file=sys.stderr)
     # The C++ client keeps native threads around after shutdown; don't wait on them.

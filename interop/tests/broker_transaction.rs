@@ -37,9 +37,9 @@ const BROKER_CONFIG: &[(&str, &str)] = &[
     ("transactionCheckMax", "3"),
 ];
 
-/// Across restarts the producer may be unknown to the broker until its next heartbeat
-/// (10 s): enough checks that nothing is discarded meanwhile.
-const CRASH_BROKER_CONFIG: &[(&str, &str)] = &[
+/// Across restarts (and for a just-started C++ producer) the broker may not know the
+/// producer until its next heartbeat: enough checks that nothing is discarded meanwhile.
+const PATIENT_BROKER_CONFIG: &[(&str, &str)] = &[
     ("transactionCheckInterval", "300"),
     ("transactionTimeOut", "1000"),
     ("transactionCheckMax", "200"),
@@ -240,7 +240,7 @@ fn commit_is_delivered_once_rollback_never_and_unknown_is_resolved_by_check_back
 fn kill_9_before_and_after_the_decision_keeps_every_commit_exactly_once() {
     let test = "transaction_kill_9";
     let namesrv = Namesrv::start(test, &[]);
-    let mut broker = Broker::start_with(&namesrv, test, CRASH_BROKER_CONFIG);
+    let mut broker = Broker::start_with(&namesrv, test, PATIENT_BROKER_CONFIG);
     let client = RustClient::new(test);
     let topic = unique("TxCrash");
     let decider = Arc::new(Decider::default());
@@ -338,5 +338,74 @@ fn kill_9_before_and_after_the_decision_keeps_every_commit_exactly_once() {
     assert_eq!(body_counts(&verify.received()), expected);
     drop(verify);
     drop(producer);
+    drop(broker);
+}
+
+/// The Apache C++ client 2.1's TransactionMQProducer (librocketmq.so, driven through
+/// interop/python/cpp_client.py): its half messages, END_TRANSACTION and check-back answers.
+#[test]
+fn cpp_transaction_producer_commits_once_and_answers_check_backs() {
+    let test = "transaction_cpp_producer";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(&namesrv, test, PATIENT_BROKER_CONFIG);
+    let client = RustClient::new(test);
+    let topic = unique("TxCpp");
+    let consumer = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&unique("tx_cpp_consumer"), &topic),
+    );
+    let dir = std::env::temp_dir().join(unique("tx_cpp"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args: Vec<String> = [
+        "transaction",
+        "--namesrv",
+        &namesrv.addr,
+        "--topic",
+        &topic,
+        "--log-dir",
+        &dir.display().to_string(),
+        "--group",
+        &unique("tx_cpp_producer"),
+        "--bodies",
+        "commit-c,rollback-c,unknown-commit-c,unknown-rollback-c",
+        "--linger-seconds",
+        "6",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    let output = ramjet_interop::python::run_script(
+        "cpp_client.py",
+        &args,
+        &dir,
+        Duration::from_secs(60),
+    );
+    assert!(output.status.success(), "{output}\n{}", broker.log_tail());
+    let json = output.json();
+    let sent = json["sent"].as_array().expect("sent entries");
+    assert_eq!(sent.len(), 4, "{output}");
+    for entry in sent {
+        assert_eq!(entry["status"], "OK", "{entry}\n{output}");
+    }
+    let checks = &json["checks"];
+    assert!(checks["unknown-commit-c"].as_u64().unwrap_or(0) >= 1, "{output}");
+    assert!(checks["unknown-rollback-c"].as_u64().unwrap_or(0) >= 1, "{output}");
+    assert_eq!(checks.get("commit-c"), None, "a decided transaction was checked");
+    wait_for(
+        "the C++ producer's commits",
+        RECEIVE_WAIT,
+        || consumer.count() >= 2,
+        || format!("{:?}\n{}", body_counts(&consumer.received()), broker.log_tail()),
+    );
+    std::thread::sleep(QUIET_WAIT);
+    let expected: BTreeMap<String, usize> = [
+        ("commit-c".to_owned(), 1),
+        ("unknown-commit-c".to_owned(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(body_counts(&consumer.received()), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(consumer);
     drop(broker);
 }

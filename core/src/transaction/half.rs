@@ -16,6 +16,7 @@ use crate::error::{BrokerError, BrokerResult};
 use crate::shard::BrokerShard;
 
 const TRANSACTION_TYPE_MASK: i32 = 3 << 2;
+const PROPERTY_TRANSACTION_ID: &str = "__transactionId__";
 
 /// Properties that would delay delivery. A transactional message is delivered when it is
 /// committed, never later (clients refuse to send such a message; the broker drops them).
@@ -80,11 +81,18 @@ fn make_half(record: &mut MessageRecord) -> String {
     // Stored as an ordinary message of the half topic, so the half queue gets its
     // ConsumeQueue unit; the commit sets the COMMIT type on the real message.
     record.sys_flag = (record.sys_flag & !TRANSACTION_TYPE_MASK) | TRANSACTION_NOT_TYPE;
-    record
+    let transaction_id = record
         .properties
         .get(PROPERTY_UNIQ_KEY)
         .unwrap_or_default()
-        .to_owned()
+        .to_owned();
+    if !transaction_id.is_empty() {
+        // 5.x brokers add it (`TransactionalMessageBridge.parseHalfMessageInner`).
+        record
+            .properties
+            .set(PROPERTY_TRANSACTION_ID, &transaction_id);
+    }
+    transaction_id
 }
 
 #[cfg(test)]
@@ -123,6 +131,7 @@ mod tests {
         assert_eq!(record.properties.get(PROPERTY_REAL_TOPIC), Some("T"));
         assert_eq!(record.properties.get(PROPERTY_REAL_QUEUE_ID), Some("3"));
         assert_eq!(record.properties.get("DELAY"), None);
+        assert_eq!(record.properties.get("__transactionId__"), Some("U1"));
         assert_eq!(transaction_type(record.sys_flag), TRANSACTION_NOT_TYPE);
         assert_eq!(record.sys_flag & 2, 2, "other flags stay");
         assert!(!is_prepared(&record) || record.properties.get("TRAN_MSG").is_some());
