@@ -374,12 +374,8 @@ fn cpp_transaction_producer_commits_once_and_answers_check_backs() {
     .iter()
     .map(|arg| arg.to_string())
     .collect();
-    let output = ramjet_interop::python::run_script(
-        "cpp_client.py",
-        &args,
-        &dir,
-        Duration::from_secs(60),
-    );
+    let output =
+        ramjet_interop::python::run_script("cpp_client.py", &args, &dir, Duration::from_secs(60));
     assert!(output.status.success(), "{output}\n{}", broker.log_tail());
     let json = output.json();
     let sent = json["sent"].as_array().expect("sent entries");
@@ -388,14 +384,30 @@ fn cpp_transaction_producer_commits_once_and_answers_check_backs() {
         assert_eq!(entry["status"], "OK", "{entry}\n{output}");
     }
     let checks = &json["checks"];
-    assert!(checks["unknown-commit-c"].as_u64().unwrap_or(0) >= 1, "{output}");
-    assert!(checks["unknown-rollback-c"].as_u64().unwrap_or(0) >= 1, "{output}");
-    assert_eq!(checks.get("commit-c"), None, "a decided transaction was checked");
+    assert!(
+        checks["unknown-commit-c"].as_u64().unwrap_or(0) >= 1,
+        "{output}"
+    );
+    assert!(
+        checks["unknown-rollback-c"].as_u64().unwrap_or(0) >= 1,
+        "{output}"
+    );
+    assert_eq!(
+        checks.get("commit-c"),
+        None,
+        "a decided transaction was checked"
+    );
     wait_for(
         "the C++ producer's commits",
         RECEIVE_WAIT,
         || consumer.count() >= 2,
-        || format!("{:?}\n{}", body_counts(&consumer.received()), broker.log_tail()),
+        || {
+            format!(
+                "{:?}\n{}",
+                body_counts(&consumer.received()),
+                broker.log_tail()
+            )
+        },
     );
     std::thread::sleep(QUIET_WAIT);
     let expected: BTreeMap<String, usize> = [

@@ -10,7 +10,8 @@ use ramjet_store::MessageRecord;
 
 use super::{
     HALF_QUEUE_ID, HALF_TOPIC, PROPERTY_REAL_QUEUE_ID, PROPERTY_REAL_TOPIC,
-    PROPERTY_TRANSACTION_PREPARED,
+    PROPERTY_TRANSACTION_CHECK_TIMES, PROPERTY_TRANSACTION_PREPARED,
+    PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET,
 };
 use crate::error::{BrokerError, BrokerResult};
 use crate::shard::BrokerShard;
@@ -25,6 +26,13 @@ const DELAY_PROPERTIES: &[&str] = &[
     "TIMER_DELIVER_MS",
     "TIMER_DELAY_SEC",
     "TIMER_DELAY_MS",
+];
+
+/// Properties only the broker writes on half messages: a producer that set them could
+/// make its half message pass for another transaction's copy, or skip its checks.
+const BROKER_OWNED: &[&str] = &[
+    PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET,
+    PROPERTY_TRANSACTION_CHECK_TIMES,
 ];
 
 /// Whether a send is a transaction's half message: the `TRAN_MSG` property (what Java's
@@ -75,7 +83,7 @@ fn make_half(record: &mut MessageRecord) -> String {
     record
         .properties
         .set(PROPERTY_REAL_QUEUE_ID, &real_queue_id.to_string());
-    for name in DELAY_PROPERTIES {
+    for name in DELAY_PROPERTIES.iter().chain(BROKER_OWNED) {
         record.properties.remove(name);
     }
     // Stored as an ordinary message of the half topic, so the half queue gets its
@@ -106,6 +114,9 @@ mod tests {
         properties.set(PROPERTY_UNIQ_KEY, "U1");
         properties.set("PGROUP", "pg");
         properties.set("DELAY", "3");
+        // Forged by the producer: would alias another transaction, or end its checks.
+        properties.set(PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, "0");
+        properties.set(PROPERTY_TRANSACTION_CHECK_TIMES, "99");
         MessageRecord {
             topic: "T".into(),
             queue_id: 3,
@@ -132,6 +143,16 @@ mod tests {
         assert_eq!(record.properties.get(PROPERTY_REAL_QUEUE_ID), Some("3"));
         assert_eq!(record.properties.get("DELAY"), None);
         assert_eq!(record.properties.get("__transactionId__"), Some("U1"));
+        assert_eq!(
+            record
+                .properties
+                .get(PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET),
+            None
+        );
+        assert_eq!(
+            record.properties.get(PROPERTY_TRANSACTION_CHECK_TIMES),
+            None
+        );
         assert_eq!(transaction_type(record.sys_flag), TRANSACTION_NOT_TYPE);
         assert_eq!(record.sys_flag & 2, 2, "other flags stay");
         assert!(!is_prepared(&record) || record.properties.get("TRAN_MSG").is_some());
