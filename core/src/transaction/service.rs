@@ -520,6 +520,7 @@ async fn check_pass(shard: &Rc<BrokerShard>) {
             continue;
         }
         let Some(half) = read_half(shard, copy).await else {
+            forget_expired(shard, origin, copy).await;
             continue;
         };
         let immunity = immunity_millis(
@@ -543,6 +544,27 @@ async fn check_pass(shard: &Rc<BrokerShard>) {
     };
     commit_offset(shard, HALF_TOPIC, half_offset).await;
     commit_offset(shard, OP_TOPIC, op_offset).await;
+}
+
+/// `needSkip`: a half message whose CommitLog file retention removed can never be
+/// committed; its transaction is closed with an op record so the offsets move on.
+async fn forget_expired(shard: &Rc<BrokerShard>, origin: u64, copy: HalfCopy) {
+    let (min_offset, _) = shard.owner().store().commit_log_bounds();
+    if copy.physical_offset >= min_offset {
+        return; // Unreadable for another reason; logged by read_half.
+    }
+    let claim = shard
+        .transactions()
+        .ledger
+        .borrow_mut()
+        .claim(origin, Decision::Discard);
+    if let Claim::Won(copy) = claim {
+        tracing::warn!(
+            origin,
+            "a half message outlived its CommitLog file (fileReservedTime); transaction closed"
+        );
+        write_op(shard, copy.queue_offset, origin, Decision::Discard).await;
+    }
 }
 
 /// `resolveDiscardMsg`: checked too often; kept in TRANS_CHECK_MAX_TIME_TOPIC, decided.
