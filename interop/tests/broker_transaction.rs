@@ -21,7 +21,13 @@ use common::rust_client::{
     message, ConsumerOptions, ReceivedMessage, RustClient, TransactionDecider,
 };
 use ramjet_interop::servers::{Broker, Namesrv};
+use ramjet_interop::wire::RawConnection;
 use rocketmq_client_rust::LocalTransactionState;
+use serde_json::{Map, Value};
+
+const END_TRANSACTION: i32 = 37;
+const COMMIT: i32 = 8;
+const ROLLBACK: i32 = 12;
 
 const RECEIVE_WAIT: Duration = Duration::from_secs(30);
 /// How long to keep listening for a second delivery or a late rollback.
@@ -419,5 +425,111 @@ fn cpp_transaction_producer_commits_once_and_answers_check_backs() {
     assert_eq!(body_counts(&consumer.received()), expected);
     let _ = std::fs::remove_dir_all(&dir);
     drop(consumer);
+    drop(broker);
+}
+
+/// END_TRANSACTION sent by hand (two-way, so the answer can be read) next to the client's
+/// own: a late commit after the check-back's, duplicates, a contradicting rollback, and
+/// headers that name nothing.
+#[test]
+fn late_and_duplicate_end_transactions_never_deliver_twice() {
+    let test = "transaction_late_end";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(&namesrv, test, PATIENT_BROKER_CONFIG);
+    let client = RustClient::new(test);
+    let topic = unique("TxLate");
+    let group = unique("tx_late_producer");
+    let decider = Arc::new(Decider::default());
+    let producer = client.start_transaction_producer(&namesrv.addr, &group, decider.clone());
+    let consumer = client.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new(&unique("tx_late_consumer"), &topic),
+    );
+    let late = producer
+        .send_full(message(&topic, "TagTx", "k", "unknown-commit-late"))
+        .expect("half message");
+    let dup = producer
+        .send_full(message(&topic, "TagTx", "k", "commit-dup"))
+        .expect("half message");
+    wait_for(
+        "the check-back commit and the producer's commit",
+        RECEIVE_WAIT,
+        || consumer.count() >= 2,
+        || {
+            format!(
+                "{:?}\n{}",
+                body_counts(&consumer.received()),
+                broker.log_tail()
+            )
+        },
+    );
+    let mut wire = RawConnection::connect(broker.addr());
+    let end = |sent: &common::rust_client::TransactionSent, group: &str, state: i32| {
+        // offsetMsgId: IPv4 (8 hex), port (8 hex), CommitLog offset (16 hex).
+        let offset = u64::from_str_radix(&sent.offset_msg_id[16..32], 16).unwrap();
+        let mut fields = Map::new();
+        for (key, value) in [
+            ("producerGroup", group.to_owned()),
+            ("tranStateTableOffset", sent.queue_offset.to_string()),
+            ("commitLogOffset", offset.to_string()),
+            ("commitOrRollback", state.to_string()),
+            ("fromTransactionCheck", "false".to_owned()),
+            ("msgId", "x".to_owned()),
+        ] {
+            fields.insert(key.to_owned(), Value::String(value));
+        }
+        fields
+    };
+    // The producer's own commit arrives after the check-back committed: nothing more is
+    // stored. While the broker still remembers the decision it answers SUCCESS; once the
+    // half offset passed it, ILLEGAL_OPERATION (no longer pending); never a second commit.
+    let answer = wire.request(END_TRANSACTION, &end(&late, &group, COMMIT), b"");
+    assert!([0, 604].contains(&answer.code()), "{answer:?}");
+    for _ in 0..5 {
+        let answer = wire.request(END_TRANSACTION, &end(&dup, &group, COMMIT), b"");
+        assert!([0, 604].contains(&answer.code()), "{answer:?}");
+    }
+    let answer = wire.request(END_TRANSACTION, &end(&dup, &group, ROLLBACK), b"");
+    assert_eq!(answer.code(), 604, "{answer:?}");
+    let answer = wire.request(END_TRANSACTION, &end(&dup, "another_group", COMMIT), b"");
+    assert_eq!(answer.code(), 1, "{answer:?}");
+    assert_eq!(answer.remark(), Some("The producer group wrong"));
+    let mut nowhere = end(&dup, &group, COMMIT);
+    nowhere.insert("commitLogOffset".into(), Value::String("123456789".into()));
+    let answer = wire.request(END_TRANSACTION, &nowhere, b"");
+    assert_eq!(answer.code(), 1, "{answer:?}");
+    assert_eq!(
+        answer.remark(),
+        Some("Find prepared transaction message failed")
+    );
+    let mut wrong_offset = end(&dup, &group, COMMIT);
+    wrong_offset.insert("tranStateTableOffset".into(), Value::String("77".into()));
+    let answer = wire.request(END_TRANSACTION, &wrong_offset, b"");
+    assert_eq!(
+        answer.remark(),
+        Some("The transaction state table offset wrong")
+    );
+    let mut missing = end(&dup, &group, COMMIT);
+    missing.remove("commitLogOffset");
+    let answer = wire.request(END_TRANSACTION, &missing, b"");
+    assert_eq!(answer.code(), 1, "{answer:?}");
+    assert!(
+        answer.remark().unwrap_or("").contains("commitLogOffset"),
+        "{answer:?}"
+    );
+    let mut odd_state = end(&dup, &group, 5);
+    odd_state.insert("fromTransactionCheck".into(), Value::String("true".into()));
+    let answer = wire.request(END_TRANSACTION, &odd_state, b"");
+    assert_eq!(answer.code(), 29, "{answer:?}");
+    std::thread::sleep(QUIET_WAIT);
+    let expected: BTreeMap<String, usize> = [
+        ("commit-dup".to_owned(), 1),
+        ("unknown-commit-late".to_owned(), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(body_counts(&consumer.received()), expected);
+    drop(consumer);
+    drop(producer);
     drop(broker);
 }

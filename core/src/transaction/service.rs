@@ -137,7 +137,7 @@ pub async fn end_transaction(shard: &Rc<BrokerShard>, request: EndTransaction) -
         }
         Claim::Unknown => {
             return Err(BrokerError::IllegalOperation(format!(
-                "the transaction of half message {named} is no longer pending"
+                "the transaction of half message {named} is no longer pending (already resolved)"
             )))
         }
     };

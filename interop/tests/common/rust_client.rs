@@ -802,21 +802,43 @@ impl RustClient {
     }
 }
 
+/// What one transactional send returned.
+#[derive(Debug, Clone)]
+pub struct TransactionSent {
+    /// The send status (`SendOk`) and the local transaction state, as the client reports them.
+    pub status: String,
+    pub state: String,
+    /// The half message's offsetMsgId and its offset in the half queue: what END_TRANSACTION
+    /// quotes back.
+    pub offset_msg_id: String,
+    pub queue_offset: u64,
+}
+
 impl TransactionProducer<'_> {
     /// Sends a half message and runs the local transaction; returns the send status and
     /// the local state as the client reports them.
     pub fn send(&self, message: Message) -> Result<(String, String), String> {
+        self.send_full(message)
+            .map(|sent| (sent.status, sent.state))
+    }
+
+    pub fn send_full(&self, message: Message) -> Result<TransactionSent, String> {
         let producer = self.inner.as_ref().expect("producer lives until drop");
         let result = self
             .client
             .block_on(producer.send_message_in_transaction::<(), _>(message, None))
             .map_err(|error| error.to_string())?;
-        let status = result
-            .send_result
-            .as_ref()
-            .map(|r| format!("{:?}", r.send_status))
-            .unwrap_or_default();
-        Ok((status, format!("{:?}", result.local_transaction_state)))
+        let send = result.send_result.as_ref();
+        Ok(TransactionSent {
+            status: send
+                .map(|r| format!("{:?}", r.send_status))
+                .unwrap_or_default(),
+            state: format!("{:?}", result.local_transaction_state),
+            offset_msg_id: send
+                .and_then(|r| r.offset_msg_id.clone())
+                .unwrap_or_default(),
+            queue_offset: send.map(|r| r.queue_offset).unwrap_or_default(),
+        })
     }
 }
 
