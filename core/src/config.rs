@@ -49,6 +49,9 @@ pub struct BrokerConfig {
     /// Ramjet: sends queued per shard before new ones get SYSTEM_BUSY.
     pub send_queue_capacity: usize,
     pub frame_bytes_max: usize,
+    /// Timer messages: timerWheelEnable, timerMaxDelaySec, timerPrecisionMs,
+    /// timerFlushIntervalMs (docs/timer.md).
+    pub timer: crate::timer::TimerConfig,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
 }
@@ -74,6 +77,8 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "sendQueueCapacity",
     "namesrvAddr",
     "compressedRegister",
+    "timerWheelEnable",
+    "timerMaxDelaySec",
 ];
 
 /// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
@@ -115,7 +120,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "duplicationEnable",
     "enableDLegerCommitLog",
     "enableControllerMode",
-    "timerWheelEnable",
     "autoMessageVersionOnTopicLen",
     "enableConsumeQueueExt",
     "registerBrokerTimeoutMills",
@@ -190,6 +194,7 @@ impl Default for BrokerConfig {
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
+            timer: crate::timer::TimerConfig::default(),
             config_file: None,
         }
     }
@@ -302,6 +307,21 @@ impl BrokerConfig {
             "maxHashSlotNum" => store.max_hash_slot_num = parse(key, value)?,
             "maxIndexNum" => store.max_index_num = parse(key, value)?,
             "maxMsgsNumBatch" => store.max_msgs_num_batch = parse(key, value)?,
+            "timerWheelEnable" => self.timer.wheel_enable = parse_bool(key, value)?,
+            "timerMaxDelaySec" => {
+                let sec: i32 = parse(key, value)?;
+                if sec <= 0 {
+                    return Err(bad(key, value, "a positive number of seconds"));
+                }
+                self.timer.max_delay_sec = i64::from(sec);
+            }
+            "timerPrecisionMs" => {
+                self.timer.precision_ms = crate::timer::snap_precision_ms(parse(key, value)?)
+            }
+            "timerFlushIntervalMs" => {
+                let ms: u64 = parse(key, value)?;
+                self.timer.flush_interval_ms = ms.max(1);
+            }
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
@@ -498,6 +518,13 @@ impl BrokerConfig {
             ("messageIndexEnable", store.message_index_enable.to_string()),
             ("shardCount", self.shard_count.to_string()),
             ("sendQueueCapacity", self.send_queue_capacity.to_string()),
+            ("timerWheelEnable", self.timer.wheel_enable.to_string()),
+            ("timerMaxDelaySec", self.timer.max_delay_sec.to_string()),
+            ("timerPrecisionMs", self.timer.precision_ms.to_string()),
+            (
+                "timerFlushIntervalMs",
+                self.timer.flush_interval_ms.to_string(),
+            ),
         ]
     }
 }
