@@ -41,8 +41,8 @@ pub struct TimerBenchArgs {
     pub broker_pid: Option<u32>,
     #[arg(short = 't', long = "topic", default_value = "TimerBench")]
     pub topic: String,
-    /// Queues of the topic (auto-created from TBW102 with this many).
-    #[arg(long = "queues", default_value_t = 8)]
+    /// Queues of the topic (auto-creation from TBW102 makes 4).
+    #[arg(long = "queues", default_value_t = 4)]
     pub queues: i32,
     #[arg(short = 'w', long = "threads", default_value_t = 16)]
     pub threads: usize,
