@@ -132,17 +132,19 @@ impl TimerService {
         self.load().await;
         self.wheel.advance(now_ms(), &mut self.fired);
         let fired = std::mem::take(&mut self.fired);
-        for chunk in fired.chunks(DELIVERY_CONCURRENCY) {
-            let tasks: Vec<_> = chunk
-                .iter()
-                .map(|entry| glommio::spawn_local(deliver(self.shard.clone(), *entry)))
-                .collect();
-            for (task, entry) in tasks.into_iter().zip(chunk) {
-                if !task.await {
-                    return None;
-                }
-                let offset = self.pending.offset_of(entry.queue_offset_low);
-                self.pending.mark_done(offset);
+        // A sliding window of deliveries: a slow one holds up only its own place.
+        let mut in_flight = std::collections::VecDeque::with_capacity(DELIVERY_CONCURRENCY);
+        for entry in &fired {
+            if in_flight.len() == DELIVERY_CONCURRENCY && !self.finish_oldest(&mut in_flight).await
+            {
+                return None;
+            }
+            let task = glommio::spawn_local(deliver(self.shard.clone(), *entry));
+            in_flight.push_back((task, entry.queue_offset_low));
+        }
+        while !in_flight.is_empty() {
+            if !self.finish_oldest(&mut in_flight).await {
+                return None;
             }
         }
         self.fired = fired;
@@ -152,6 +154,23 @@ impl TimerService {
             loaded_offset: self.pending.loaded(),
             delivered_up_to_ms: self.wheel.fired_up_to_ms(),
         })
+    }
+
+    /// Waits for the oldest delivery in flight and marks its unit done; `false` when
+    /// shutdown stopped it.
+    async fn finish_oldest(
+        &mut self,
+        in_flight: &mut std::collections::VecDeque<(glommio::Task<bool>, u32)>,
+    ) -> bool {
+        let Some((task, queue_offset_low)) = in_flight.pop_front() else {
+            return true;
+        };
+        if !task.await {
+            return false;
+        }
+        let offset = self.pending.offset_of(queue_offset_low);
+        self.pending.mark_done(offset);
+        true
     }
 
     /// Reads new timer-queue units into the wheel.
