@@ -156,6 +156,7 @@ async fn shard_main(
     }
     glommio::spawn_local(flush_loop(shard.clone())).detach();
     glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
+    glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
     let addrs = [config.listen_port, config.listen_port - 2].map(|port| {
         let text = format!("{}:{port}", config.bind_address);
         text.parse::<SocketAddr>().unwrap_or_else(|_| {

@@ -57,6 +57,9 @@ pub struct BrokerConfig {
     /// Time between check-back passes.
     pub transaction_check_interval: Duration,
     pub frame_bytes_max: usize,
+    /// Timer messages: timerWheelEnable, timerMaxDelaySec, timerPrecisionMs,
+    /// timerFlushIntervalMs (docs/timer.md).
+    pub timer: crate::timer::TimerConfig,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
 }
@@ -86,6 +89,8 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "transactionTimeOut",
     "transactionCheckMax",
     "transactionCheckInterval",
+    "timerWheelEnable",
+    "timerMaxDelaySec",
 ];
 
 /// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
@@ -127,7 +132,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "duplicationEnable",
     "enableDLegerCommitLog",
     "enableControllerMode",
-    "timerWheelEnable",
     "autoMessageVersionOnTopicLen",
     "enableConsumeQueueExt",
     "registerBrokerTimeoutMills",
@@ -202,6 +206,7 @@ impl Default for BrokerConfig {
             transaction_check_max: 15,
             transaction_check_interval: Duration::from_millis(60_000),
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
+            timer: crate::timer::TimerConfig::default(),
             config_file: None,
         }
     }
@@ -314,6 +319,21 @@ impl BrokerConfig {
             "maxHashSlotNum" => store.max_hash_slot_num = parse(key, value)?,
             "maxIndexNum" => store.max_index_num = parse(key, value)?,
             "maxMsgsNumBatch" => store.max_msgs_num_batch = parse(key, value)?,
+            "timerWheelEnable" => self.timer.wheel_enable = parse_bool(key, value)?,
+            "timerMaxDelaySec" => {
+                let sec: i32 = parse(key, value)?;
+                if sec <= 0 {
+                    return Err(bad(key, value, "a positive number of seconds"));
+                }
+                self.timer.max_delay_sec = i64::from(sec);
+            }
+            "timerPrecisionMs" => {
+                self.timer.precision_ms = crate::timer::snap_precision_ms(parse(key, value)?)
+            }
+            "timerFlushIntervalMs" => {
+                let ms: u64 = parse(key, value)?;
+                self.timer.flush_interval_ms = ms.max(1);
+            }
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
@@ -532,6 +552,13 @@ impl BrokerConfig {
             (
                 "transactionCheckInterval",
                 self.transaction_check_interval.as_millis().to_string(),
+            ),
+            ("timerWheelEnable", self.timer.wheel_enable.to_string()),
+            ("timerMaxDelaySec", self.timer.max_delay_sec.to_string()),
+            ("timerPrecisionMs", self.timer.precision_ms.to_string()),
+            (
+                "timerFlushIntervalMs",
+                self.timer.flush_interval_ms.to_string(),
             ),
         ]
     }

@@ -36,6 +36,7 @@ pub mod shutdown;
 pub mod snapshot;
 pub mod stats;
 pub mod subscription_group_manager;
+pub mod timer;
 pub mod topic_config_manager;
 pub mod topic_validator;
 pub mod transaction;

@@ -63,12 +63,15 @@ pub async fn process(
     // A prepared message becomes a half message (before any delay or timer hook: it is
     // never delayed); the put goes where the hooks left the records.
     let transaction_id = transaction::divert_half_message(shard, &mut records, batch)?;
-    let put = PutRequest {
+    let mut put = PutRequest {
         topic: records[0].topic.clone(),
         queue_id: records[0].queue_id,
         records,
         batch,
     };
+    if transaction_id.is_none() {
+        crate::timer::divert_on_send(&config, &mut put)?;
+    }
     let ok = put_on_owner(shard, put).await?;
     Ok(response_for(request, shard, &ok, queue_id, transaction_id))
 }
