@@ -32,6 +32,10 @@ pub struct BrokerConfig {
     pub broker_topic_enable: bool,
     pub broker_permission: i32,
     pub long_polling_enable: bool,
+    /// `enablePropertyFilter`: serve SQL92 subscriptions (docs/sql-filter.md). Off by
+    /// default, as in RocketMQ; when off, SQL92 pulls and CHECK_CLIENT_CONFIG get
+    /// SYSTEM_ERROR "The broker does not support consumer to filter message by SQL92".
+    pub enable_property_filter: bool,
     pub short_polling_time: Duration,
     pub notify_consumer_ids_changed_enable: bool,
     pub flush_consumer_offset_interval: Duration,
@@ -61,6 +65,7 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "autoCreateSubscriptionGroup",
     "defaultTopicQueueNums",
     "longPollingEnable",
+    "enablePropertyFilter",
     "shortPollingTimeMills",
     "notifyConsumerIdsChangedEnable",
     "flushConsumerOffsetInterval",
@@ -127,7 +132,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "transactionTimeOut",
     "transactionCheckMax",
     "transactionCheckInterval",
-    "enablePropertyFilter",
     "filterSupportRetry",
     "traceTopicEnable",
     "msgTraceTopicName",
@@ -171,6 +175,7 @@ impl Default for BrokerConfig {
             broker_topic_enable: true,
             broker_permission: 6,
             long_polling_enable: true,
+            enable_property_filter: false,
             short_polling_time: Duration::from_millis(1000),
             notify_consumer_ids_changed_enable: true,
             flush_consumer_offset_interval: Duration::from_millis(5000),
@@ -248,6 +253,7 @@ impl BrokerConfig {
             "brokerTopicEnable" => self.broker_topic_enable = parse_bool(key, value)?,
             "brokerPermission" => self.broker_permission = parse(key, value)?,
             "longPollingEnable" => self.long_polling_enable = parse_bool(key, value)?,
+            "enablePropertyFilter" => self.enable_property_filter = parse_bool(key, value)?,
             "shortPollingTimeMills" => self.short_polling_time = millis(key, value)?,
             "notifyConsumerIdsChangedEnable" => {
                 self.notify_consumer_ids_changed_enable = parse_bool(key, value)?
@@ -437,6 +443,10 @@ impl BrokerConfig {
             ),
             ("brokerPermission", self.broker_permission.to_string()),
             ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "enablePropertyFilter",
+                self.enable_property_filter.to_string(),
+            ),
             (
                 "shortPollingTimeMills",
                 self.short_polling_time.as_millis().to_string(),
