@@ -487,7 +487,9 @@ async fn pull_queue(
                 // The subscription is refused (a bad expression, or SQL92 switched off):
                 // every further pull would be too.
                 let remark = answer.remark.clone().unwrap_or_default();
-                tally.borrow_mut().error(&plan, format!("code {code}: {remark}"));
+                tally
+                    .borrow_mut()
+                    .error(&plan, format!("code {code}: {remark}"));
                 plan.stopped.store(true, Ordering::Relaxed);
                 break;
             }

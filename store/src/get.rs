@@ -72,6 +72,9 @@ pub struct GetRequest<'a> {
     pub zero_copy: bool,
 }
 
+/// A record-level filter: sees a record's PROPERTIES field, answers whether to serve it.
+pub type RecordFilter<'a> = dyn Fn(&[u8]) -> bool + 'a;
+
 pub struct QueryResult {
     pub messages: Vec<Vec<u8>>,
     pub index_last_update_timestamp: i64,
@@ -92,7 +95,7 @@ impl<S: Storage> MessageStore<S> {
     pub async fn get_filtered(
         &self,
         request: &GetRequest<'_>,
-        record_filter: Option<&dyn Fn(&[u8]) -> bool>,
+        record_filter: Option<&RecordFilter<'_>>,
     ) -> GetResult {
         let (min_offset, max_offset) = self.queue_bounds(request.topic, request.queue_id);
         let offset = request.queue_offset;

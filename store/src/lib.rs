@@ -41,7 +41,7 @@ pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
 pub use get::{
     record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData,
-    QueryResult,
+    QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
 pub use message_store::{MessageStore, PutOk, PutStatus};

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use ramjet_filter::RawProperties;
 use ramjet_net::code::response;
-use ramjet_store::{GetRequest, GetResult, MessageData};
+use ramjet_store::{GetRequest, GetResult, MessageData, RecordFilter};
 
 use super::QueueOwner;
 use crate::error::{BrokerError, BrokerResult};
@@ -68,7 +68,7 @@ impl QueueOwner {
         let selector = query.selector.as_deref();
         let sql =
             |properties: &[u8]| selector.is_some_and(|s| s.matches(&RawProperties(properties)));
-        let record_filter: Option<&dyn Fn(&[u8]) -> bool> = selector.map(|_| &sql as _);
+        let record_filter: Option<&RecordFilter<'_>> = selector.map(|_| &sql as _);
         self.store.get_filtered(&request, record_filter).await
     }
 
