@@ -2,7 +2,8 @@
 //!
 //! A pull consumer the way RocketMQ's are built: HEART_BEAT to each broker (so the broker
 //! knows the group), then one PULL_MESSAGE in flight per queue at a time, each carrying its
-//! own subscription (`*`) and committing the offset reached so far, following
+//! own subscription (`*`, a TAG expression with `--tag`, or an SQL92 expression with `--sql`,
+//! which the broker evaluates on every record's properties) and committing the offset reached so far, following
 //! `nextBeginOffset` from every answer (FOUND, NO_NEW_MSG, NO_MATCHED_MSG, OFFSET_MOVED).
 //! All queues pull at once, spread over `--connections` per broker on one glommio executor,
 //! so a topic with Q queues keeps Q pulls in flight. Queues start at offset 0 (`--from
@@ -75,6 +76,13 @@ pub struct ConsumeArgs {
     pub follow: bool,
     #[arg(long = "from", value_enum, default_value_t = StartFrom::First)]
     pub from: StartFrom,
+    /// Subscribe with this TAG expression (`TagA || TagB`) instead of `*`.
+    #[arg(long = "tag", conflicts_with = "sql")]
+    pub tag: Option<String>,
+    /// Subscribe with this SQL92 expression (`a BETWEEN 1 AND 3`, `TAGS = 'TagA'`); the
+    /// broker needs `enablePropertyFilter=true`.
+    #[arg(long = "sql")]
+    pub sql: Option<String>,
     /// maxMsgNums of each pull (brokers cap it, Java's at 32).
     #[arg(long = "pull-batch", default_value_t = 32)]
     pub pull_batch: i32,
@@ -169,11 +177,27 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
     }
     let drain = !args.follow;
     let suspend_ms = if drain { 0 } else { args.suspend_ms as i64 };
+    let subscription = match (&args.tag, &args.sql) {
+        (_, Some(sql)) => Subscription {
+            expression_type: "SQL92",
+            expression: sql.clone(),
+        },
+        (Some(tag), None) => Subscription {
+            expression_type: "TAG",
+            expression: tag.clone(),
+        },
+        (None, None) => Subscription {
+            expression_type: "TAG",
+            expression: "*".into(),
+        },
+    };
     println!(
-        "consume: {} group {} from {:?}, {} queues on {} broker(s), {} connection(s) per \
-         broker, pull batch {}, {}",
+        "consume: {} group {} ({} {}) from {:?}, {} queues on {} broker(s), {} connection(s) \
+         per broker, pull batch {}, {}",
         args.topic,
         args.group,
+        subscription.expression_type,
+        subscription.expression,
         args.from,
         queues.len(),
         broker_addrs(&queues).len(),
@@ -211,6 +235,7 @@ pub fn run(args: ConsumeArgs) -> Result<(), String> {
             suspend_ms,
             sub_version,
         },
+        subscription,
         serialize_type,
         timeout: Duration::from_millis(args.timeout_ms.max(1) + suspend_ms as u64),
         stop_at: args
@@ -285,8 +310,15 @@ fn print_report(report: &ConsumeReport, args: &ConsumeArgs) -> Result<(), String
     Ok(())
 }
 
+/// What every pull subscribes with (carried in the pull header).
+struct Subscription {
+    expression_type: &'static str,
+    expression: String,
+}
+
 struct ConsumePlan {
     pull: PullSpec,
+    subscription: Subscription,
     serialize_type: SerializeType,
     timeout: Duration,
     stop_at: Option<Instant>,
@@ -420,7 +452,10 @@ async fn pull_queue(
     tally: Rc<RefCell<Tally>>,
 ) {
     while !plan.done() {
-        let request = plan.pull.request(&queue, offset, plan.serialize_type);
+        let mut request = plan.pull.request(&queue, offset, plan.serialize_type);
+        let fields = request.ext_fields_mut();
+        fields.insert("subscription", plan.subscription.expression.as_str());
+        fields.insert("expressionType", plan.subscription.expression_type);
         let sent = Instant::now();
         let answer = match connection.invoke(request, plan.timeout).await {
             Ok(answer) => answer,
@@ -448,6 +483,16 @@ async fn pull_queue(
                     continue;
                 }
             },
+            code if refused(&answer) => {
+                // The subscription is refused (a bad expression, or SQL92 switched off):
+                // every further pull would be too.
+                let remark = answer.remark.clone().unwrap_or_default();
+                tally
+                    .borrow_mut()
+                    .error(&plan, format!("code {code}: {remark}"));
+                plan.stopped.store(true, Ordering::Relaxed);
+                break;
+            }
             code => {
                 tally.borrow_mut().error(&plan, format!("code {code}"));
                 glommio::timer::sleep(ERROR_BACKOFF).await;
@@ -484,6 +529,16 @@ async fn pull_queue(
             queue.queue_id
         ),
     }
+}
+
+/// A pull answer that refuses the subscription itself, so retrying is pointless.
+fn refused(answer: &ramjet_net::RemotingCommand) -> bool {
+    answer.code == response::SUBSCRIPTION_PARSE_FAILED
+        || (answer.code == response::SYSTEM_ERROR
+            && answer
+                .remark
+                .as_deref()
+                .is_some_and(|r| r.contains("does not support consumer to filter")))
 }
 
 /// Books one pull answer with a header (codes 0, 19, 20, 21) and returns the next offset.

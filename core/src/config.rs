@@ -32,6 +32,10 @@ pub struct BrokerConfig {
     pub broker_topic_enable: bool,
     pub broker_permission: i32,
     pub long_polling_enable: bool,
+    /// `enablePropertyFilter`: serve SQL92 subscriptions (docs/sql-filter.md). Off by
+    /// default, as in RocketMQ; when off, SQL92 pulls and CHECK_CLIENT_CONFIG get
+    /// SYSTEM_ERROR "The broker does not support consumer to filter message by SQL92".
+    pub enable_property_filter: bool,
     pub short_polling_time: Duration,
     pub notify_consumer_ids_changed_enable: bool,
     pub flush_consumer_offset_interval: Duration,
@@ -72,6 +76,7 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "autoCreateSubscriptionGroup",
     "defaultTopicQueueNums",
     "longPollingEnable",
+    "enablePropertyFilter",
     "shortPollingTimeMills",
     "notifyConsumerIdsChangedEnable",
     "flushConsumerOffsetInterval",
@@ -139,7 +144,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "maxTransferBytesOnMessageInDisk",
     "maxTransferCountOnMessageInDisk",
     "osPageCacheBusyTimeOutMills",
-    "enablePropertyFilter",
     "filterSupportRetry",
     "traceTopicEnable",
     "msgTraceTopicName",
@@ -183,6 +187,7 @@ impl Default for BrokerConfig {
             broker_topic_enable: true,
             broker_permission: 6,
             long_polling_enable: true,
+            enable_property_filter: false,
             short_polling_time: Duration::from_millis(1000),
             notify_consumer_ids_changed_enable: true,
             flush_consumer_offset_interval: Duration::from_millis(5000),
@@ -265,6 +270,7 @@ impl BrokerConfig {
             "brokerTopicEnable" => self.broker_topic_enable = parse_bool(key, value)?,
             "brokerPermission" => self.broker_permission = parse(key, value)?,
             "longPollingEnable" => self.long_polling_enable = parse_bool(key, value)?,
+            "enablePropertyFilter" => self.enable_property_filter = parse_bool(key, value)?,
             "shortPollingTimeMills" => self.short_polling_time = millis(key, value)?,
             "notifyConsumerIdsChangedEnable" => {
                 self.notify_consumer_ids_changed_enable = parse_bool(key, value)?
@@ -476,6 +482,10 @@ impl BrokerConfig {
             ),
             ("brokerPermission", self.broker_permission.to_string()),
             ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "enablePropertyFilter",
+                self.enable_property_filter.to_string(),
+            ),
             (
                 "shortPollingTimeMills",
                 self.short_polling_time.as_millis().to_string(),

@@ -28,6 +28,9 @@ pub enum BrokerError {
     SubscriptionNotExist(String),
     #[error("{0}")]
     SubscriptionNotLatest(String),
+    /// A subscription expression that does not compile (SQL92), or of an unknown type.
+    #[error("{0}")]
+    SubscriptionParseFailed(String),
     #[error("{0}")]
     MessageIllegal(String),
     #[error("{0}")]

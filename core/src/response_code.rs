@@ -16,6 +16,7 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::SubscriptionGroupNotExist(_) => response::SUBSCRIPTION_GROUP_NOT_EXIST,
         BrokerError::SubscriptionNotExist(_) => response::SUBSCRIPTION_NOT_EXIST,
         BrokerError::SubscriptionNotLatest(_) => response::SUBSCRIPTION_NOT_LATEST,
+        BrokerError::SubscriptionParseFailed(_) => response::SUBSCRIPTION_PARSE_FAILED,
         BrokerError::MessageIllegal(_) => response::MESSAGE_ILLEGAL,
         BrokerError::QueryNotFound(_) => response::QUERY_NOT_FOUND,
         BrokerError::ConsumerNotOnline(_) => response::CONSUMER_NOT_ONLINE,

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -116,6 +117,9 @@ pub struct PullQuery {
     pub max_count: usize,
     pub max_bytes: usize,
     pub filter: TagFilter,
+    /// A compiled SQL92 subscription, evaluated against each record's properties on the
+    /// owner after the tag filter (`isMatchedByCommitLog`). `None` for TAG subscriptions.
+    pub selector: Option<Arc<ramjet_filter::Selector>>,
     /// Commit this offset first (the pull's piggy-backed commit).
     pub commit_offset: Option<i64>,
     /// Park the pull this long when nothing is found (long polling); `None` answers at once.

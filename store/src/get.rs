@@ -4,6 +4,7 @@
 use crate::commit_log::RecordData;
 use crate::consume_queue::{CqUnit, CQ_UNIT_BYTES};
 use crate::message::record::store_timestamp_of;
+use crate::message::sys_flag::{BORNHOST_V6_FLAG, STOREHOSTADDRESS_V6_FLAG};
 use crate::message::{MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2};
 use crate::message_store::MessageStore;
 use crate::storage::{FileRange, Storage};
@@ -71,6 +72,9 @@ pub struct GetRequest<'a> {
     pub zero_copy: bool,
 }
 
+/// A record-level filter: sees a record's PROPERTIES field, answers whether to serve it.
+pub type RecordFilter<'a> = dyn Fn(&[u8]) -> bool + 'a;
+
 pub struct QueryResult {
     pub messages: Vec<Vec<u8>>,
     pub index_last_update_timestamp: i64,
@@ -80,6 +84,19 @@ pub struct QueryResult {
 impl<S: Storage> MessageStore<S> {
     /// `DefaultMessageStore.getMessage`.
     pub async fn get(&self, request: &GetRequest<'_>) -> GetResult {
+        self.get_filtered(request, None).await
+    }
+
+    /// `getMessage` with a `MessageFilter.isMatchedByCommitLog` step: `record_filter` sees
+    /// each candidate's PROPERTIES field (in place, undecoded) after the tag filter, and a
+    /// record it refuses is skipped like a tag mismatch: it counts toward neither
+    /// `max_count` nor `max_bytes`, and `next_begin_offset` moves past it. With a record
+    /// filter every record is read into memory (no zero-copy ranges), since it must be seen.
+    pub async fn get_filtered(
+        &self,
+        request: &GetRequest<'_>,
+        record_filter: Option<&RecordFilter<'_>>,
+    ) -> GetResult {
         let (min_offset, max_offset) = self.queue_bounds(request.topic, request.queue_id);
         let offset = request.queue_offset;
         let mut result = GetResult {
@@ -162,7 +179,7 @@ impl<S: Storage> MessageStore<S> {
                 continue;
             }
 
-            let data = if request.zero_copy {
+            let data = if request.zero_copy && record_filter.is_none() {
                 match commit_log.locate(physical_offset, size, true) {
                     Ok(RecordData::Memory(bytes)) => Some(MessageData::Bytes(bytes)),
                     Ok(RecordData::File(range)) if range.fd >= 0 => Some(MessageData::File(range)),
@@ -188,6 +205,12 @@ impl<S: Storage> MessageStore<S> {
                 if let Err(reason) = unit_matches_record(bytes, unit, queue_offset - 1) {
                     self.damaged_unit(request, &mut result, queue_offset - 1, unit, reason);
                     continue;
+                }
+                if let Some(filter) = record_filter {
+                    // A record whose fields do not add up has no properties to match.
+                    if !record_properties(bytes).is_some_and(filter) {
+                        continue;
+                    }
                 }
             }
             bytes_total += size;
@@ -360,6 +383,39 @@ impl<S: Storage> MessageStore<S> {
     }
 }
 
+/// The PROPERTIES field of an encoded message record, found by skipping the fields before
+/// it (their lengths come from SYSFLAG, BODYLENGTH and TOPICLENGTH); `None` when the
+/// declared lengths run past the record. Nothing is decoded or copied.
+pub fn record_properties(bytes: &[u8]) -> Option<&[u8]> {
+    let total = usize::try_from(i32::from_be_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+    let record = bytes.get(..total)?;
+    let i32_at = |at: usize| -> Option<i32> {
+        Some(i32::from_be_bytes(record.get(at..at + 4)?.try_into().ok()?))
+    };
+    let magic = i32_at(4)?;
+    let sys_flag = i32_at(36)?;
+    let host_len = |v6: bool| if v6 { 20 } else { 8 };
+    // 48 = through BORNTIMESTAMP; then BORNHOST, STORETIMESTAMP, STOREHOST,
+    // RECONSUMETIMES and PREPAREDTRANSACTIONOFFSET.
+    let mut at = 48
+        + host_len(sys_flag & BORNHOST_V6_FLAG != 0)
+        + 8
+        + host_len(sys_flag & STOREHOSTADDRESS_V6_FLAG != 0)
+        + 4
+        + 8;
+    let body_len = usize::try_from(i32_at(at)?).ok()?;
+    at = at.checked_add(4 + body_len)?;
+    let topic_len = if magic == MESSAGE_MAGIC_CODE_V1 {
+        usize::from(*record.get(at)?) + 1
+    } else {
+        usize::try_from(i16::from_be_bytes(record.get(at..at + 2)?.try_into().ok()?)).ok()? + 2
+    };
+    at = at.checked_add(topic_len)?;
+    let properties_len =
+        usize::try_from(i16::from_be_bytes(record.get(at..at + 2)?.try_into().ok()?)).ok()?;
+    record.get(at + 2..at + 2 + properties_len)
+}
+
 /// Checks the header of the record a unit points at: TOTALSIZE, MAGIC, QUEUEOFFSET and
 /// PHYSICALOFFSET (the fixed fields at bytes 0, 4, 20 and 28).
 fn unit_matches_record(bytes: &[u8], unit: CqUnit, queue_offset: u64) -> Result<(), String> {
@@ -382,4 +438,77 @@ fn unit_matches_record(bytes: &[u8], unit: CqUnit, queue_offset: u64) -> Result<
         return Err(format!("record QUEUEOFFSET is {}", field_i64(20)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::record::AppendStamp;
+    use crate::MessageRecord;
+
+    fn encoded(topic: &str, born: &str, store: &str, props: &[(&str, &str)]) -> Vec<u8> {
+        let record = MessageRecord {
+            topic: topic.to_owned(),
+            queue_id: 1,
+            flag: 0,
+            body: b"body bytes".to_vec(),
+            properties: props.iter().copied().collect(),
+            sys_flag: 0,
+            born_timestamp: 1,
+            born_host: born.parse().unwrap(),
+            store_host: store.parse().unwrap(),
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        };
+        let stamp = AppendStamp {
+            queue_offset: 0,
+            physical_offset: 0,
+            store_timestamp: 2,
+        };
+        record.prepare().unwrap().encode_to_vec(stamp)
+    }
+
+    #[test]
+    fn record_properties_finds_the_field_in_every_layout() {
+        let props = [("a", "1"), ("b", "x")];
+        let expected = b"a\x011\x02b\x01x\x02".as_slice();
+        let long_topic = "T".repeat(300); // past V1's one-byte topic length
+        for (topic, born, store) in [
+            ("TopicTest", "10.0.0.1:5000", "10.0.0.2:10911"),
+            ("TopicTest", "[::1]:5000", "10.0.0.2:10911"),
+            ("TopicTest", "10.0.0.1:5000", "[::2]:10911"),
+            (long_topic.as_str(), "[::1]:5000", "[::2]:10911"),
+        ] {
+            let mut bytes = encoded(topic, born, store, &props);
+            assert_eq!(
+                record_properties(&bytes),
+                Some(expected),
+                "{topic} {born} {store}"
+            );
+            // Followed by other bytes (a read may return more than one record).
+            bytes.extend_from_slice(&[0xAB; 64]);
+            assert_eq!(record_properties(&bytes), Some(expected));
+        }
+        let bytes = encoded("TopicTest", "10.0.0.1:5000", "10.0.0.2:10911", &[]);
+        assert_eq!(record_properties(&bytes), Some(b"".as_slice()));
+    }
+
+    #[test]
+    fn record_properties_refuses_lengths_past_the_record() {
+        let bytes = encoded(
+            "TopicTest",
+            "10.0.0.1:5000",
+            "10.0.0.2:10911",
+            &[("a", "1")],
+        );
+        for cut in 0..bytes.len() {
+            assert_eq!(record_properties(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut lying = bytes.clone();
+        let body_len_at = 48 + 8 + 8 + 8 + 4 + 8;
+        lying[body_len_at..body_len_at + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(record_properties(&lying), None);
+        lying[body_len_at..body_len_at + 4].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(record_properties(&lying), None);
+    }
 }

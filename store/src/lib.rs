@@ -40,7 +40,8 @@ mod sync;
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
 pub use get::{
-    DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData, QueryResult,
+    record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData,
+    QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
 pub use message_store::{MessageStore, PutOk, PutStatus};

@@ -17,6 +17,7 @@ use ramjet_net::header::{
 use ramjet_net::RemotingCommand;
 
 use crate::error::{BrokerError, BrokerResult};
+use crate::processor::pull::subscription_selector;
 use crate::response_code::success;
 use crate::shard::BrokerShard;
 use crate::shard_request::{LeaderReply, LeaderRequest, Origin, QueueName};
@@ -31,6 +32,7 @@ pub async fn process(
         request::HEART_BEAT => {
             let data = HeartbeatData::decode(&request.body)
                 .map_err(|e| BrokerError::BadBody(format!("bad heartbeat body: {e}")))?;
+            check_sql_subscriptions(shard, &data)?;
             let heartbeat = LeaderRequest::Heartbeat {
                 data,
                 origin: origin.clone(),
@@ -111,25 +113,63 @@ pub async fn process(
             let body = LockBatchResponseBody { lock_ok_mq_set };
             Ok(success(request).with_body(body.encode()))
         }
-        request::CHECK_CLIENT_CONFIG => check_client_config(request),
+        request::CHECK_CLIENT_CONFIG => check_client_config(shard, request),
         other => Err(BrokerError::Internal(format!(
             "code {other} is not a client code"
         ))),
     }
 }
 
-/// Only TAG subscriptions are served; SQL92 needs property filtering, not built yet.
-fn check_client_config(request: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-    let body = ramjet_net::body::fastjson::parse(&request.body).unwrap_or_default();
-    let expression_type = body
-        .pointer("/subscriptionData/expressionType")
-        .and_then(|v| v.as_str())
-        .unwrap_or("TAG");
-    if expression_type.eq_ignore_ascii_case("TAG") {
-        Ok(success(request))
-    } else {
-        Err(BrokerError::FeatureOff(
-            "The broker does not support consumer to filter message by SQL92".into(),
-        ))
+/// With `enablePropertyFilter`, a heartbeat whose SQL92 subscription does not compile is
+/// refused (SUBSCRIPTION_PARSE_FAILED naming the group, topic and error) before anything
+/// is registered: answering SUCCESS would promise a subscription the broker cannot serve.
+/// (Java registers it and only its pulls fail.) With the filter off the heartbeat is
+/// accepted as in Java, and the pulls get SYSTEM_ERROR.
+fn check_sql_subscriptions(shard: &BrokerShard, data: &HeartbeatData) -> BrokerResult<()> {
+    let config = shard.config();
+    if !config.enable_property_filter {
+        return Ok(());
     }
+    for consumer in &data.consumers {
+        for subscription in &consumer.subscriptions {
+            let selector = subscription_selector(
+                &config,
+                &subscription.expression_type,
+                &subscription.sub_string,
+            );
+            if let Err(BrokerError::SubscriptionParseFailed(reason)) = selector {
+                return Err(BrokerError::SubscriptionParseFailed(format!(
+                    "consumer group {} topic {}: {reason}",
+                    consumer.group_name, subscription.topic
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ClientManageProcessor.checkClientConfig`: the Java consumer asks at start whether its
+/// SQL92 subscription will be served. TAG (or no subscription): SUCCESS; property filter
+/// off: SYSTEM_ERROR; an expression that does not compile: SUBSCRIPTION_PARSE_FAILED with
+/// the parse error.
+fn check_client_config(
+    shard: &BrokerShard,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    if request.body.is_empty() {
+        return Ok(success(request));
+    }
+    let body = ramjet_net::body::fastjson::parse(&request.body)
+        .map_err(|e| BrokerError::BadBody(format!("bad CHECK_CLIENT_CONFIG body: {e}")))?;
+    let Some(subscription) = body.get("subscriptionData").filter(|v| !v.is_null()) else {
+        return Ok(success(request));
+    };
+    let field = |name: &str| {
+        subscription
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    };
+    subscription_selector(&shard.config(), field("expressionType"), field("subString"))?;
+    Ok(success(request))
 }

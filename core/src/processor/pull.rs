@@ -3,13 +3,17 @@
 //! metadata snapshot; the read and the long-polling hold run on the queue's owner.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ramjet_filter::Selector;
 
 use ramjet_net::body::heartbeat::SubscriptionData;
 use ramjet_net::body::perm;
 use ramjet_net::header::{CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use ramjet_net::RemotingCommand;
 
+use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BrokerResult};
 use crate::placement::owner_shard;
 use crate::response_code::{for_get, get_status_name};
@@ -27,7 +31,7 @@ pub async fn process(
 ) -> BrokerResult<RemotingCommand> {
     let header =
         PullMessageRequestHeader::decode(request.fields()).map_err(BrokerError::bad_header)?;
-    let subscription = check(shard, &header)?;
+    let (subscription, selector) = check(shard, &header)?;
     let config = shard.config();
     let hold = (header.sys_flag & FLAG_SUSPEND != 0).then(|| {
         if config.long_polling_enable {
@@ -51,10 +55,13 @@ pub async fn process(
         queue_offset: header.queue_offset.max(0) as u64,
         max_count,
         max_bytes,
+        // An SQL92 subscription has no tag codes: every unit passes to the selector
+        // (Java's isMatchedByConsumeQueue answers true without a bloom filter).
         filter: TagFilter {
-            match_all: subscription.matches_all(),
+            match_all: selector.is_some() || subscription.matches_all(),
             codes: subscription.code_set,
         },
+        selector,
         commit_offset: (header.sys_flag & FLAG_COMMIT_OFFSET != 0).then_some(header.commit_offset),
         hold,
     };
@@ -77,8 +84,12 @@ pub async fn process(
     Ok(response)
 }
 
-/// The checks that come before reading (broker, group, topic, queue, subscription).
-fn check(shard: &BrokerShard, header: &PullMessageRequestHeader) -> BrokerResult<SubscriptionData> {
+/// The checks that come before reading (broker, group, topic, queue, subscription), and
+/// the subscription's compiled SQL92 selector if it has one.
+fn check(
+    shard: &BrokerShard,
+    header: &PullMessageRequestHeader,
+) -> BrokerResult<(SubscriptionData, Option<Arc<Selector>>)> {
     let config = shard.config();
     if config.broker_permission & perm::READ == 0 {
         return Err(BrokerError::NoPermission(format!(
@@ -121,29 +132,74 @@ fn check(shard: &BrokerShard, header: &PullMessageRequestHeader) -> BrokerResult
             header.queue_id, header.topic, topic.read_queue_nums
         )));
     }
-    let expression_type = header.expression_type.as_deref().unwrap_or("TAG");
-    if !expression_type.eq_ignore_ascii_case("TAG") {
-        return Err(BrokerError::FeatureOff(
-            "The broker does not support consumer to filter message by SQL92".into(),
-        ));
-    }
-    if header.sys_flag & FLAG_SUBSCRIPTION != 0 {
+    let data = if header.sys_flag & FLAG_SUBSCRIPTION != 0 {
+        let expression_type = header.expression_type.as_deref().unwrap_or("TAG");
         let sub_string = header.subscription.as_deref().unwrap_or("*");
         let mut data = SubscriptionData::build(&header.topic, sub_string, expression_type);
         data.sub_version = header.sub_version;
-        return Ok(data);
-    }
-    let Some(data) = snapshot.subscription(&header.consumer_group, &header.topic) else {
-        return Err(BrokerError::SubscriptionNotExist(format!(
-            "the consumer's subscription not exist, group: {} topic: {}",
-            header.consumer_group, header.topic
-        )));
+        data
+    } else {
+        let Some(data) = snapshot.subscription(&header.consumer_group, &header.topic) else {
+            return Err(BrokerError::SubscriptionNotExist(format!(
+                "the consumer's subscription not exist, group: {} topic: {}",
+                header.consumer_group, header.topic
+            )));
+        };
+        if data.sub_version < header.sub_version {
+            return Err(BrokerError::SubscriptionNotLatest(format!(
+                "the consumer's subscription not latest, group: {}",
+                header.consumer_group
+            )));
+        }
+        data.clone()
     };
-    if data.sub_version < header.sub_version {
-        return Err(BrokerError::SubscriptionNotLatest(format!(
-            "the consumer's subscription not latest, group: {}",
-            header.consumer_group
+    let selector = subscription_selector(&config, &data.expression_type, &data.sub_string)?;
+    Ok((data, selector))
+}
+
+/// `ExpressionType.isTagType`: no type, or TAG.
+pub(crate) fn is_tag_type(expression_type: &str) -> bool {
+    expression_type.is_empty() || expression_type.eq_ignore_ascii_case("TAG")
+}
+
+/// The selector of a subscription: `None` for TAG. Anything else needs
+/// `enablePropertyFilter` (refused as Java refuses it: SYSTEM_ERROR and "The broker does not
+/// support consumer to filter message by <type>"), must be SQL92, and must compile
+/// (SUBSCRIPTION_PARSE_FAILED naming the error). Compiled selectors are cached per shard,
+/// keyed by the expression, so a pull does not reparse its subscription.
+pub(crate) fn subscription_selector(
+    config: &BrokerConfig,
+    expression_type: &str,
+    expression: &str,
+) -> BrokerResult<Option<Arc<Selector>>> {
+    if is_tag_type(expression_type) {
+        return Ok(None);
+    }
+    if !config.enable_property_filter {
+        return Err(BrokerError::FeatureOff(format!(
+            "The broker does not support consumer to filter message by {expression_type}"
         )));
     }
-    Ok(data.clone())
+    if expression_type != ramjet_filter::SQL92 {
+        return Err(BrokerError::SubscriptionParseFailed(format!(
+            "no filter for expression type {expression_type}; the broker filters by TAG and SQL92"
+        )));
+    }
+    ramjet_filter::compile_cached(expression)
+        .map(Some)
+        .map_err(|error| {
+            BrokerError::SubscriptionParseFailed(format!(
+                "parse the consumer's subscription[{}] failed: {error}",
+                clip(expression)
+            ))
+        })
+}
+
+/// The expression as echoed in a remark: client text, so at most 256 characters of it.
+fn clip(expression: &str) -> String {
+    const ECHO_MAX: usize = 256;
+    match expression.char_indices().nth(ECHO_MAX) {
+        Some((end, _)) => format!("{}...", &expression[..end]),
+        None => expression.to_owned(),
+    }
 }

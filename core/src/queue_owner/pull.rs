@@ -1,12 +1,14 @@
 //! The owner's side of PULL_MESSAGE / LITE_PULL_MESSAGE: read a queue range through the tag
-//! filter and, when nothing is there yet, park until an append arrives or the hold ends
+//! filter (and the SQL92 selector, evaluated on each record's properties in place) and,
+//! when nothing is there yet, park until an append arrives or the hold ends
 //! (long polling, Java's `PullRequestHoldService`).
 
 use std::time::Instant;
 
 use bytes::Bytes;
+use ramjet_filter::RawProperties;
 use ramjet_net::code::response;
-use ramjet_store::{GetRequest, GetResult, MessageData};
+use ramjet_store::{GetRequest, GetResult, MessageData, RecordFilter};
 
 use super::QueueOwner;
 use crate::error::{BrokerError, BrokerResult};
@@ -62,7 +64,12 @@ impl QueueOwner {
             filter: &filter,
             zero_copy: false,
         };
-        self.store.get(&request).await
+        // Only TRUE selects: NULL (a missing property) and evaluation errors do not.
+        let selector = query.selector.as_deref();
+        let sql =
+            |properties: &[u8]| selector.is_some_and(|s| s.matches(&RawProperties(properties)));
+        let record_filter: Option<&RecordFilter<'_>> = selector.map(|_| &sql as _);
+        self.store.get_filtered(&request, record_filter).await
     }
 
     fn answer(&self, query: &PullQuery, result: GetResult) -> BrokerResult<PullAnswer> {

@@ -383,6 +383,7 @@ async fn read_ops(shard: &Rc<BrokerShard>, from: u64) -> BrokerResult<()> {
                 match_all: true,
                 codes: Vec::new(),
             },
+            selector: None,
             commit_offset: None,
             hold: None,
         };
