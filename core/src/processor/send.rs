@@ -59,12 +59,13 @@ pub async fn process(
     // RocketMQ, the flag (or code 320) decides.
     let batch = request.code == request::SEND_BATCH_MESSAGE || header.batch == Some(true);
     let records = build_records(shard, request, &header, queue_id, multi_tags, batch, origin)?;
-    let put = PutRequest {
+    let mut put = PutRequest {
         topic: header.topic.clone(),
         queue_id,
         records,
         batch,
     };
+    crate::schedule::divert_delayed(&config.message_delay_level, &mut put)?;
     let ok = put_on_owner(shard, put).await?;
     Ok(response_for(request, shard, &ok, queue_id))
 }
