@@ -20,6 +20,8 @@ enum Command {
     Produce(ramjet_bench::produce::ProduceArgs),
     /// Pull every queue of a topic from any RocketMQ broker.
     Consume(ramjet_bench::consume::ConsumeArgs),
+    /// Delay-level delivery lateness (delivered store time minus due time).
+    Delay(ramjet_bench::delay_bench::DelayArgs),
 }
 
 fn main() {
@@ -32,6 +34,7 @@ fn main() {
         Command::Route(args) => ramjet_bench::route_bench::run(args),
         Command::Produce(args) => ramjet_bench::produce::run(args),
         Command::Consume(args) => ramjet_bench::consume::run(args),
+        Command::Delay(args) => ramjet_bench::delay_bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");
