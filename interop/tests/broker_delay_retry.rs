@@ -515,3 +515,54 @@ fn delayed_messages_survive_kill_9() {
         "delayOffset.json is written per shard: {offsets:?}"
     );
 }
+
+#[test]
+fn a_clients_own_resend_to_the_retry_topic_is_delayed() {
+    // Proves the send path's divert for clients that resend failed messages themselves (the
+    // C++ client's fallback): a SEND_MESSAGE to %RETRY%<group> carrying DELAY=2 reaches the
+    // group's push consumer no sooner than level 2's delay (2 s in this table).
+    let test = "broker_delay_own_resend";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(&namesrv, test, &[("messageDelayLevel", "1s 2s")]);
+    let (topic, group) = ("DelayOwnResend", "delay_own_resend");
+    let retry_topic = format!("%RETRY%{group}");
+    let client = RustClient::new(test);
+    let producer = client.start_producer(&namesrv.addr, "delay_own_resend_producer");
+    producer
+        .send(message(topic, "TagW", "warm-up", "warm-up"))
+        .expect("warm-up send");
+    let consumer = client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(group, topic));
+    assert!(
+        consumer.wait_for_count(1, Duration::from_secs(20)),
+        "the consumer is running"
+    );
+    // The consumer owns its retry queue from its first rebalance; give the route a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    let before = now_ms();
+    let sent = producer
+        .send(delayed(&retry_topic, "resent", 2))
+        .expect("send to the retry topic");
+    let uniq = sent.msg_id.clone().expect("a msgId");
+    let arrived = consumer.wait_until(Duration::from_secs(20), |received| {
+        received
+            .iter()
+            .any(|m| m.uniq_key.as_deref() == Some(uniq.as_str()))
+    });
+    assert!(arrived, "the resent message arrived\n{}", broker.log_tail());
+    let at = now_ms();
+    let message = consumer
+        .received()
+        .into_iter()
+        .find(|m| m.uniq_key.as_deref() == Some(uniq.as_str()))
+        .unwrap();
+    assert!(
+        message.store_timestamp >= before + 2_000,
+        "stored on {retry_topic} {} ms after the send began",
+        message.store_timestamp - before
+    );
+    assert!(
+        at - before >= 2_000,
+        "arrived {} ms after the send",
+        at - before
+    );
+}
