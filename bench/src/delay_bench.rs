@@ -117,7 +117,10 @@ pub fn run(args: DelayArgs) -> Result<(), String> {
             break;
         }
         if Instant::now() > deadline {
-            return Err(format!("only {delivered} of {} delivered in time", args.count));
+            return Err(format!(
+                "only {delivered} of {} delivered in time",
+                args.count
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
