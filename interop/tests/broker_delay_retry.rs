@@ -35,9 +35,8 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// `mqadmin <command> -n <namesrv> <args>`; returns stdout, panics with both streams on
-/// failure.
-fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
+/// `mqadmin <command> -n <namesrv> <args>`: stdout, or both streams when it failed.
+fn try_mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> Result<String, String> {
     let binary = workspace::server_binary("ramjet-tools", "mqadmin");
     let output = Command::new(binary)
         .arg(command)
@@ -46,12 +45,19 @@ fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
         .output()
         .expect("run mqadmin");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "mqadmin {command} {args:?} failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "mqadmin {command} {args:?} failed\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// [`try_mqadmin`] that panics on failure.
+fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
+    try_mqadmin(namesrv, command, args).unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// One delivery as a listener saw it.
@@ -224,13 +230,17 @@ fn rust_consumer_retries_back_off_by_level_then_dead_letter() {
     // Out of retries: no fourth delivery (level 5 would be 9 s; wait past it would be
     // long, so check the DLQ instead, which the message reaches at once).
     let dlq = format!("%DLQ%{group}");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // The DLQ topic is created by the third send-back; its route reaches the name server
+    // with the broker's next registration, so allow for that.
+    let deadline = Instant::now() + Duration::from_secs(15);
     let listing = loop {
-        let listing = mqadmin(&namesrv, "printDlqMsg", &["-g", group]);
-        if listing.contains(&msg_id) || Instant::now() > deadline {
-            break listing;
+        let listing = try_mqadmin(&namesrv, "printDlqMsg", &["-g", group]);
+        match listing {
+            Ok(listing) if listing.contains(&msg_id) => break listing,
+            Err(error) if Instant::now() > deadline => panic!("{error}\n{}", broker.log_tail()),
+            Ok(listing) if Instant::now() > deadline => break listing,
+            _ => std::thread::sleep(Duration::from_millis(200)),
         }
-        std::thread::sleep(Duration::from_millis(200));
     };
     assert!(
         listing.contains(&msg_id),
