@@ -10,6 +10,7 @@
 //! Which core: each benchmark builds its own glommio executor(s) and says where they run.
 
 pub mod consume;
+pub mod delay_bench;
 pub mod histogram;
 pub mod produce;
 pub mod produce_lane;

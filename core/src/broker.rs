@@ -20,6 +20,7 @@ use crate::placement::{LEADER_SHARD, SHARD_OFFSET_SHIFT};
 use crate::processor::BrokerHandler;
 use crate::queue_owner::QueueOwner;
 use crate::registration::NamesrvRegistration;
+use crate::schedule::deliver::ScheduleService;
 use crate::shard::BrokerShard;
 use crate::shutdown;
 use crate::snapshot::SharedMetadata;
@@ -157,6 +158,15 @@ async fn shard_main(
     glommio::spawn_local(flush_loop(shard.clone())).detach();
     glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
     glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
+    let schedule = ScheduleService::load(
+        shard_root(&config, id),
+        id,
+        shard_count,
+        config.message_delay_level.clone(),
+        config.flush_delay_offset_interval,
+    )
+    .unwrap_or_else(|e| fail(&e));
+    schedule.start(&shard);
     let addrs = [config.listen_port, config.listen_port - 2].map(|port| {
         let text = format!("{}:{port}", config.bind_address);
         text.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -193,6 +203,9 @@ async fn shard_main(
         server.await;
     }
     stop(&shard, registration.as_deref()).await;
+    if let Err(error) = schedule.flush().await {
+        tracing::error!(shard = shard.id(), %error, "delay offset flush failed");
+    }
 }
 
 /// Periodic work of every shard: consumer offsets (5 s), store flush and checkpoint (1 s),

@@ -47,6 +47,10 @@ pub struct BrokerConfig {
     pub max_transfer_bytes_on_message_in_memory: usize,
     pub max_transfer_count_on_message_in_memory: usize,
     pub compressed_register: bool,
+    /// `messageDelayLevel`: the delay of each level (core/src/schedule).
+    pub message_delay_level: crate::schedule::DelayLevelTable,
+    /// `flushDelayOffsetInterval`: how often delayOffset.json is written.
+    pub flush_delay_offset_interval: Duration,
     pub store: StoreConfig,
     /// Ramjet: shards (cores) serving the broker; 0 = one per core.
     pub shard_count: usize,
@@ -147,7 +151,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "filterSupportRetry",
     "traceTopicEnable",
     "msgTraceTopicName",
-    "messageDelayLevel",
     "storePathConsumeQueue",
     "storePathIndex",
     "deleteCommitLogFilesInterval",
@@ -203,6 +206,8 @@ impl Default for BrokerConfig {
             max_transfer_bytes_on_message_in_memory: 4 * 1024 * 1024,
             max_transfer_count_on_message_in_memory: 1024,
             compressed_register: false,
+            message_delay_level: crate::schedule::DelayLevelTable::default(),
+            flush_delay_offset_interval: Duration::from_millis(10_000),
             store: StoreConfig::new(PathBuf::from(home).join("store")),
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
@@ -295,6 +300,13 @@ impl BrokerConfig {
                 self.max_transfer_count_on_message_in_memory = parse(key, value)?
             }
             "compressedRegister" => self.compressed_register = parse_bool(key, value)?,
+            "messageDelayLevel" => {
+                self.message_delay_level =
+                    crate::schedule::DelayLevelTable::parse(value).map_err(|reason| {
+                        ConfigError::Invalid(format!("messageDelayLevel={value}: {reason}"))
+                    })?
+            }
+            "flushDelayOffsetInterval" => self.flush_delay_offset_interval = millis(key, value)?,
             "storePathRootDir" => store.store_path_root_dir = PathBuf::from(value),
             "storePathCommitLog" => {
                 // Ramjet keeps each shard's CommitLog under the root; a separate CommitLog
@@ -516,6 +528,11 @@ impl BrokerConfig {
                 self.max_transfer_count_on_message_in_memory.to_string(),
             ),
             ("compressedRegister", self.compressed_register.to_string()),
+            ("messageDelayLevel", self.message_delay_level.to_string()),
+            (
+                "flushDelayOffsetInterval",
+                self.flush_delay_offset_interval.as_millis().to_string(),
+            ),
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
             (

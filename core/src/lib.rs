@@ -30,6 +30,7 @@ pub mod processor;
 pub mod queue_owner;
 pub mod registration;
 pub mod response_code;
+pub mod schedule;
 pub mod shard;
 pub mod shard_request;
 pub mod shutdown;

@@ -47,8 +47,13 @@ struct Cluster {
 
 impl Cluster {
     fn start(test_name: &str) -> Cluster {
+        Cluster::start_with(test_name, &[])
+    }
+
+    /// [`Cluster::start`] with extra broker properties.
+    fn start_with(test_name: &str, broker_properties: &[(&str, &str)]) -> Cluster {
         let namesrv = Namesrv::start(test_name, &[]);
-        let broker = Broker::start(&namesrv, test_name);
+        let broker = Broker::start_with(&namesrv, test_name, broker_properties);
         let dir = namesrv.dir.clone();
         Cluster {
             namesrv,
@@ -1280,8 +1285,12 @@ fn failed_deliveries_come_back_through_the_retry_topic() {
     // first heartbeat), with reconsume times counted up and the original topic restored from
     // RETRY_TOPIC; nothing is lost. (The C++ client sends back every message of the pulled
     // batch that failed, including ones already consumed, so a message may come more than
-    // twice; and Ramjet has no delay levels yet, so retries come without the 10 s delay.)
-    let cluster = Cluster::start("broker_cpp_retry");
+    // twice.) Retries come back after their delay level (level 3 + reconsumeTimes): a short
+    // messageDelayLevel table keeps this test fast; broker_delay_retry.rs measures back-off.
+    let cluster = Cluster::start_with(
+        "broker_cpp_retry",
+        &[("messageDelayLevel", "1s 1s 1s 2s 3s")],
+    );
     let topic = "CppRetry";
     let group = "cpp_retry";
     cluster.produce(topic, &["--count", "12", "--id-prefix", "re"]);

@@ -22,6 +22,8 @@ enum Command {
     Consume(ramjet_bench::consume::ConsumeArgs),
     /// Timer messages with a million pending: the wheel alone, and end to end.
     Timer(ramjet_bench::timer_bench::TimerBenchArgs),
+    /// Delay-level delivery lateness (delivered store time minus due time).
+    Delay(ramjet_bench::delay_bench::DelayArgs),
 }
 
 fn main() {
@@ -35,6 +37,7 @@ fn main() {
         Command::Produce(args) => ramjet_bench::produce::run(args),
         Command::Consume(args) => ramjet_bench::consume::run(args),
         Command::Timer(args) => ramjet_bench::timer_bench::run(args),
+        Command::Delay(args) => ramjet_bench::delay_bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");

@@ -69,8 +69,11 @@ pub async fn process(
         records,
         batch,
     };
+    // The diverts, in RocketMQ's precedence: a half message is neither timed nor delayed;
+    // a delay level wins over timer properties (the timer hook drops them).
     if transaction_id.is_none() {
         crate::timer::divert_on_send(&config, &mut put)?;
+        crate::schedule::divert_delayed(&config.message_delay_level, &mut put)?;
     }
     let ok = put_on_owner(shard, put).await?;
     Ok(response_for(request, shard, &ok, queue_id, transaction_id))

@@ -3,18 +3,18 @@
 //! `maxReconsumeTimes` times (`AbstractSendMessageProcessor.consumerSendMsgBack`,
 //! docs/remoting-protocol.md section 9.6).
 //!
-//! The original is read by its CommitLog offset and stored again through the typed put.
-//! Delay levels are not built yet, so a retried message is stored for immediate
-//! redelivery instead of after 10 s, 30 s, ... (the `DELAY` property is kept for when they
-//! are).
+//! The original is read by its CommitLog offset and stored again through the typed put,
+//! with delay level `3 + reconsumeTimes` (or the level the client asks for), so the schedule
+//! service (core/src/schedule) hands it back after 10 s, 30 s, 1 min, ... A message out of
+//! retries goes to the dead-letter queue at once.
 
 use std::rc::Rc;
 
 use ramjet_net::body::perm;
 use ramjet_net::header::{CommandHeader, ConsumerSendMsgBackRequestHeader};
 use ramjet_net::RemotingCommand;
+use ramjet_store::message::create_offset_msg_id;
 use ramjet_store::message::record::decode_record;
-use ramjet_store::message::PROPERTY_UNIQ_KEY;
 use ramjet_store::MessageRecord;
 
 use super::send::{put_on_owner, select_queue};
@@ -27,9 +27,7 @@ use crate::topic_config_manager::{DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREF
 
 pub const PROPERTY_RETRY_TOPIC: &str = "RETRY_TOPIC";
 pub const PROPERTY_ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
-pub const PROPERTY_DELAY: &str = "DELAY";
-/// Java's default `maxReconsumeTimes` for concurrent consumers.
-const MAX_RECONSUME_TIMES_DEFAULT: i32 = 16;
+pub use crate::schedule::PROPERTY_DELAY;
 
 pub async fn process(
     shard: &Rc<BrokerShard>,
@@ -60,42 +58,41 @@ pub async fn process(
         .view(physical_offset)
         .await
         .map_err(|_| look_failed())?;
-    let mut message = decode_record(&original, false)
-        .map_err(|e| BrokerError::Storage(format!("stored message is unreadable: {e}")))?
-        .message;
+    let decoded = decode_record(&original, false)
+        .map_err(|e| BrokerError::Storage(format!("stored message is unreadable: {e}")))?;
+    let mut message = decoded.message;
     if message.properties.get(PROPERTY_RETRY_TOPIC).is_none() {
         let topic = message.topic.clone();
         message.properties.set(PROPERTY_RETRY_TOPIC, &topic);
     }
-    let origin_id = header
-        .origin_msg_id
-        .clone()
-        .filter(|id| !id.is_empty())
-        .or_else(|| message.properties.get(PROPERTY_UNIQ_KEY).map(str::to_owned));
-    if message.properties.get(PROPERTY_ORIGIN_MESSAGE_ID).is_none() {
-        if let Some(id) = origin_id {
-            message.properties.set(PROPERTY_ORIGIN_MESSAGE_ID, &id);
-        }
+    // Java keeps the first origin across retries; the first is the original's msgId as the
+    // broker's `lookMessageByOffset` sees it: its offsetMsgId. Its UNIQ_KEY (the id clients
+    // show) and keys travel in the properties, unchanged.
+    if message
+        .properties
+        .get(PROPERTY_ORIGIN_MESSAGE_ID)
+        .is_none_or(str::is_empty)
+    {
+        let id = create_offset_msg_id(message.store_host, decoded.stamp.physical_offset);
+        message.properties.set(PROPERTY_ORIGIN_MESSAGE_ID, &id);
     }
-    let max_reconsume = header
-        .max_reconsume_times
-        .unwrap_or(MAX_RECONSUME_TIMES_DEFAULT)
-        .min(group.retry_max_times.max(0));
+    // Java: the header's maxReconsumeTimes (clients since 3.4.9 send it) replaces the
+    // group's retryMaxTimes.
+    let max_reconsume = header.max_reconsume_times.unwrap_or(group.retry_max_times);
     let to_dlq = message.reconsume_times >= max_reconsume || header.delay_level < 0;
     let (topic, queue_nums, delay) = if to_dlq {
         (format!("{DLQ_GROUP_TOPIC_PREFIX}{}", header.group), 1, 0)
     } else {
         let level = if header.delay_level == 0 {
-            3 + message.reconsume_times
+            3i32.saturating_add(message.reconsume_times)
         } else {
             header.delay_level
         };
         let topic = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", header.group);
         (topic, group.retry_queue_nums, level)
     };
-    if delay > 0 {
-        message.properties.set(PROPERTY_DELAY, &delay.to_string());
-    }
+    // Java's setDelayTimeLevel: the dead letter carries DELAY=0, a retry its level.
+    message.properties.set(PROPERTY_DELAY, &delay.to_string());
     let ensure = LeaderRequest::EnsureGroupTopic {
         topic: topic.clone(),
         queue_nums,
@@ -110,21 +107,22 @@ pub async fn process(
         }
     };
     let queue_id = select_queue(&topic_config, -1)?;
-    // The retry is the same message: its id, keys and born host stay.
+    // The retry is the same message: its id, keys, flag, sys flag, born time and host stay.
     let record = MessageRecord {
         topic: topic.clone(),
         queue_id,
-        reconsume_times: message.reconsume_times + 1,
+        reconsume_times: message.reconsume_times.saturating_add(1),
         store_host: shard.store_host(),
         prepared_transaction_offset: 0,
         ..message
     };
-    let put = PutRequest {
+    let mut put = PutRequest {
         topic,
         queue_id,
         records: vec![record],
         batch: false,
     };
+    crate::schedule::divert_delayed(&shard.config().message_delay_level, &mut put)?;
     put_on_owner(shard, put).await?;
     Ok(success(request))
 }

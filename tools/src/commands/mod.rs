@@ -4,6 +4,7 @@
 mod broker;
 mod cluster;
 mod consumer;
+mod dlq;
 mod group;
 mod message;
 mod offset;
@@ -81,6 +82,10 @@ pub enum Command {
     ConsumeMessage(message::ConsumeMessage),
     /// Print Message Detail.
     PrintMsg(message::PrintMsg),
+    /// List the dead letters of a consumer group (%DLQ%<group>).
+    PrintDlqMsg(dlq::PrintDlqMsg),
+    /// Resend a dead letter to its original topic (or the group's retry topic).
+    ResendDlqMsg(dlq::ResendDlqMsg),
     /// Compare this machine's kernel and limit settings with a tuning profile.
     CheckTuning(tuning::CheckTuning),
 }
@@ -132,6 +137,8 @@ pub fn run(cli: Cli) -> AdminResult<bool> {
         Command::SendMessage(args) => message::send_message(remote, &args),
         Command::ConsumeMessage(args) => message::consume_message(remote, &args),
         Command::PrintMsg(args) => message::print_msg(remote, &args),
+        Command::PrintDlqMsg(args) => dlq::print_dlq_msg(remote, &args),
+        Command::ResendDlqMsg(args) => dlq::resend_dlq_msg(remote, &args),
         Command::CheckTuning(args) => return tuning::check_tuning(&args),
     }
     .map(|()| true)
