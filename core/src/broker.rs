@@ -178,7 +178,7 @@ async fn shard_main(
     });
     let handler = Rc::new(BrokerHandler::new(shard.clone()));
     let mut servers = Vec::new();
-    let limits = server::ShardLimits::new(config.frame_bytes_max);
+    let limits = server::ShardLimits::with_limits(config.frame_bytes_max, config.limits.clone());
     for addr in addrs {
         let listener =
             server::bind(addr).unwrap_or_else(|e| fail(&format!("cannot listen on {addr}: {e}")));

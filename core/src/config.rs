@@ -70,6 +70,14 @@ pub struct BrokerConfig {
     pub timer: crate::timer::TimerConfig,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
+    /// `waitTimeMillsInSendQueue`: how long a sync send waits for room on a full owner
+    /// before SYSTEM_BUSY (Java's BrokerFastFailure uses the same 200 ms). Oneway sends
+    /// wait without a deadline: they cannot be told no (docs/limits.md).
+    pub wait_time_in_send_queue: Duration,
+    /// Connection caps and rates (docs/limits.md).
+    pub limits: ramjet_net::server::ConnectionLimits,
+    /// Keys of unbuilt features judged once the file is read (`unbuilt_keys`).
+    pub deferred_unbuilt: Vec<(String, String)>,
 }
 
 /// Keys UPDATE_BROKER_CONFIG may change on a running broker. The rest (ports, paths, file
@@ -100,10 +108,14 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "transactionCheckInterval",
     "timerWheelEnable",
     "timerMaxDelaySec",
+    "waitTimeMillsInSendQueue",
 ];
 
-/// RocketMQ keys that tune Java internals (thread pools, Netty, mmap flushing) with no
-/// counterpart here. Accepted without a warning because they change nothing.
+/// RocketMQ keys that tune Java internals (thread pools, Netty buffers, mmap flushing,
+/// cleanup timing, registration retries) with no counterpart here. Accepted without a
+/// warning because no value of them changes what the broker promises a client. Keys of
+/// features Ramjet does not build are not here: `crate::unbuilt_keys` refuses a value that
+/// asks for one.
 const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "sendMessageThreadPoolNums",
     "pullMessageThreadPoolNums",
@@ -116,7 +128,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "serverWorkerThreads",
     "serverSelectorThreads",
     "serverCallbackExecutorThreads",
-    "serverChannelMaxIdleTimeSeconds",
     "serverSocketSndBufSize",
     "serverSocketRcvBufSize",
     "serverPooledByteBufAllocatorEnable",
@@ -133,26 +144,17 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "warmMapedFileEnable",
     "useReentrantLockWhenPutMessage",
     "messageIndexSafe",
+    // Java's hint to pull from a slave when the page cache is short; no slaves here.
     "accessMessageInMemoryMaxRatio",
-    "slaveReadEnable",
-    "haListenPort",
-    "haMasterAddress",
     "aclEnable",
-    "duplicationEnable",
-    "enableDLegerCommitLog",
-    "enableControllerMode",
     "autoMessageVersionOnTopicLen",
-    "enableConsumeQueueExt",
     "registerBrokerTimeoutMills",
     "forceRegister",
     "maxTransferBytesOnMessageInDisk",
     "maxTransferCountOnMessageInDisk",
     "osPageCacheBusyTimeOutMills",
-    "filterSupportRetry",
-    "traceTopicEnable",
+    // Only names the topic traceTopicEnable would create; moot while that is off.
     "msgTraceTopicName",
-    "storePathConsumeQueue",
-    "storePathIndex",
     "deleteCommitLogFilesInterval",
     "deleteConsumeQueueFilesInterval",
     "destroyMapedFileIntervalForcibly",
@@ -218,6 +220,9 @@ impl Default for BrokerConfig {
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
             timer: crate::timer::TimerConfig::default(),
             config_file: None,
+            wait_time_in_send_queue: Duration::from_millis(200),
+            limits: ramjet_net::server::ConnectionLimits::default(),
+            deferred_unbuilt: Vec::new(),
         }
     }
 }
@@ -308,10 +313,30 @@ impl BrokerConfig {
             }
             "flushDelayOffsetInterval" => self.flush_delay_offset_interval = millis(key, value)?,
             "storePathRootDir" => store.store_path_root_dir = PathBuf::from(value),
-            "storePathCommitLog" => {
-                // Ramjet keeps each shard's CommitLog under the root; a separate CommitLog
-                // path is honoured by pointing the root's parent there.
-                tracing::warn!(value, "storePathCommitLog: Ramjet stores each shard's CommitLog under storePathRootDir/shards/<n>/commitlog");
+            _ if crate::unbuilt_keys::DEFERRED_KEYS.contains(&key) => {
+                // Judged in `finish`, against storePathRootDir and listenPort.
+                self.deferred_unbuilt.retain(|(k, _)| k != key);
+                self.deferred_unbuilt
+                    .push((key.to_owned(), value.to_owned()));
+            }
+            _ if crate::unbuilt_keys::KEYS.contains(&key) => {
+                crate::unbuilt_keys::check(key, value).map_err(ConfigError::Invalid)?
+            }
+            "waitTimeMillsInSendQueue" => self.wait_time_in_send_queue = millis(key, value)?,
+            "serverChannelMaxIdleTimeSeconds" => {
+                let seconds: u64 = parse(key, value)?;
+                self.limits.idle_timeout = Duration::from_secs(seconds);
+            }
+            "ramjetMaxConnections" => self.limits.connections_max = parse(key, value)?,
+            "ramjetMaxConnectionsPerClient" => {
+                self.limits.connections_per_client_max = parse(key, value)?
+            }
+            "ramjetMaxRequestsInFlightPerConnection" => {
+                let max: usize = parse(key, value)?;
+                self.limits.requests_in_flight_max = max.max(1);
+            }
+            "ramjetClientRequestsPerSecond" => {
+                self.limits.requests_per_second = parse(key, value)?
             }
             "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
                 store.mapped_file_size_commit_log = parse(key, value)?
@@ -385,6 +410,12 @@ impl BrokerConfig {
                 ))
             }
         }
+        crate::unbuilt_keys::check_deferred(
+            &self.deferred_unbuilt,
+            &self.store.store_path_root_dir,
+            self.listen_port,
+        )
+        .map_err(ConfigError::Invalid)?;
         if self.listen_port < 3 {
             return Err(ConfigError::Invalid(
                 "listenPort must be at least 3 (the VIP port is listenPort-2)".into(),
@@ -587,6 +618,30 @@ impl BrokerConfig {
                 "timerFlushIntervalMs",
                 self.timer.flush_interval_ms.to_string(),
             ),
+            (
+                "waitTimeMillsInSendQueue",
+                self.wait_time_in_send_queue.as_millis().to_string(),
+            ),
+            (
+                "serverChannelMaxIdleTimeSeconds",
+                self.limits.idle_timeout.as_secs().to_string(),
+            ),
+            (
+                "ramjetMaxConnections",
+                self.limits.connections_max.to_string(),
+            ),
+            (
+                "ramjetMaxConnectionsPerClient",
+                self.limits.connections_per_client_max.to_string(),
+            ),
+            (
+                "ramjetMaxRequestsInFlightPerConnection",
+                self.limits.requests_in_flight_max.to_string(),
+            ),
+            (
+                "ramjetClientRequestsPerSecond",
+                self.limits.requests_per_second.to_string(),
+            ),
         ]
     }
 }
@@ -668,6 +723,22 @@ mod tests {
                 "{key} is missing from to_pairs"
             );
         }
+    }
+
+    #[test]
+    fn unbuilt_features_stop_the_start_by_name() {
+        let mut config = BrokerConfig::default();
+        config.set("slaveReadEnable", "false").unwrap();
+        let error = config.set("slaveReadEnable", "true").unwrap_err();
+        assert!(error.to_string().contains("slaveReadEnable"));
+        config.set("storePathIndex", "/elsewhere/index").unwrap();
+        let error = config.finish().unwrap_err();
+        assert!(error.to_string().contains("storePathIndex"), "{error}");
+        // At runtime the keys are refused too, by name.
+        let error = BrokerConfig::default()
+            .updated("slaveReadEnable=true")
+            .unwrap_err();
+        assert!(error.contains("slaveReadEnable"), "{error}");
     }
 
     #[test]

@@ -42,5 +42,6 @@ pub mod topic_config_manager;
 pub mod topic_validator;
 pub mod transaction;
 pub mod uniq_key;
+pub mod unbuilt_keys;
 
 pub use config::BrokerConfig;

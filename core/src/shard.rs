@@ -23,7 +23,7 @@ use crate::mesh::{Mesh, ShardMessage};
 use crate::placement::{shard_of_physical_offset, LEADER_SHARD};
 use crate::queue_owner::QueueOwner;
 use crate::shard_request::{
-    KeyQuery, KeyQueryPart, LeaderReply, LeaderRequest, OffsetRequest, PartReply, PartRequest,
+    PutPatience,     KeyQuery, KeyQueryPart, LeaderReply, LeaderRequest, OffsetRequest, PartReply, PartRequest,
     PullAnswer, PullQuery, PutRequest, ShardReply, ShardRequest,
 };
 use crate::snapshot::{MetadataSnapshot, SharedMetadata};
@@ -121,7 +121,9 @@ impl BrokerShard {
     /// reached the wrong shard: that is answered as an internal error.
     async fn execute(self: &Rc<Self>, request: ShardRequest) -> ShardReply {
         match request {
-            ShardRequest::Put(put) => ShardReply::Put(self.owner.put(put).await),
+            ShardRequest::Put(put, patience) => {
+                ShardReply::Put(self.owner.put(put, patience).await)
+            }
             ShardRequest::Pull(query) => ShardReply::Pull(self.owner.pull(query).await),
             ShardRequest::Offset(offset) => ShardReply::Offset(self.owner.offset(offset).await),
             ShardRequest::ViewByOffset { physical_offset } => {
@@ -155,7 +157,17 @@ impl BrokerShard {
     /// The typed put on the queue's owner: send, batch send, send-back and every later
     /// internal writer go through here.
     pub async fn put(self: &Rc<Self>, owner: usize, request: PutRequest) -> BrokerResult<PutOk> {
-        match self.call(owner, ShardRequest::Put(request)).await? {
+        self.put_with(owner, request, PutPatience::Brief).await
+    }
+
+    /// `put`, saying how long to wait for room on a busy owner.
+    pub async fn put_with(
+        self: &Rc<Self>,
+        owner: usize,
+        request: PutRequest,
+        patience: PutPatience,
+    ) -> BrokerResult<PutOk> {
+        match self.call(owner, ShardRequest::Put(request, patience)).await? {
             ShardReply::Put(result) => result,
             other => Err(other.mismatch("Put")),
         }

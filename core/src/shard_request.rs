@@ -39,7 +39,7 @@ pub type QueueName = (String, String, i32);
 pub enum ShardRequest {
     /// Append records to one queue of this shard (send, batch send, send-back, and later
     /// delay, timer, transaction and replication code).
-    Put(PutRequest),
+    Put(PutRequest, PutPatience),
     /// Read a queue range, parking the pull until something arrives if asked to.
     Pull(PullQuery),
     Offset(OffsetRequest),
@@ -86,6 +86,18 @@ impl ShardReply {
     pub fn mismatch(self, expected: &str) -> BrokerError {
         BrokerError::Internal(format!("expected a {expected} reply, got {}", self.kind()))
     }
+}
+
+/// What a put does when its owner already has `sendQueueCapacity` puts in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutPatience {
+    /// Wait up to `waitTimeMillsInSendQueue`, then SYSTEM_BUSY: a sync sender is told and
+    /// retries (Java's BrokerFastFailure answers the same after the same wait).
+    Brief,
+    /// Wait for room however long it takes: a oneway send cannot be told no, so refusing
+    /// it would lose it. Its connection's in-flight budget stops the reader meanwhile, and
+    /// TCP slows the sender.
+    UntilRoom,
 }
 
 pub struct PutRequest {

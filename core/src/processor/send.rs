@@ -18,7 +18,7 @@ use ramjet_store::{MessageRecord, PutOk, PutStatus};
 use crate::error::{BrokerError, BrokerResult};
 use crate::placement::owner_shard;
 use crate::shard::BrokerShard;
-use crate::shard_request::{LeaderReply, LeaderRequest, Origin, PutRequest};
+use crate::shard_request::{LeaderReply, LeaderRequest, Origin, PutPatience, PutRequest};
 use crate::topic_config_manager::{now_ms, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
 use crate::topic_validator::{validate, NOT_ALLOWED_SEND};
 use crate::transaction;
@@ -75,7 +75,14 @@ pub async fn process(
         crate::timer::divert_on_send(&config, &mut put)?;
         crate::schedule::divert_delayed(&config.message_delay_level, &mut put)?;
     }
-    let ok = put_on_owner(shard, put).await?;
+    // A oneway send cannot be answered SYSTEM_BUSY, so it waits for room instead.
+    let patience = if request.is_oneway() {
+        PutPatience::UntilRoom
+    } else {
+        PutPatience::Brief
+    };
+    let owner = owner_shard(&put.topic, put.queue_id, shard.shard_count());
+    let ok = shard.put_with(owner, put, patience).await?;
     Ok(response_for(request, shard, &ok, queue_id, transaction_id))
 }
 

@@ -7,7 +7,11 @@ mod parts;
 mod pull;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
+use std::time::Instant;
+
+use futures_channel::oneshot;
 
 use ramjet_store::{DmaStorage, MessageStore, PutOk};
 
@@ -16,7 +20,7 @@ use crate::consumer_offset_manager::ConsumerOffsetManager;
 use crate::error::{BrokerError, BrokerResult};
 use crate::long_polling::LongPolling;
 use crate::placement::owner_shard;
-use crate::shard_request::{KeyQuery, KeyQueryPart, OffsetRequest, PutRequest};
+use crate::shard_request::{KeyQuery, KeyQueryPart, OffsetRequest, PutPatience, PutRequest};
 use crate::snapshot::SharedMetadata;
 use crate::stats::ShardStats;
 
@@ -31,6 +35,9 @@ pub struct QueueOwner {
     long_polling: Rc<LongPolling>,
     stats: ShardStats,
     in_flight_puts: Cell<usize>,
+    /// Puts waiting for `in_flight_puts` to drop below `sendQueueCapacity`, oldest first;
+    /// each finished put wakes as many as it freed.
+    room_waiters: RefCell<VecDeque<oneshot::Sender<()>>>,
 }
 
 impl QueueOwner {
@@ -55,6 +62,7 @@ impl QueueOwner {
             long_polling,
             stats: ShardStats::default(),
             in_flight_puts: Cell::new(0),
+            room_waiters: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -91,7 +99,7 @@ impl QueueOwner {
     }
 
     /// Appends the records of one queue: the typed put every writer uses.
-    pub async fn put(&self, request: PutRequest) -> BrokerResult<PutOk> {
+    pub async fn put(&self, request: PutRequest, patience: PutPatience) -> BrokerResult<PutOk> {
         self.check_owned(&request.topic, request.queue_id)?;
         if request.records.is_empty() {
             return Err(BrokerError::MessageIllegal("no message to put".into()));
@@ -105,9 +113,7 @@ impl QueueOwner {
                 "a put's records must all belong to its queue".into(),
             ));
         }
-        if self.in_flight_puts.get() >= self.config().send_queue_capacity {
-            return Err(BrokerError::Busy);
-        }
+        self.wait_for_room(patience).await?;
         let count = request.records.len();
         self.in_flight_puts.set(self.in_flight_puts.get() + count);
         let result = if count == 1 && !request.batch {
@@ -116,9 +122,57 @@ impl QueueOwner {
             self.store.put_batch(&request.records).await
         };
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
+        self.wake_room_waiters(count);
         let ok = result?;
         self.stats.record_put(ok.message_count, ok.size);
         Ok(ok)
+    }
+
+    /// Returns once fewer than `sendQueueCapacity` puts are in flight, or `Busy` when a
+    /// `Brief` put waited `waitTimeMillsInSendQueue` in vain.
+    async fn wait_for_room(&self, patience: PutPatience) -> BrokerResult<()> {
+        let deadline = match patience {
+            PutPatience::Brief => Some(Instant::now() + self.config().wait_time_in_send_queue),
+            PutPatience::UntilRoom => None,
+        };
+        // The capacity is read each time: UPDATE_BROKER_CONFIG may change it meanwhile.
+        while self.in_flight_puts.get() >= self.config().send_queue_capacity {
+            let (sender, receiver) = oneshot::channel();
+            self.room_waiters.borrow_mut().push_back(sender);
+            match deadline {
+                None => {
+                    let _ = receiver.await;
+                }
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let woken = futures_lite::future::or(async { receiver.await.is_ok() }, async {
+                        glommio::timer::sleep(left).await;
+                        false
+                    })
+                    .await;
+                    if !woken && self.in_flight_puts.get() >= self.config().send_queue_capacity {
+                        return Err(BrokerError::Busy);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Wakes up to `freed` waiting puts (skipping those that gave up).
+    fn wake_room_waiters(&self, freed: usize) {
+        let mut woken = 0;
+        let mut waiters = self.room_waiters.borrow_mut();
+        while woken < freed {
+            match waiters.pop_front() {
+                Some(waiter) => {
+                    if waiter.send(()).is_ok() {
+                        woken += 1;
+                    }
+                }
+                None => break,
+            }
+        }
     }
 
     pub async fn offset(&self, request: OffsetRequest) -> BrokerResult<i64> {

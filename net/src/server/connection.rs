@@ -25,7 +25,9 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
 
+use super::limits::{ConnectionLimits, TokenBucket};
 use super::RequestHandler;
+use crate::code::response;
 use crate::remoting::{decode_frame_split, RemotingCommand};
 
 /// Request bytes (in KiB, rounded up, plus one per request) one connection may have in
@@ -229,14 +231,21 @@ pub struct ShardLimits {
     pub frame_bytes_max: usize,
     in_flight_kib: Rc<glommio::sync::Semaphore>,
     live_connections: Cell<usize>,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl ShardLimits {
+    /// Default caps without an idle close (clients, the name server, tests).
     pub fn new(frame_bytes_max: usize) -> Rc<ShardLimits> {
+        ShardLimits::with_limits(frame_bytes_max, ConnectionLimits::relaxed())
+    }
+
+    pub fn with_limits(frame_bytes_max: usize, limits: ConnectionLimits) -> Rc<ShardLimits> {
         Rc::new(ShardLimits {
             frame_bytes_max,
             in_flight_kib: Rc::new(glommio::sync::Semaphore::new(SHARD_IN_FLIGHT_KIB_MAX)),
             live_connections: Cell::new(0),
+            connection_limits: limits,
         })
     }
 
@@ -260,6 +269,17 @@ pub fn start<H: RequestHandler>(
     stream: TcpStream,
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
+) -> std::io::Result<Rc<Connection>> {
+    start_counted(stream, handler, limits, false)
+}
+
+/// `start`, for a connection `serve` admitted into the census: closing it releases its
+/// place there.
+pub(super) fn start_counted<H: RequestHandler>(
+    stream: TcpStream,
+    handler: Rc<H>,
+    limits: Rc<ShardLimits>,
+    counted: bool,
 ) -> std::io::Result<Rc<Connection>> {
     let frame_bytes_max = limits.frame_bytes_max;
     let peer = stream.peer_addr()?;
@@ -286,11 +306,20 @@ pub fn start<H: RequestHandler>(
         tag: RefCell::new(None),
     });
     let (reader, writer) = futures_lite::io::split(stream);
+    let connection_for_reader = connection.clone();
     glommio::spawn_local(write_loop(connection.clone(), writer, wake_receiver)).detach();
     limits
         .live_connections
         .set(limits.live_connections.get() + 1);
-    glommio::spawn_local(read_loop(connection.clone(), reader, handler, limits)).detach();
+    glommio::spawn_local(async move {
+        let peer = connection_for_reader.peer;
+        let census = limits.connection_limits.census.clone();
+        read_loop(connection_for_reader, reader, handler, limits).await;
+        if counted {
+            census.release(peer.ip());
+        }
+    })
+    .detach();
     Ok(connection)
 }
 
@@ -300,12 +329,43 @@ async fn read_loop<H: RequestHandler>(
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
 ) {
+    let caps = limits.connection_limits.clone();
     let in_flight = Rc::new(glommio::sync::Semaphore::new(CONNECTION_IN_FLIGHT_KIB_MAX));
+    let requests_max = caps.requests_in_flight_max.max(1) as u64;
+    let requests = Rc::new(glommio::sync::Semaphore::new(requests_max));
+    let mut bucket = (caps.requests_per_second > 0).then(|| TokenBucket::new(caps.requests_per_second));
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let reason = loop {
         match decode_frame_split(&mut buf, connection.frame_bytes_max) {
             Ok(Some(command)) if command.is_response() => connection.complete(command),
             Ok(Some(request)) => {
+                if let Some(bucket) = bucket.as_mut() {
+                    if request.is_oneway() {
+                        // A oneway request cannot be refused: it waits for its token,
+                        // and the reader with it.
+                        let wait = bucket.wait_for_token();
+                        if !wait.is_zero() {
+                            glommio::timer::sleep(wait).await;
+                        }
+                        bucket.try_take();
+                    } else if !bucket.try_take() {
+                        caps.census
+                            .rate_limited
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        connection.send(
+                            &RemotingCommand::response_to(&request, response::SYSTEM_BUSY)
+                                .with_remark(format!(
+                                    "[RATE_LIMIT]client {} is over ramjetClientRequestsPerSecond={}, try again later",
+                                    connection.peer, caps.requests_per_second
+                                )),
+                        );
+                        continue;
+                    }
+                }
+                let request_permit = match requests.acquire_static_permit(1).await {
+                    Ok(permit) => permit,
+                    Err(_) => break "shutting down".to_owned(),
+                };
                 let cost = request_cost_kib(request.body.len()).min(CONNECTION_IN_FLIGHT_KIB_MAX);
                 let permit = match in_flight.acquire_static_permit(cost).await {
                     Ok(permit) => permit,
@@ -316,13 +376,34 @@ async fn read_loop<H: RequestHandler>(
                     Err(_) => break "shutting down".to_owned(),
                 };
                 let (handler, connection) = (handler.clone(), connection.clone());
+                let census = caps.census.clone();
                 glommio::spawn_local(async move {
                     let oneway = request.is_oneway();
+                    let code = request.code;
                     let response = handler.handle(request, connection.clone()).await;
-                    if let (Some(response), false) = (response, oneway) {
-                        connection.send(&response);
+                    match (response, oneway) {
+                        (Some(response), false) => connection.send(&response),
+                        (Some(refusal), true) if refusal.code != response::SUCCESS => {
+                            // The client never hears of it: count and log every failure of
+                            // a oneway request, so none is lost in silence.
+                            let failed = census
+                                .oneway_failed
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                                + 1;
+                            if failed.is_power_of_two() || failed % 1024 == 0 {
+                                tracing::warn!(
+                                    peer = %connection.peer,
+                                    code,
+                                    response_code = refusal.code,
+                                    remark = refusal.remark.as_deref().unwrap_or(""),
+                                    failed,
+                                    "oneway request failed; its sender is not told"
+                                );
+                            }
+                        }
+                        _ => {}
                     }
-                    drop((permit, shard_permit));
+                    drop((permit, shard_permit, request_permit));
                 })
                 .detach();
             }
@@ -333,7 +414,23 @@ async fn read_loop<H: RequestHandler>(
                 }
                 let start = buf.len();
                 buf.resize(buf.capacity(), 0);
-                match reader.read(&mut buf[start..]).await {
+                let read = read_or_idle(&mut reader, &mut buf[start..], caps.idle_timeout).await;
+                let Some(read) = read else {
+                    buf.truncate(start);
+                    if requests.available() == requests_max && connection.outbound_bytes() == 0 {
+                        caps.census
+                            .idle_closed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(
+                            peer = %connection.peer,
+                            idle_seconds = caps.idle_timeout.as_secs(),
+                            "closing idle connection (serverChannelMaxIdleTimeSeconds)"
+                        );
+                        break "idle".to_owned();
+                    }
+                    continue;
+                };
+                match read {
                     Ok(0) => {
                         buf.truncate(start);
                         break "closed by peer".to_owned();
@@ -357,6 +454,22 @@ async fn read_loop<H: RequestHandler>(
         .set(limits.live_connections.get() - 1);
     connection.close();
     handler.on_disconnect(&connection);
+}
+
+/// One read, or `None` once `idle` passes without one (never when `idle` is zero).
+async fn read_or_idle(
+    reader: &mut futures_lite::io::ReadHalf<TcpStream>,
+    buf: &mut [u8],
+    idle: Duration,
+) -> Option<std::io::Result<usize>> {
+    if idle.is_zero() {
+        return Some(reader.read(buf).await);
+    }
+    futures_lite::future::or(async { Some(reader.read(buf).await) }, async {
+        glommio::timer::sleep(idle).await;
+        None
+    })
+    .await
 }
 
 async fn write_loop(

@@ -2,6 +2,7 @@
 //! per peer, and the handler trait the name server and broker implement.
 
 pub mod connection;
+pub mod limits;
 mod shards;
 
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 pub use connection::{Connection, InvokeError, ShardLimits};
+pub use limits::{ConnectionCensus, ConnectionLimits};
 pub use shards::{run_shards, ShardConfig, ShardId};
 
 use crate::code::response;
@@ -66,7 +68,25 @@ pub async fn serve<H: RequestHandler>(
                 drop(stream);
             }
             Ok(stream) => {
-                if let Err(error) = connection::start(stream, handler.clone(), limits.clone()) {
+                let Ok(peer) = stream.peer_addr() else {
+                    continue;
+                };
+                let caps = &limits.connection_limits;
+                if let Err(refusal) = caps.census.admit(peer.ip(), caps) {
+                    tracing::warn!(
+                        %peer,
+                        ?refusal,
+                        max = caps.connections_max,
+                        per_client_max = caps.connections_per_client_max,
+                        "connection refused: ramjetMaxConnections / ramjetMaxConnectionsPerClient"
+                    );
+                    drop(stream);
+                    continue;
+                }
+                let started =
+                    connection::start_counted(stream, handler.clone(), limits.clone(), true);
+                if let Err(error) = started {
+                    caps.census.release(peer.ip());
                     tracing::warn!(%error, "could not start a connection");
                 }
             }
