@@ -356,6 +356,11 @@ impl BrokerConfig {
             "syncFlushTimeout" => store.sync_flush_timeout_ms = parse(key, value)?,
             "deleteWhen" => store.delete_when = value.to_owned(),
             "diskMaxUsedSpaceRatio" => store.disk_max_used_space_ratio = parse(key, value)?,
+            // Java reads it from the system property
+            // rocketmq.broker.diskSpaceWarningLevelRatio; here it is a broker.conf key.
+            "diskSpaceWarningLevelRatio" => {
+                store.disk_space_warning_level_ratio = parse(key, value)?
+            }
             "cleanFileForciblyEnable" => store.clean_file_forcibly_enable = parse_bool(key, value)?,
             "deleteFileBatchMax" => store.delete_file_batch_max = parse(key, value)?,
             "messageIndexEnable" => store.message_index_enable = parse_bool(key, value)?,
