@@ -335,9 +335,7 @@ impl BrokerConfig {
                 let max: usize = parse(key, value)?;
                 self.limits.requests_in_flight_max = max.max(1);
             }
-            "ramjetClientRequestsPerSecond" => {
-                self.limits.requests_per_second = parse(key, value)?
-            }
+            "ramjetClientRequestsPerSecond" => self.limits.requests_per_second = parse(key, value)?,
             "mapedFileSizeCommitLog" | "mappedFileSizeCommitLog" => {
                 store.mapped_file_size_commit_log = parse(key, value)?
             }

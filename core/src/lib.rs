@@ -41,7 +41,7 @@ pub mod timer;
 pub mod topic_config_manager;
 pub mod topic_validator;
 pub mod transaction;
-pub mod uniq_key;
 pub mod unbuilt_keys;
+pub mod uniq_key;
 
 pub use config::BrokerConfig;

@@ -23,8 +23,8 @@ use crate::mesh::{Mesh, ShardMessage};
 use crate::placement::{shard_of_physical_offset, LEADER_SHARD};
 use crate::queue_owner::QueueOwner;
 use crate::shard_request::{
-    PutPatience,     KeyQuery, KeyQueryPart, LeaderReply, LeaderRequest, OffsetRequest, PartReply, PartRequest,
-    PullAnswer, PullQuery, PutRequest, ShardReply, ShardRequest,
+    KeyQuery, KeyQueryPart, LeaderReply, LeaderRequest, OffsetRequest, PartReply, PartRequest,
+    PullAnswer, PullQuery, PutPatience, PutRequest, ShardReply, ShardRequest,
 };
 use crate::snapshot::{MetadataSnapshot, SharedMetadata};
 use crate::transaction::{self, half_owner, EndTransaction, TransactionService};
@@ -167,7 +167,10 @@ impl BrokerShard {
         request: PutRequest,
         patience: PutPatience,
     ) -> BrokerResult<PutOk> {
-        match self.call(owner, ShardRequest::Put(request, patience)).await? {
+        match self
+            .call(owner, ShardRequest::Put(request, patience))
+            .await?
+        {
             ShardReply::Put(result) => result,
             other => Err(other.mismatch("Put")),
         }

@@ -113,8 +113,11 @@ mod tests {
     fn deferred_paths_must_match_the_root() {
         let root = Path::new("/data/store");
         let given = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-        assert!(check_deferred(&given("storePathIndex", "/data/store/index/"), root, 10911).is_ok());
-        let error = check_deferred(&given("storePathIndex", "/ssd/index"), root, 10911).unwrap_err();
+        assert!(
+            check_deferred(&given("storePathIndex", "/data/store/index/"), root, 10911).is_ok()
+        );
+        let error =
+            check_deferred(&given("storePathIndex", "/ssd/index"), root, 10911).unwrap_err();
         assert!(error.contains("storePathIndex"), "{error}");
         assert!(check_deferred(&given("haListenPort", "10912"), root, 10911).is_ok());
         assert!(check_deferred(&given("haListenPort", "20000"), root, 10911).is_err());

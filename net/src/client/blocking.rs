@@ -34,6 +34,18 @@ impl BlockingClient {
         })
     }
 
+    /// A client on a stream connected elsewhere (a test that binds its source address
+    /// before connecting, say).
+    pub fn from_stream(stream: TcpStream) -> std::io::Result<BlockingClient> {
+        stream.set_nodelay(true)?;
+        Ok(BlockingClient {
+            peer: stream.peer_addr()?,
+            stream,
+            next_opaque: 1,
+            buf: Vec::new(),
+        })
+    }
+
     /// Sends `request` and waits up to `timeout` for its response. Responses to other
     /// opaques (an earlier request that timed out) are skipped.
     pub fn invoke(

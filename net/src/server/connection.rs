@@ -333,7 +333,8 @@ async fn read_loop<H: RequestHandler>(
     let in_flight = Rc::new(glommio::sync::Semaphore::new(CONNECTION_IN_FLIGHT_KIB_MAX));
     let requests_max = caps.requests_in_flight_max.max(1) as u64;
     let requests = Rc::new(glommio::sync::Semaphore::new(requests_max));
-    let mut bucket = (caps.requests_per_second > 0).then(|| TokenBucket::new(caps.requests_per_second));
+    let mut bucket =
+        (caps.requests_per_second > 0).then(|| TokenBucket::new(caps.requests_per_second));
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let reason = loop {
         match decode_frame_split(&mut buf, connection.frame_bytes_max) {
