@@ -391,7 +391,7 @@ async fn read_loop<H: RequestHandler>(
                                 .oneway_failed
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                                 + 1;
-                            if failed.is_power_of_two() || failed % 1024 == 0 {
+                            if failed.is_power_of_two() || failed.is_multiple_of(1024) {
                                 tracing::warn!(
                                     peer = %connection.peer,
                                     code,
