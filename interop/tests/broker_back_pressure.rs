@@ -28,7 +28,10 @@ fn a_oneway_flood_on_a_tiny_send_queue_stores_every_message() {
     let broker = Broker::start_with(
         &namesrv,
         test,
-        &[("sendQueueCapacity", "2"), ("diskSpaceWarningLevelRatio", "99")],
+        &[
+            ("sendQueueCapacity", "2"),
+            ("diskSpaceWarningLevelRatio", "99"),
+        ],
     );
     let client = RustClient::new("oneway-flood");
     let mut producer = client.start_producer(&namesrv.addr, "oneway_flood_producer");
@@ -65,7 +68,10 @@ fn a_oneway_flood_on_a_tiny_send_queue_stores_every_message() {
         "{written} oneway sends written in {:?} ({client_failures} failed in the client)",
         started.elapsed()
     );
-    assert!(written > TASKS * PER_TASK / 2, "the client wrote only {written}");
+    assert!(
+        written > TASKS * PER_TASK / 2,
+        "the client wrote only {written}"
+    );
 
     let expected = written as i64 + 1; // and the warm-up message
     let deadline = Instant::now() + STORE_WAIT;
