@@ -68,6 +68,11 @@ pub struct BrokerConfig {
     /// Timer messages: timerWheelEnable, timerMaxDelaySec, timerPrecisionMs,
     /// timerFlushIntervalMs (docs/timer.md).
     pub timer: crate::timer::TimerConfig,
+    /// `aclEnable`: check every request against plain_acl.yml (docs/acl.md).
+    pub acl_enable: bool,
+    /// `rocketmqHome` (default: the ROCKETMQ_HOME environment variable): the ACL file is
+    /// `<rocketmqHome>/conf/plain_acl.yml`, where RocketMQ 4.x reads it.
+    pub rocketmq_home: Option<PathBuf>,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
 }
@@ -137,7 +142,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "slaveReadEnable",
     "haListenPort",
     "haMasterAddress",
-    "aclEnable",
     "duplicationEnable",
     "enableDLegerCommitLog",
     "enableControllerMode",
@@ -157,7 +161,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "deleteConsumeQueueFilesInterval",
     "destroyMapedFileIntervalForcibly",
     "cleanResourceInterval",
-    "rocketmqHome",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +220,8 @@ impl Default for BrokerConfig {
             transaction_check_interval: Duration::from_millis(60_000),
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
             timer: crate::timer::TimerConfig::default(),
+            acl_enable: false,
+            rocketmq_home: std::env::var_os("ROCKETMQ_HOME").map(PathBuf::from),
             config_file: None,
         }
     }
@@ -352,6 +357,8 @@ impl BrokerConfig {
                 let ms: u64 = parse(key, value)?;
                 self.timer.flush_interval_ms = ms.max(1);
             }
+            "aclEnable" => self.acl_enable = parse_bool(key, value)?,
+            "rocketmqHome" => self.rocketmq_home = Some(PathBuf::from(value)),
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
@@ -535,6 +542,7 @@ impl BrokerConfig {
             ),
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
+            ("aclEnable", self.acl_enable.to_string()),
             (
                 "storePathRootDir",
                 store.store_path_root_dir.display().to_string(),
