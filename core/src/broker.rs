@@ -58,9 +58,10 @@ fn start_acl(config: &BrokerConfig) -> Result<Option<Arc<AclState>>, String> {
     if !config.acl_enable {
         return Ok(None);
     }
-    let home = config.rocketmq_home.as_ref().ok_or(
-        "aclEnable=true needs rocketmqHome (or ROCKETMQ_HOME) to find conf/plain_acl.yml",
-    )?;
+    let home = config
+        .rocketmq_home
+        .as_ref()
+        .ok_or("aclEnable=true needs rocketmqHome (or ROCKETMQ_HOME) to find conf/plain_acl.yml")?;
     let state = AclState::load(crate::acl::acl_file(home))?;
     state.watch();
     tracing::info!(home = %home.display(), "ACL enabled");

@@ -94,7 +94,10 @@ fn answer(client: &mut BlockingClient, request: RemotingCommand) -> (i32, String
 
 fn assert_refused(got: (i32, String), reason: &str) {
     assert_eq!(got.0, SYSTEM_ERROR, "{got:?}");
-    assert!(got.1.contains("AclException") && got.1.contains(reason), "{got:?} lacks {reason:?}");
+    assert!(
+        got.1.contains("AclException") && got.1.contains(reason),
+        "{got:?} lacks {reason:?}"
+    );
 }
 
 #[test]
@@ -107,27 +110,39 @@ fn acl_signs_refuses_and_reloads() {
     let mut broker = Broker::start_with(
         &namesrv,
         test,
-        &[
-            ("aclEnable", "true"),
-            ("rocketmqHome", &home_text),
-        ],
+        &[("aclEnable", "true"), ("rocketmqHome", &home_text)],
     );
 
     // Raw frames: every way of being refused, each with a code and a remark.
     let mut unsigned = client(&broker, None);
-    assert_refused(answer(&mut unsigned, send_request("TopicAcl")), "No accessKey is configured");
+    assert_refused(
+        answer(&mut unsigned, send_request("TopicAcl")),
+        "No accessKey is configured",
+    );
     let mut stranger = client(&broker, Some(("nobodyKey", "nobodySecret")));
-    assert_refused(answer(&mut stranger, send_request("TopicAcl")), "No acl config for nobodyKey");
+    assert_refused(
+        answer(&mut stranger, send_request("TopicAcl")),
+        "No acl config for nobodyKey",
+    );
     let mut wrong = client(&broker, Some((APP.0, "notTheSecret")));
-    assert_refused(answer(&mut wrong, send_request("TopicAcl")), "Check signature failed");
+    assert_refused(
+        answer(&mut wrong, send_request("TopicAcl")),
+        "Check signature failed",
+    );
     let mut tampered = send_request("TopicAcl");
     SessionCredentials::new(APP.0, APP.1).sign(&mut tampered);
     tampered.body = b"raw acl bodY".to_vec().into();
     assert_refused(answer(&mut unsigned, tampered), "Check signature failed");
     let mut app = client(&broker, Some(APP));
-    assert_refused(answer(&mut app, send_request("TopicDeny")), "topic:TopicDeny");
+    assert_refused(
+        answer(&mut app, send_request("TopicDeny")),
+        "topic:TopicDeny",
+    );
     let create = requests::create_topic(&requests::topic_config("TopicByApp", 4), None);
-    assert_refused(answer(&mut app, create), "Need admin permission for request code=17");
+    assert_refused(
+        answer(&mut app, create),
+        "Need admin permission for request code=17",
+    );
     // Signed and allowed: the connection still works after refusals.
     let sent = answer(&mut app, send_request("TopicAcl"));
     assert_eq!(sent.0, SUCCESS, "{sent:?}");
@@ -135,6 +150,38 @@ fn acl_signs_refuses_and_reloads() {
     let create = requests::create_topic(&requests::topic_config("TopicByAdmin", 4), None);
     let created = answer(&mut admin, create);
     assert_eq!(created.0, SUCCESS, "{created:?}");
+
+    // mqadmin signs with --accessKey/--secretKey; without them the admin code is refused.
+    let mqadmin = ramjet_interop::workspace::server_binary("ramjet-tools", "mqadmin");
+    let run_mqadmin = |keys: &[&str]| {
+        let mut command = std::process::Command::new(&mqadmin);
+        command
+            .args([
+                "updateTopic",
+                "-n",
+                &namesrv.addr,
+                "-b",
+                broker.addr(),
+                "-t",
+                "TopicByMqadmin",
+            ])
+            .args(keys)
+            .env_remove("ROCKETMQ_ACCESS_KEY")
+            .env_remove("ROCKETMQ_SECRET_KEY");
+        command.output().expect("run mqadmin")
+    };
+    let unsigned_admin = run_mqadmin(&[]);
+    let stderr = String::from_utf8_lossy(&unsigned_admin.stderr);
+    assert!(
+        !unsigned_admin.status.success() && stderr.contains("No accessKey is configured"),
+        "{stderr}"
+    );
+    let signed_admin = run_mqadmin(&["--accessKey", ADMIN.0, "--secretKey", ADMIN.1]);
+    assert!(
+        signed_admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed_admin.stderr)
+    );
 
     // The third-party client signs with its AclClientRPCHook: send and consume.
     let rust = RustClient::new("acl").with_credentials(APP.0, APP.1);
@@ -147,9 +194,14 @@ fn acl_signs_refuses_and_reloads() {
         assert_eq!(sent.status, "SendOk", "{sent:?}");
     }
     let denied = producer.send(message("TopicDeny", "TagA", "k", "denied"));
-    assert!(denied.is_err(), "a send to a DENY topic was accepted: {denied:?}");
-    let consumer =
-        rust.start_push_consumer(&namesrv.addr, &ConsumerOptions::new("aclConsumer", "TopicAcl"));
+    assert!(
+        denied.is_err(),
+        "a send to a DENY topic was accepted: {denied:?}"
+    );
+    let consumer = rust.start_push_consumer(
+        &namesrv.addr,
+        &ConsumerOptions::new("aclConsumer", "TopicAcl"),
+    );
     // The raw signed send above went to TopicAcl too.
     let mut expected: Vec<&str> = bodies.to_vec();
     expected.push("raw acl body");
@@ -172,7 +224,10 @@ fn acl_signs_refuses_and_reloads() {
     let anonymous = RustClient::new("acl-anonymous");
     let anonymous_producer = anonymous.start_producer(&namesrv.addr, "aclAnonymous");
     let refused = anonymous_producer.send(message("TopicAcl", "TagA", "k", "anonymous"));
-    assert!(refused.is_err(), "an unsigned send was accepted: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "an unsigned send was accepted: {refused:?}"
+    );
 
     // Rewrite the file: TopicDeny becomes PUB, without a restart.
     write_acl(&home, &acl_yml("PUB"));
@@ -182,10 +237,16 @@ fn acl_signs_refuses_and_reloads() {
         if answer(&mut app, send_request("TopicDeny")).0 == SUCCESS {
             break started;
         }
-        assert!(Instant::now() < deadline, "the new permission never took effect");
+        assert!(
+            Instant::now() < deadline,
+            "the new permission never took effect"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
-    eprintln!("ACL reload seen {:?} before the deadline", deadline - reloaded_after);
+    eprintln!(
+        "ACL reload seen {:?} before the deadline",
+        deadline - reloaded_after
+    );
     let sent = producer
         .send(message("TopicDeny", "TagA", "k", "now allowed"))
         .expect("the third-party client's send after the reload");
@@ -195,7 +256,11 @@ fn acl_signs_refuses_and_reloads() {
     write_acl(&home, "accounts: [ {accessKey: x");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(answer(&mut app, send_request("TopicDeny")).0, SUCCESS);
-    assert!(broker.log_tail().contains("does not parse"), "{}", broker.log_tail());
+    assert!(
+        broker.log_tail().contains("does not parse"),
+        "{}",
+        broker.log_tail()
+    );
     assert!(broker.is_running());
 
     drop(consumer);

@@ -35,7 +35,8 @@ pub fn signing_content(fields: Option<&ExtFields>, body: &[u8], skip: &[&str]) -
             }
         }
     }
-    let mut content = Vec::with_capacity(sorted.values().map(|v| v.len()).sum::<usize>() + body.len());
+    let mut content =
+        Vec::with_capacity(sorted.values().map(|v| v.len()).sum::<usize>() + body.len());
     for value in sorted.values() {
         content.extend_from_slice(value.as_bytes());
     }
@@ -53,7 +54,8 @@ fn mac(secret_key: &str, content: &[u8]) -> HmacSha1 {
 
 /// `AclSigner.calSignature`: Base64(HMAC-SHA1(secret_key, content)).
 pub fn signature(secret_key: &str, content: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(mac(secret_key, content).finalize().into_bytes())
+    base64::engine::general_purpose::STANDARD
+        .encode(mac(secret_key, content).finalize().into_bytes())
 }
 
 /// Whether `claimed` is the signature of `content` under `secret_key`. The comparison of
@@ -126,7 +128,10 @@ mod tests {
 
     #[test]
     fn signature_matches_an_independent_hmac() {
-        assert_eq!(signature("12345678", b"RocketMQ"), "IUc8rrO/0gDch8CjObLQsW2rsiA=");
+        assert_eq!(
+            signature("12345678", b"RocketMQ"),
+            "IUc8rrO/0gDch8CjObLQsW2rsiA="
+        );
         let mut request = send_v2();
         SessionCredentials::new("RocketMQ", "12345678").sign(&mut request);
         // "AccessKey" sorts before "a" and "b": uppercase first, as Java's TreeMap does.

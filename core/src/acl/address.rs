@@ -13,7 +13,11 @@ pub enum AddressRule {
     Exact(Vec<String>),
     /// The first `prefix.len()` octets equal `prefix`, the next lies in `start..=end`, the
     /// rest are free.
-    Range { prefix: Vec<u8>, start: u8, end: u8 },
+    Range {
+        prefix: Vec<u8>,
+        start: u8,
+        end: u8,
+    },
 }
 
 impl AddressRule {
@@ -40,7 +44,13 @@ impl AddressRule {
             return exact(addrs);
         }
         if pattern.contains(',') {
-            return exact(pattern.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
+            return exact(
+                pattern
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            );
         }
         if (pattern.contains('*') || pattern.contains('-')) && !pattern.contains(':') {
             return range(pattern);
@@ -133,7 +143,14 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_errors() {
-        for bad in ["10.0.0", "10.0.*.1", "10.0.0.9-3", "*.0.0.1", "nonsense", "1.2.3.{4"] {
+        for bad in [
+            "10.0.0",
+            "10.0.*.1",
+            "10.0.0.9-3",
+            "*.0.0.1",
+            "nonsense",
+            "1.2.3.{4",
+        ] {
             assert!(AddressRule::parse(bad).is_err(), "{bad}");
         }
     }

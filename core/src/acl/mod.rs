@@ -40,8 +40,9 @@ impl AclState {
     /// one is an error.
     pub fn load(path: PathBuf) -> Result<Arc<AclState>, String> {
         let acl = match std::fs::read_to_string(&path) {
-            Ok(text) => PlainAcl::parse(&text)
-                .map_err(|e| format!("ACL file {}: {e}", path.display()))?,
+            Ok(text) => {
+                PlainAcl::parse(&text).map_err(|e| format!("ACL file {}: {e}", path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(path = %path.display(), "ACL file missing: every request is refused until it exists");
                 PlainAcl::default()

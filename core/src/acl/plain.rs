@@ -119,13 +119,16 @@ impl PlainAcl {
         let file: PlainAclFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         let mut acl = PlainAcl::default();
         for pattern in file.global_white_remote_addresses.unwrap_or_default() {
-            let pattern = scalar(&pattern).ok_or("globalWhiteRemoteAddresses holds a non-string")?;
+            let pattern =
+                scalar(&pattern).ok_or("globalWhiteRemoteAddresses holds a non-string")?;
             acl.global_white.push(AddressRule::parse(&pattern)?);
         }
         for account in file.accounts.unwrap_or_default() {
             let account = Account::build(account)?;
             // Java keeps the first definition of an access key.
-            acl.accounts.entry(account.access_key.clone()).or_insert(account);
+            acl.accounts
+                .entry(account.access_key.clone())
+                .or_insert(account);
         }
         Ok(acl)
     }
@@ -164,8 +167,16 @@ impl PlainAcl {
 
 impl Account {
     fn build(file: AccountFile) -> Result<Account, String> {
-        let access_key = file.access_key.as_ref().and_then(scalar).unwrap_or_default();
-        let secret_key = file.secret_key.as_ref().and_then(scalar).unwrap_or_default();
+        let access_key = file
+            .access_key
+            .as_ref()
+            .and_then(scalar)
+            .unwrap_or_default();
+        let secret_key = file
+            .secret_key
+            .as_ref()
+            .and_then(scalar)
+            .unwrap_or_default();
         if access_key.len() <= KEY_MIN_LENGTH || secret_key.len() <= KEY_MIN_LENGTH {
             return Err(format!(
                 "The accessKey={access_key} and secretKey cannot be null and length should longer than {KEY_MIN_LENGTH}"

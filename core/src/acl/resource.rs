@@ -99,12 +99,15 @@ impl<'a> AccessRequest<'a> {
         };
         let fields = self.command.ext_fields.as_ref();
         let body = &self.command.body;
-        acl::verify(secret_key, &acl::signing_content(fields, body, &[]), signature)
-            || (self.command.ext_field(UNIQUE_MSG_QUERY_FLAG).is_some()
-                && acl::verify(
-                    secret_key,
-                    &acl::signing_content(fields, body, &[UNIQUE_MSG_QUERY_FLAG]),
-                    signature,
-                ))
+        acl::verify(
+            secret_key,
+            &acl::signing_content(fields, body, &[]),
+            signature,
+        ) || (self.command.ext_field(UNIQUE_MSG_QUERY_FLAG).is_some()
+            && acl::verify(
+                secret_key,
+                &acl::signing_content(fields, body, &[UNIQUE_MSG_QUERY_FLAG]),
+                signature,
+            ))
     }
 }

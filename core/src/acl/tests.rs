@@ -88,7 +88,10 @@ fn permission_bits() {
 
 #[test]
 fn sends_need_pub_on_the_topic() {
-    assert_eq!(decide(&signed(send("topicB"), "RocketMQ", "12345678")), Ok(()));
+    assert_eq!(
+        decide(&signed(send("topicB"), "RocketMQ", "12345678")),
+        Ok(())
+    );
     let denied = decide(&signed(send("topicA"), "RocketMQ", "12345678")).unwrap_err();
     assert!(denied.contains("topic:topicA"), "{denied}");
     // Not listed: defaultTopicPerm DENY.
@@ -106,7 +109,9 @@ fn signature_and_key_failures() {
     assert!(wrong.contains("Check signature failed"), "{wrong}");
     let mut tampered = signed(send("topicB"), "RocketMQ", "12345678");
     tampered.ext_fields_mut().insert("b", "topicC");
-    assert!(decide(&tampered).unwrap_err().contains("Check signature failed"));
+    assert!(decide(&tampered)
+        .unwrap_err()
+        .contains("Check signature failed"));
 }
 
 #[test]
@@ -142,13 +147,22 @@ fn whitelists_skip_the_signature() {
     let acl = acl();
     let unsigned = send("topicA");
     let access = AccessRequest::parse(&unsigned).unwrap();
-    assert_eq!(acl.validate(&access, "10.10.103.7".parse().unwrap()), Ok(()));
-    assert_eq!(acl.validate(&access, "192.168.0.101".parse().unwrap()), Ok(()));
+    assert_eq!(
+        acl.validate(&access, "10.10.103.7".parse().unwrap()),
+        Ok(())
+    );
+    assert_eq!(
+        acl.validate(&access, "192.168.0.101".parse().unwrap()),
+        Ok(())
+    );
     // The account whitelist needs the access key but no signature.
     let mut keyed = send("topicA");
     keyed.ext_fields_mut().insert("AccessKey", "rocketmq2");
     let access = AccessRequest::parse(&keyed).unwrap();
-    assert_eq!(acl.validate(&access, "192.168.1.9".parse().unwrap()), Ok(()));
+    assert_eq!(
+        acl.validate(&access, "192.168.1.9".parse().unwrap()),
+        Ok(())
+    );
     assert!(acl.validate(&access, peer()).is_err());
 }
 
