@@ -62,10 +62,7 @@ impl AddressRule {
         match self {
             AddressRule::Blank => false,
             AddressRule::Any => true,
-            AddressRule::Exact(addrs) => {
-                let text = peer.to_string();
-                addrs.iter().any(|a| *a == text)
-            }
+            AddressRule::Exact(addrs) => addrs.contains(&peer.to_string()),
             AddressRule::Range { prefix, start, end } => {
                 let IpAddr::V4(v4) = peer else { return false };
                 let octets = v4.octets();
