@@ -59,6 +59,8 @@ impl AddressRule {
     }
 
     pub fn matches(&self, peer: IpAddr) -> bool {
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; match them as IPv4.
+        let peer = peer.to_canonical();
         match self {
             AddressRule::Blank => false,
             AddressRule::Any => true,
@@ -136,6 +138,7 @@ mod tests {
         let span = AddressRule::parse("10.0.0.5-10").unwrap();
         assert!(span.matches(ip("10.0.0.5")) && span.matches(ip("10.0.0.10")));
         assert!(!span.matches(ip("10.0.0.11")) && !span.matches(ip("10.0.1.6")));
+        assert!(span.matches(ip("::ffff:10.0.0.7")) && one.matches(ip("::ffff:192.168.0.1")));
     }
 
     #[test]
