@@ -5,12 +5,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use ramjet_net::server::{self, run_shards, ShardConfig};
 use ramjet_store::{DmaStorage, MessageStore, StoreConfig};
 
+use crate::acl::AclState;
 use crate::client_connections::ClientConnections;
 use crate::config::BrokerConfig;
 use crate::consumer_offset_manager::ConsumerOffsetManager;
@@ -39,14 +41,31 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
             server::ensure_port_free(addr).map_err(|e| e.to_string())?;
         }
     }
+    let acl = start_acl(&config)?;
     shutdown::install();
     let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
     let shard_config = ShardConfig::new("broker", shard_count);
     run_shards(&shard_config, move |_| {
-        let (config, mesh) = (config.clone(), mesh.clone());
-        async move { shard_main(config, mesh, shard_count).await }
+        let (config, mesh, acl) = (config.clone(), mesh.clone(), acl.clone());
+        async move { shard_main(config, mesh, shard_count, acl).await }
     })
     .map_err(|e| e.to_string())
+}
+
+/// With `aclEnable=true`: loads `<rocketmqHome>/conf/plain_acl.yml` (a file that does not
+/// parse stops the start, as in Java) and starts its reload thread.
+fn start_acl(config: &BrokerConfig) -> Result<Option<Arc<AclState>>, String> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let home = config
+        .rocketmq_home
+        .as_ref()
+        .ok_or("aclEnable=true needs rocketmqHome (or ROCKETMQ_HOME) to find conf/plain_acl.yml")?;
+    let state = AclState::load(crate::acl::acl_file(home))?;
+    state.watch();
+    tracing::info!(home = %home.display(), "ACL enabled");
+    Ok(Some(state))
 }
 
 /// Queues are spread over shards by `owner_shard(topic, queue, shard_count)`, so data written
@@ -101,6 +120,7 @@ async fn shard_main(
     config: BrokerConfig,
     mesh: Option<MeshBuilder<ShardMessage, Full>>,
     shard_count: usize,
+    acl: Option<Arc<AclState>>,
 ) {
     let (id, peers, receivers) = match mesh {
         Some(mesh) => {
@@ -176,7 +196,7 @@ async fn shard_main(
             ))
         })
     });
-    let handler = Rc::new(BrokerHandler::new(shard.clone()));
+    let handler = Rc::new(BrokerHandler::new(shard.clone(), acl));
     let mut servers = Vec::new();
     let limits = server::ShardLimits::with_limits(config.frame_bytes_max, config.limits.clone());
     for addr in addrs {

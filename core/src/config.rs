@@ -68,6 +68,11 @@ pub struct BrokerConfig {
     /// Timer messages: timerWheelEnable, timerMaxDelaySec, timerPrecisionMs,
     /// timerFlushIntervalMs (docs/timer.md).
     pub timer: crate::timer::TimerConfig,
+    /// `aclEnable`: check every request against plain_acl.yml (docs/acl.md).
+    pub acl_enable: bool,
+    /// `rocketmqHome` (default: the ROCKETMQ_HOME environment variable): the ACL file is
+    /// `<rocketmqHome>/conf/plain_acl.yml`, where RocketMQ 4.x reads it.
+    pub rocketmq_home: Option<PathBuf>,
     /// The `-c` file, rewritten when UPDATE_BROKER_CONFIG changes a key (as Java does).
     pub config_file: Option<PathBuf>,
     /// `waitTimeMillsInSendQueue`: how long a sync send waits for room on a full owner
@@ -146,7 +151,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "messageIndexSafe",
     // Java's hint to pull from a slave when the page cache is short; no slaves here.
     "accessMessageInMemoryMaxRatio",
-    "aclEnable",
     "autoMessageVersionOnTopicLen",
     "registerBrokerTimeoutMills",
     "forceRegister",
@@ -159,7 +163,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "deleteConsumeQueueFilesInterval",
     "destroyMapedFileIntervalForcibly",
     "cleanResourceInterval",
-    "rocketmqHome",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +222,8 @@ impl Default for BrokerConfig {
             transaction_check_interval: Duration::from_millis(60_000),
             frame_bytes_max: ramjet_net::remoting::FRAME_BYTES_MAX_DEFAULT,
             timer: crate::timer::TimerConfig::default(),
+            acl_enable: false,
+            rocketmq_home: std::env::var_os("ROCKETMQ_HOME").map(PathBuf::from),
             config_file: None,
             wait_time_in_send_queue: Duration::from_millis(200),
             limits: ramjet_net::server::ConnectionLimits::default(),
@@ -380,6 +385,8 @@ impl BrokerConfig {
                 let ms: u64 = parse(key, value)?;
                 self.timer.flush_interval_ms = ms.max(1);
             }
+            "aclEnable" => self.acl_enable = parse_bool(key, value)?,
+            "rocketmqHome" => self.rocketmq_home = Some(PathBuf::from(value)),
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
@@ -569,6 +576,7 @@ impl BrokerConfig {
             ),
             ("regionId", self.region_id.clone()),
             ("traceOn", self.trace_on.to_string()),
+            ("aclEnable", self.acl_enable.to_string()),
             (
                 "storePathRootDir",
                 store.store_path_root_dir.display().to_string(),

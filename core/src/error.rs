@@ -48,6 +48,9 @@ pub enum BrokerError {
     /// SYSTEM_ERROR and a remark when it is off (SQL92 filtering).
     #[error("{0}")]
     FeatureOff(String),
+    /// Refused by the ACL (docs/acl.md); the remark reads as Java's AclException does.
+    #[error("org.apache.rocketmq.acl.common.AclException: {0}")]
+    AccessDenied(String),
     /// The shard's queue of puts is full: the client should back off and retry.
     #[error("[REJECTREQUEST]system busy, start flow control for a while")]
     Busy,

@@ -14,6 +14,7 @@
 //! shard) -> `queue_owner` (a shard's store, offsets, long polling) and `leader` (topics,
 //! groups, clients) -> `mesh`, managers, `placement`, `error` and `response_code`.
 
+pub mod acl;
 pub mod broker;
 pub mod client_connections;
 pub mod client_manager;

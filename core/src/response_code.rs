@@ -24,7 +24,10 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
         BrokerError::Busy => response::SYSTEM_BUSY,
         BrokerError::Put(error) => for_put(error),
+        // Java's broker throws AclException from its RPC hook, which the remoting layer
+        // answers as SYSTEM_ERROR with the exception as remark.
         BrokerError::NotFound(_)
+        | BrokerError::AccessDenied(_)
         | BrokerError::FeatureOff(_)
         | BrokerError::Storage(_)
         | BrokerError::Persist(_)

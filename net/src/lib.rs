@@ -8,6 +8,7 @@
 //! Codec types are plain data and `Send`; the server and client types live on one glommio
 //! executor (one core) each and are deliberately `!Send`.
 
+pub mod acl;
 pub mod body;
 pub mod client;
 pub mod code;

@@ -32,6 +32,8 @@ pub struct Remote {
     /// `-n` split on ';' (RocketMQ's separator), or empty when the command needs none.
     namesrv_addrs: Vec<String>,
     connections: HashMap<String, BlockingClient>,
+    /// ACL credentials every request is signed with (--accessKey/--secretKey).
+    credentials: Option<ramjet_net::acl::SessionCredentials>,
 }
 
 impl Remote {
@@ -47,7 +49,17 @@ impl Remote {
         Remote {
             namesrv_addrs,
             connections: HashMap::new(),
+            credentials: None,
         }
+    }
+
+    /// Signs every request with `credentials` (RocketMQ ACL 1.0).
+    pub fn with_credentials(
+        mut self,
+        credentials: Option<ramjet_net::acl::SessionCredentials>,
+    ) -> Remote {
+        self.credentials = credentials;
+        self
     }
 
     pub fn namesrv_addrs(&self) -> AdminResult<&[String]> {
@@ -75,7 +87,8 @@ impl Remote {
         };
         if !self.connections.contains_key(addr) {
             let client = BlockingClient::connect(addr, CONNECT_TIMEOUT)
-                .map_err(|e| unreachable(connect_reason(&e)))?;
+                .map_err(|e| unreachable(connect_reason(&e)))?
+                .with_credentials(self.credentials.clone());
             self.connections.insert(addr.to_owned(), client);
         }
         let client = self.connections.get_mut(addr).expect("inserted above");

@@ -15,11 +15,13 @@ mod send;
 mod send_back;
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use ramjet_net::code::request;
 use ramjet_net::server::{Connection, RequestHandler};
 use ramjet_net::RemotingCommand;
 
+use crate::acl::AclState;
 use crate::client_manager::ChannelKey;
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::to_response;
@@ -29,11 +31,13 @@ use crate::shard_request::Origin;
 /// The broker's `RequestHandler`: one per shard, in front of its `BrokerShard`.
 pub struct BrokerHandler {
     shard: Rc<BrokerShard>,
+    /// With aclEnable: every request is checked here, before any processor decodes it.
+    acl: Option<Arc<AclState>>,
 }
 
 impl BrokerHandler {
-    pub fn new(shard: Rc<BrokerShard>) -> BrokerHandler {
-        BrokerHandler { shard }
+    pub fn new(shard: Rc<BrokerShard>, acl: Option<Arc<AclState>>) -> BrokerHandler {
+        BrokerHandler { shard, acl }
     }
 }
 
@@ -53,7 +57,17 @@ impl RequestHandler for BrokerHandler {
             language: request.language,
             version: request.version,
         };
-        let answer = match process(&self.shard, &request, &origin).await {
+        let checked = match &self.acl {
+            Some(acl) => acl
+                .check(&request, origin.peer.ip())
+                .map_err(BrokerError::AccessDenied),
+            None => Ok(()),
+        };
+        let answer = match checked {
+            Ok(()) => process(&self.shard, &request, &origin).await,
+            Err(error) => Err(error),
+        };
+        let answer = match answer {
             Ok(answer) => answer,
             Err(error) => to_response(&request, &error),
         };

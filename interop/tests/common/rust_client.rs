@@ -104,6 +104,9 @@ pub struct SentMessage {
 pub struct RustClient {
     owner: Option<RuntimeOwner>,
     runtime: Arc<ClientRuntime>,
+    /// The crate's `AclClientRPCHook`, set by [`RustClient::with_credentials`]: every
+    /// producer and push consumer this client starts signs its requests with it.
+    acl_hook: Option<Arc<rocketmq_client_rust::AclClientRPCHook>>,
 }
 
 impl RustClient {
@@ -139,7 +142,18 @@ impl RustClient {
         RustClient {
             owner: Some(owner),
             runtime,
+            acl_hook: None,
         }
+    }
+
+    /// Signs with RocketMQ ACL 1.0 credentials (the crate's `AclClientRPCHook`).
+    pub fn with_credentials(mut self, access_key: &str, secret_key: &str) -> Self {
+        let credentials =
+            rocketmq_client_rust::SessionCredentials::with_keys(access_key, secret_key);
+        self.acl_hook = Some(Arc::new(rocketmq_client_rust::AclClientRPCHook::new(
+            credentials,
+        )));
+        self
     }
 
     /// Runs `future` as a task on the client's runtime (its worker threads keep running it
@@ -323,12 +337,15 @@ impl RustClient {
     }
 
     fn producer(&self, namesrv: &str, group: &str) -> DefaultMQProducer {
-        DefaultMQProducer::builder(self.runtime.clone())
+        let mut builder = DefaultMQProducer::builder(self.runtime.clone())
             .producer_group(group)
             .name_server_addr(namesrv)
             .send_msg_timeout(CLIENT_TIMEOUT.as_millis() as u32)
-            .retry_times_when_send_failed(0)
-            .build()
+            .retry_times_when_send_failed(0);
+        if let Some(hook) = &self.acl_hook {
+            builder = builder.rpc_hook(hook.clone());
+        }
+        builder.build()
     }
 }
 
@@ -454,6 +471,9 @@ impl RustClient {
             .consume_from_where(from);
         if let Some(timestamp) = timestamp {
             builder = builder.consume_timestamp(timestamp);
+        }
+        if let Some(hook) = &self.acl_hook {
+            builder = builder.rpc_hook(Some(hook.clone()));
         }
         let mut consumer = builder.build();
         self.block_on(async {

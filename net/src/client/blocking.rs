@@ -14,6 +14,8 @@ pub struct BlockingClient {
     peer: SocketAddr,
     next_opaque: i32,
     buf: Vec<u8>,
+    /// With ACL credentials every request is signed before it is written (docs/acl.md).
+    credentials: Option<crate::acl::SessionCredentials>,
 }
 
 impl BlockingClient {
@@ -31,6 +33,7 @@ impl BlockingClient {
             peer,
             next_opaque: 1,
             buf: Vec::new(),
+            credentials: None,
         })
     }
 
@@ -43,7 +46,18 @@ impl BlockingClient {
             stream,
             next_opaque: 1,
             buf: Vec::new(),
+            credentials: None,
         })
+    }
+
+    /// Signs every later request with `credentials` (RocketMQ ACL 1.0), as Java's
+    /// `AclClientRPCHook` does.
+    pub fn with_credentials(
+        mut self,
+        credentials: Option<crate::acl::SessionCredentials>,
+    ) -> BlockingClient {
+        self.credentials = credentials;
+        self
     }
 
     /// Sends `request` and waits up to `timeout` for its response. Responses to other
@@ -55,6 +69,9 @@ impl BlockingClient {
     ) -> Result<RemotingCommand, InvokeError> {
         request.opaque = self.next_opaque;
         self.next_opaque = self.next_opaque.wrapping_add(1);
+        if let Some(credentials) = &self.credentials {
+            credentials.sign(&mut request);
+        }
         let closed = |_| InvokeError::Closed(self.peer);
         self.stream
             .write_all(&request.encode_to_vec())
@@ -100,6 +117,9 @@ impl BlockingClient {
         request.opaque = self.next_opaque;
         self.next_opaque = self.next_opaque.wrapping_add(1);
         request.mark_oneway();
+        if let Some(credentials) = &self.credentials {
+            credentials.sign(&mut request);
+        }
         self.stream
             .write_all(&request.encode_to_vec())
             .map_err(|_| InvokeError::Closed(self.peer))

@@ -29,6 +29,13 @@ pub struct Cli {
     /// Name server address list, e.g. 127.0.0.1:9876;192.168.0.1:9876
     #[arg(short = 'n', long = "namesrvAddr", global = true, value_name = "ADDRS")]
     pub namesrv: Option<String>,
+    /// ACL access key: every request is signed as Java's AclClientRPCHook signs it
+    /// (default: $ROCKETMQ_ACCESS_KEY).
+    #[arg(long = "accessKey", global = true, value_name = "KEY")]
+    pub access_key: Option<String>,
+    /// ACL secret key for --accessKey (default: $ROCKETMQ_SECRET_KEY).
+    #[arg(long = "secretKey", global = true, value_name = "SECRET")]
+    pub secret_key: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -111,7 +118,22 @@ impl<'a> Target<'a> {
 /// (checkTuning --strict with differences).
 pub fn run(cli: Cli) -> AdminResult<bool> {
     let namesrv = cli.namesrv.or_else(|| std::env::var("NAMESRV_ADDR").ok());
-    let mut remote = Remote::new(namesrv.as_deref());
+    let access_key = cli
+        .access_key
+        .or_else(|| std::env::var("ROCKETMQ_ACCESS_KEY").ok());
+    let secret_key = cli
+        .secret_key
+        .or_else(|| std::env::var("ROCKETMQ_SECRET_KEY").ok());
+    let credentials = match (access_key, secret_key) {
+        (Some(ak), Some(sk)) => Some(ramjet_net::acl::SessionCredentials::new(&ak, &sk)),
+        (None, None) => None,
+        _ => {
+            return Err(crate::error::AdminError::Usage(
+                "--accessKey and --secretKey go together".into(),
+            ))
+        }
+    };
+    let mut remote = Remote::new(namesrv.as_deref()).with_credentials(credentials);
     let remote = &mut remote;
     match cli.command {
         Command::UpdateTopic(args) => topic::update_topic(remote, &args),
