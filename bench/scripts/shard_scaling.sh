@@ -20,6 +20,8 @@
 #   --port P          broker listenPort (listenPort-2 and P-1000, the name server, must be
 #                     free too); default: a free one picked in 20000-28999
 #   --results DIR     default: results/<timestamp> at the repo root (git-ignored)
+#   --extra "ARGS"    more mqbroker arguments for every start, e.g.
+#                     "--ramjetSpinBeforeParkMicros 50"
 #
 # Cells per round, 1 KiB bodies, on one 8-queue topic:
 #   java-sync-w1/16/64  java-bench.sh -m sync -s 1024 -w N -d D -W W
@@ -41,7 +43,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-MQBROKER= ANCHOR= MQBENCH= PORT=
+MQBROKER= ANCHOR= MQBENCH= PORT= EXTRA=
 DURATION=10 WARMUP=3 ROUNDS="1 2 1 2" CONNECTIONS=1 HOP_RUNS=6
 RESULTS=$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
 QUEUES=8
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
     --hop-runs) HOP_RUNS=$2 ;;
     --port) PORT=$2 ;;
     --results) RESULTS=$2 ;;
+    --extra) EXTRA=$2 ;;
     -h | --help) usage ;;
     *) echo "unknown option $1" >&2; usage ;;
   esac
@@ -133,6 +136,7 @@ mkdir -p "$RESULTS"
   echo "mqbroker: $MQBROKER ($(stat -c %y "$MQBROKER" | cut -d. -f1)); mqbench: $MQBENCH"
   echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "extra mqbroker arguments: ${EXTRA:-none}"
   echo "rounds (shardCount): $ROUNDS; $DURATION s per cell after $WARMUP s warm-up; mqbench connections: $CONNECTIONS"
   echo "broker: 127.0.0.1:$PORT, name server $NAMESRV (standalone, in process)"
 } | tee "$RESULTS/machine.txt" >&2
@@ -220,9 +224,10 @@ for shards in $ROUNDS; do
   ports_free $(ports_of "$PORT") || { echo "ports $(ports_of "$PORT") are not free" >&2; exit 1; }
   store="$WORK/store-$round"
   log="$RESULTS/$round-s$shards-broker.log"
+  # shellcheck disable=SC2086 # EXTRA is a list of arguments.
   "$MQBROKER" --standalone --namesrvPort $((PORT - 1000)) --listenPort "$PORT" \
     --bindAddress 127.0.0.1 --brokerIP1 127.0.0.1 --storePathRootDir "$store" \
-    --shardCount "$shards" > "$log" 2>&1 < /dev/null &
+    --shardCount "$shards" $EXTRA > "$log" 2>&1 < /dev/null &
   BROKER_PID=$!
   wait_port "$PORT" "$BROKER_PID" "$log"
   wait_port $((PORT - 1000)) "$BROKER_PID" "$log"

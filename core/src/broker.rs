@@ -44,7 +44,9 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
     let acl = start_acl(&config)?;
     shutdown::install();
     let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
-    let shard_config = ShardConfig::new("broker", shard_count);
+    let mut shard_config = ShardConfig::new("broker", shard_count);
+    shard_config.spin_before_park =
+        (!config.spin_before_park.is_zero()).then_some(config.spin_before_park);
     run_shards(&shard_config, move |_| {
         let (config, mesh, acl) = (config.clone(), mesh.clone(), acl.clone());
         async move { shard_main(config, mesh, shard_count, acl).await }

@@ -56,6 +56,10 @@ pub struct BrokerConfig {
     pub shard_count: usize,
     /// Ramjet: sends queued per shard before new ones get SYSTEM_BUSY.
     pub send_queue_capacity: usize,
+    /// `ramjetSpinBeforeParkMicros` (0 = off): how long an idle shard polls before it sleeps
+    /// in io_uring. A shard that is still spinning when another shard hands it work needs no
+    /// eventfd wake-up (docs/architecture.md, "Idle shards"); the price is idle CPU.
+    pub spin_before_park: Duration,
     /// Prepared (transactional) sends are refused with NO_PERMISSION.
     pub reject_transaction_message: bool,
     /// A half message younger than this is not checked back yet (`transactionTimeOut`).
@@ -216,6 +220,7 @@ impl Default for BrokerConfig {
             store: StoreConfig::new(PathBuf::from(home).join("store")),
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
+            spin_before_park: Duration::ZERO,
             reject_transaction_message: false,
             transaction_timeout: Duration::from_millis(6_000),
             transaction_check_max: 15,
@@ -390,6 +395,9 @@ impl BrokerConfig {
             "checkCRCOnRecover" => store.check_crc_on_recover = parse_bool(key, value)?,
             "shardCount" => self.shard_count = parse(key, value)?,
             "sendQueueCapacity" => self.send_queue_capacity = parse(key, value)?,
+            "ramjetSpinBeforeParkMicros" => {
+                self.spin_before_park = Duration::from_micros(parse(key, value)?)
+            }
             "rejectTransactionMessage" => self.reject_transaction_message = parse_bool(key, value)?,
             "transactionTimeOut" => self.transaction_timeout = millis(key, value)?,
             "transactionCheckMax" => self.transaction_check_max = parse(key, value)?,
@@ -606,6 +614,10 @@ impl BrokerConfig {
             ("messageIndexEnable", store.message_index_enable.to_string()),
             ("shardCount", self.shard_count.to_string()),
             ("sendQueueCapacity", self.send_queue_capacity.to_string()),
+            (
+                "ramjetSpinBeforeParkMicros",
+                self.spin_before_park.as_micros().to_string(),
+            ),
             (
                 "rejectTransactionMessage",
                 self.reject_transaction_message.to_string(),
