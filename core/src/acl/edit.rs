@@ -184,7 +184,10 @@ fn bump_version(doc: &mut Mapping, now_ms: i64) -> i64 {
         .and_then(|v| v.as_sequence())
         .and_then(|list| list.first())
         .and_then(|first| first.get("counter"))
-        .and_then(|c| c.as_i64().or_else(|| c.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|c| {
+            c.as_i64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
         .unwrap_or(0)
         .saturating_add(1);
     let mut entry = Mapping::new();
@@ -300,7 +303,10 @@ mod tests {
     fn bad_requests_are_refused_with_java_messages() {
         let mut short = config("newKey001");
         short.secret_key = Some("123456".into());
-        assert!(short.check().unwrap_err().contains("length should longer than 6"));
+        assert!(short
+            .check()
+            .unwrap_err()
+            .contains("length should longer than 6"));
         assert!(config("short").check().is_err());
         let mut no_secret = config("newKey001");
         no_secret.secret_key = None;
@@ -313,22 +319,36 @@ mod tests {
             .unwrap_err()
             .contains("Parse resource permission error for topicA=WRITE"));
         bad_perm.topic_perms = Some(vec!["topicA".into()]);
-        assert!(bad_perm.check().unwrap_err().contains("Parse Resource format error"));
+        assert!(bad_perm
+            .check()
+            .unwrap_err()
+            .contains("Parse Resource format error"));
         bad_perm.topic_perms = Some(vec!["topicA=DENY".into(), "topicB=PUB|SUB".into()]);
         bad_perm.check().unwrap();
         bad_perm.default_topic_perm = Some("ALL".into());
-        assert!(bad_perm.check().unwrap_err().contains("defaultTopicPerm=ALL"));
+        assert!(bad_perm
+            .check()
+            .unwrap_err()
+            .contains("defaultTopicPerm=ALL"));
 
         let mut bad_white = config("newKey001");
         bad_white.white_remote_address = Some("10.0.*.1".into());
-        assert!(bad_white.check().unwrap_err().contains("whiteRemoteAddress"));
+        assert!(bad_white
+            .check()
+            .unwrap_err()
+            .contains("whiteRemoteAddress"));
         assert!(check_global_white(&["nonsense".into()]).is_err());
         check_global_white(&["10.10.*.*".into(), "192.168.0.{1,2}".into()]).unwrap();
     }
 
     #[test]
     fn hostile_files_and_values_do_not_panic() {
-        for file in ["- a\n- b\n", "accounts: 3\n", "{", "accounts:\n- 7\n- [x]\n"] {
+        for file in [
+            "- a\n- b\n",
+            "accounts: 3\n",
+            "{",
+            "accounts:\n- 7\n- [x]\n",
+        ] {
             let _ = apply(file, &Edit::Update(config("newKey001")), 1);
             let _ = apply(file, &Edit::Delete("newKey001".into()), 1);
         }
@@ -336,11 +356,16 @@ mod tests {
         let mut odd = config("key: {x}\n- y");
         odd.white_remote_address = Some(String::new());
         let text = apply("", &Edit::Update(odd), 1).unwrap();
-        assert!(PlainAcl::parse(&text).unwrap().account("key: {x}\n- y").is_some());
+        assert!(PlainAcl::parse(&text)
+            .unwrap()
+            .account("key: {x}\n- y")
+            .is_some());
         let huge = AccessConfig {
             topic_perms: Some(vec!["t=PUB".repeat(1 << 20)]),
             ..config("newKey001")
         };
-        assert!(apply("", &Edit::Update(huge), 1).unwrap_err().contains("bytes"));
+        assert!(apply("", &Edit::Update(huge), 1)
+            .unwrap_err()
+            .contains("bytes"));
     }
 }

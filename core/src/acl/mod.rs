@@ -47,8 +47,7 @@ impl AclState {
     pub fn load(path: PathBuf) -> Result<Arc<AclState>, String> {
         let (acl, bytes) = match std::fs::read_to_string(&path) {
             Ok(text) => (
-                PlainAcl::parse(&text)
-                    .map_err(|e| format!("ACL file {}: {e}", path.display()))?,
+                PlainAcl::parse(&text).map_err(|e| format!("ACL file {}: {e}", path.display()))?,
                 Some(text.into_bytes()),
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -170,11 +170,15 @@ fn edits_are_written_and_in_force_at_once() {
     assert!(on_disk.account("created01").is_some());
     assert_eq!(on_disk.data_version.counter, 1);
 
-    state.edit(&super::Edit::Delete("created01".into())).unwrap();
+    state
+        .edit(&super::Edit::Delete("created01".into()))
+        .unwrap();
     assert!(state.current().account("created01").is_none());
     assert_eq!(state.current().data_version.counter, 2);
     // Nothing changes when an edit fails.
-    assert!(state.edit(&super::Edit::Delete("created01".into())).is_err());
+    assert!(state
+        .edit(&super::Edit::Delete("created01".into()))
+        .is_err());
     assert_eq!(state.current().data_version.counter, 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }

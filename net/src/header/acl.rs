@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(fields.get("accessKey"), Some("RocketMQ01"));
         assert_eq!(fields.get("admin"), Some("false"));
         assert!(fields.get("groupPerms").is_none());
-        assert_eq!(CreateAccessConfigRequestHeader::decode(&fields).unwrap(), header);
+        assert_eq!(
+            CreateAccessConfigRequestHeader::decode(&fields).unwrap(),
+            header
+        );
     }
 
     #[test]
@@ -75,6 +78,9 @@ mod tests {
         let error = DeleteAccessConfigRequestHeader::decode(&fields).unwrap_err();
         assert_eq!(error.to_string(), "the custom field <accessKey> is null");
         let error = UpdateGlobalWhiteAddrsConfigRequestHeader::decode(&fields).unwrap_err();
-        assert_eq!(error.to_string(), "the custom field <globalWhiteAddrs> is null");
+        assert_eq!(
+            error.to_string(),
+            "the custom field <globalWhiteAddrs> is null"
+        );
     }
 }
