@@ -5,7 +5,8 @@
 //!
 //! `-a`/`-s` name the account being edited; the credentials that sign the request are
 //! mqadmin's own `--accessKey/--secretKey` (or the environment, or conf/tools.yml), so
-//! these commands take `-a`/`-s` in their short form only.
+//! these commands take `-a`/`-s` in their short form only, and their arg ids differ from
+//! the global ones (clap merges a global arg with a subcommand arg of the same id).
 
 use clap::{ArgGroup, Args};
 use ramjet_net::body::{AclConfigBody, DataVersion};
@@ -32,11 +33,11 @@ pub struct UpdateAclConfig {
     #[arg(short = 'c', long = "clusterName")]
     cluster: Option<String>,
     /// set accessKey in acl config file
-    #[arg(short = 'a')]
-    access_key: String,
+    #[arg(short = 'a', value_name = "ACCESS_KEY")]
+    account_key: String,
     /// set secretKey in acl config file
-    #[arg(short = 's')]
-    secret_key: String,
+    #[arg(short = 's', value_name = "SECRET_KEY")]
+    account_secret: String,
     /// set white ip Address for account in acl config file
     #[arg(short = 'w', long = "whiteRemoteAddress")]
     white_remote_address: Option<String>,
@@ -72,8 +73,8 @@ impl UpdateAclConfig {
     fn header(&self) -> CreateAccessConfigRequestHeader {
         let trimmed = |v: &Option<String>| v.as_deref().map(|s| s.trim().to_owned());
         CreateAccessConfigRequestHeader {
-            access_key: self.access_key.trim().to_owned(),
-            secret_key: Some(self.secret_key.trim().to_owned()),
+            access_key: self.account_key.trim().to_owned(),
+            secret_key: Some(self.account_secret.trim().to_owned()),
             white_remote_address: trimmed(&self.white_remote_address),
             admin: Some(self.admin.as_deref().is_some_and(java_bool)),
             default_topic_perm: trimmed(&self.default_topic_perm),
@@ -149,12 +150,12 @@ pub struct DeleteAclConfig {
     #[arg(short = 'c', long = "clusterName")]
     cluster: Option<String>,
     /// set accessKey in acl config file for deleting which account
-    #[arg(short = 'a')]
-    access_key: String,
+    #[arg(short = 'a', value_name = "ACCESS_KEY")]
+    account_key: String,
 }
 
 pub fn delete_acl_config(remote: &mut Remote, args: &DeleteAclConfig) -> AdminResult<()> {
-    let access_key = args.access_key.trim();
+    let access_key = args.account_key.trim();
     let header = DeleteAccessConfigRequestHeader {
         access_key: access_key.to_owned(),
     };
@@ -368,8 +369,8 @@ mod tests {
         let args = UpdateAclConfig {
             broker: Some("127.0.0.1:10911".into()),
             cluster: None,
-            access_key: " newKey01 ".into(),
-            secret_key: "newSecret01".into(),
+            account_key: " newKey01 ".into(),
+            account_secret: "newSecret01".into(),
             white_remote_address: None,
             default_topic_perm: Some("DENY".into()),
             default_group_perm: None,

@@ -218,4 +218,25 @@ mod tests {
             Cli::try_parse_from(["mqadmin", "updateTopic", "-b", "a:1", "-c", "C", "-t", "T"]);
         assert!(both.is_err());
     }
+
+    #[test]
+    fn acl_account_flags_do_not_replace_the_signing_keys() {
+        let cli = Cli::try_parse_from([
+            "mqadmin",
+            "--accessKey",
+            "adminKey01",
+            "--secretKey",
+            "adminSecret01",
+            "updateAclConfig",
+            "-b",
+            "127.0.0.1:10911",
+            "-a",
+            "newKey0001",
+            "-s",
+            "newSecret001",
+        ])
+        .unwrap();
+        assert_eq!(cli.access_key.as_deref(), Some("adminKey01"));
+        assert_eq!(cli.secret_key.as_deref(), Some("adminSecret01"));
+    }
 }
