@@ -8,6 +8,7 @@
 //! - `clusterAclConfigVersion` prints a version that grows with every edit;
 //! - a non-admin key, a short secret and a bad permission are refused with a remark;
 //! - `updateGlobalWhiteAddr` lets unsigned requests from 127.0.0.1 through, and back;
+//! - without flags, mqadmin signs with `$ROCKETMQ_HOME/conf/tools.yml`;
 //! - a broker without aclEnable refuses the codes with their error codes.
 
 #![recursion_limit = "512"]
@@ -314,6 +315,36 @@ fn mqadmin_edits_the_acl_without_restart() {
     );
     assert!(listed.contains("[10.10.103.*]"), "{listed}");
     drop(producer);
+
+    // Without flags mqadmin signs with $ROCKETMQ_HOME/conf/tools.yml, as Java's does.
+    let tools_home = namesrv.dir.join("tools_home");
+    std::fs::create_dir_all(tools_home.join("conf")).unwrap();
+    std::fs::write(
+        tools_home.join("conf/tools.yml"),
+        format!("accessKey: {}\nsecretKey: {}\n", ADMIN.0, ADMIN.1),
+    )
+    .unwrap();
+    let with_tools_yml = |home: &Path| {
+        std::process::Command::new(&mqadmin.binary)
+            .args(["clusterAclConfigVersion", "-b", &addr, "-n", &namesrv.addr])
+            .env_remove("ROCKETMQ_ACCESS_KEY")
+            .env_remove("ROCKETMQ_SECRET_KEY")
+            .env("ROCKETMQ_HOME", home)
+            .output()
+            .expect("run mqadmin")
+    };
+    let signed = with_tools_yml(&tools_home);
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let unsigned_run = with_tools_yml(&namesrv.dir.join("no_such_home"));
+    let stderr = String::from_utf8_lossy(&unsigned_run.stderr);
+    assert!(
+        !unsigned_run.status.success() && stderr.contains("No accessKey is configured"),
+        "{stderr}"
+    );
 
     // Without aclEnable, Java's broker has no validator: the codes fail with their codes.
     let plain_ns = Namesrv::start("broker_acl_admin_off", &[]);

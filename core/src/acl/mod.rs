@@ -5,6 +5,10 @@
 //! reactor; it re-reads the file every second and publishes a new `PlainAcl` when the
 //! text changed and parses. Shards read the current one through a `RwLock` held only to
 //! clone an `Arc`.
+//!
+//! The ACL admin codes (50-54, `processor/acl_admin.rs`) edit the file through
+//! `AclState::edit` (`edit.rs`) on glommio's blocking pool: the edited file is checked,
+//! written atomically and published before the request is answered.
 
 mod address;
 mod edit;

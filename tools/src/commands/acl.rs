@@ -91,9 +91,12 @@ fn describe(header: &CreateAccessConfigRequestHeader) -> String {
         Some(items) => format!("[{}]", items.split(',').collect::<Vec<_>>().join(", ")),
         None => "null".into(),
     };
-    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
+    let text = |v: &Option<String>| match v {
+        Some(text) => format!("'{text}'"),
+        None => "null".into(),
+    };
     format!(
-        "PlainAccessConfig{{accessKey='{}', whiteRemoteAddress='{}', admin={}, defaultTopicPerm='{}', defaultGroupPerm='{}', topicPerms={}, groupPerms={}}}",
+        "PlainAccessConfig{{accessKey='{}', whiteRemoteAddress={}, admin={}, defaultTopicPerm={}, defaultGroupPerm={}, topicPerms={}, groupPerms={}}}",
         header.access_key,
         text(&header.white_remote_address),
         header.admin.unwrap_or(false),
