@@ -51,6 +51,15 @@ pub enum BrokerError {
     /// Refused by the ACL (docs/acl.md); the remark reads as Java's AclException does.
     #[error("org.apache.rocketmq.acl.common.AclException: {0}")]
     AccessDenied(String),
+    /// UPDATE_AND_CREATE_ACL_CONFIG refused (bad account, file not writable, ACL off).
+    #[error("{0}")]
+    AclUpdateFailed(String),
+    /// DELETE_ACL_CONFIG refused (no such account, ACL off).
+    #[error("{0}")]
+    AclDeleteFailed(String),
+    /// UPDATE_GLOBAL_WHITE_ADDRS_CONFIG refused (bad address, another file, ACL off).
+    #[error("{0}")]
+    GlobalWhiteUpdateFailed(String),
     /// The shard's queue of puts is full: the client should back off and retry.
     #[error("[REJECTREQUEST]system busy, start flow control for a while")]
     Busy,

@@ -23,6 +23,11 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::IllegalOperation(_) => response::ILLEGAL_OPERATION,
         BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
         BrokerError::Busy => response::SYSTEM_BUSY,
+        BrokerError::AclUpdateFailed(_) => response::UPDATE_AND_CREATE_ACL_CONFIG_FAILED,
+        BrokerError::AclDeleteFailed(_) => response::DELETE_ACL_CONFIG_FAILED,
+        BrokerError::GlobalWhiteUpdateFailed(_) => {
+            response::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED
+        }
         BrokerError::Put(error) => for_put(error),
         // Java's broker throws AclException from its RPC hook, which the remoting layer
         // answers as SYSTEM_ERROR with the exception as remark.

@@ -389,6 +389,32 @@ fn base_probes() -> Vec<Probe> {
         ),
         Probe::new(request::GET_BROKER_CONFIG, &[], b"", "base"),
         Probe::new(request::GET_ALL_CONSUMER_OFFSET, &[], b"", "base"),
+        // ACL admin codes on a broker without aclEnable: each refused with its code.
+        Probe::new(
+            request::UPDATE_AND_CREATE_ACL_CONFIG,
+            &[
+                ("accessKey", "hostileKey"),
+                ("secretKey", "hostileSecret"),
+                ("topicPerms", "a=PUB,b"),
+                ("admin", "true"),
+            ],
+            b"",
+            "base",
+        ),
+        Probe::new(
+            request::DELETE_ACL_CONFIG,
+            &[("accessKey", "hostileKey")],
+            b"",
+            "base",
+        ),
+        Probe::new(request::GET_BROKER_CLUSTER_ACL_INFO, &[], b"", "base"),
+        Probe::new(
+            request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG,
+            &[("globalWhiteAddrs", "*"), ("aclFileFullPath", "/etc/passwd")],
+            b"",
+            "base",
+        ),
+        Probe::new(request::GET_BROKER_CLUSTER_ACL_CONFIG, &[], b"", "base"),
         // Codes the broker does not serve, or serves only on the name server.
         Probe::new(request::END_TRANSACTION, &[("producerGroup", "p")], b"", "base"),
         Probe::new(request::CHECK_TRANSACTION_STATE, &[], b"", "base"),

@@ -167,7 +167,9 @@ fn acl_signs_refuses_and_reloads() {
             ])
             .args(keys)
             .env_remove("ROCKETMQ_ACCESS_KEY")
-            .env_remove("ROCKETMQ_SECRET_KEY");
+            .env_remove("ROCKETMQ_SECRET_KEY")
+            // nor a conf/tools.yml (mqadmin's last source of credentials)
+            .env_remove("ROCKETMQ_HOME");
         command.output().expect("run mqadmin")
     };
     let unsigned_admin = run_mqadmin(&[]);

@@ -56,6 +56,13 @@ pub mod request {
     pub const GET_ALL_CONSUMER_OFFSET: i32 = 43;
     pub const GET_ALL_DELAY_OFFSET: i32 = 45;
     pub const CHECK_CLIENT_CONFIG: i32 = 46;
+    /// ACL 1.0 administration (docs/acl.md).
+    pub const UPDATE_AND_CREATE_ACL_CONFIG: i32 = 50;
+    pub const DELETE_ACL_CONFIG: i32 = 51;
+    pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    /// 4.9.0 to 4.9.7 (gone from the 4.9.x branch afterwards).
+    pub const GET_BROKER_CLUSTER_ACL_CONFIG: i32 = 54;
     pub const UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: i32 = 200;
     pub const GET_ALL_SUBSCRIPTIONGROUP_CONFIG: i32 = 201;
     pub const GET_TOPIC_STATS_INFO: i32 = 202;
@@ -97,6 +104,9 @@ pub mod response {
     pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
     pub const INVALID_PARAMETER: i32 = 29;
     pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
+    pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
     /// 5.x: an END_TRANSACTION refused (past the check immunity time, already resolved).
     pub const ILLEGAL_OPERATION: i32 = 604;
 }

@@ -78,6 +78,11 @@ pub fn code_name(code: i32) -> &'static str {
         response::SUBSCRIPTION_GROUP_NOT_EXIST => "SUBSCRIPTION_GROUP_NOT_EXIST",
         response::INVALID_PARAMETER => "INVALID_PARAMETER",
         response::CONSUMER_NOT_ONLINE => "CONSUMER_NOT_ONLINE",
+        response::UPDATE_AND_CREATE_ACL_CONFIG_FAILED => "UPDATE_AND_CREATE_ACL_CONFIG_FAILED",
+        response::DELETE_ACL_CONFIG_FAILED => "DELETE_ACL_CONFIG_FAILED",
+        response::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED => {
+            "UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED"
+        }
         _ => "UNKNOWN_CODE",
     }
 }

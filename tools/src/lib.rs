@@ -21,4 +21,5 @@ pub mod queues;
 pub mod remote;
 pub mod shutdown;
 pub mod time;
+pub mod tools_yml;
 pub mod tuning;

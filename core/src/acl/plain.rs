@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use ramjet_net::body::{AclConfigBody, PlainAccessConfig};
 use serde::Deserialize;
 
 use super::address::AddressRule;
@@ -15,7 +16,14 @@ pub const PUB: u8 = 1 << 2;
 pub const SUB: u8 = 1 << 3;
 
 /// `Permission.ADMIN_CODE`: requests only an admin account may make.
+/// Ramjet adds the ACL admin codes (50-54), which Java 4.9 lets any signed account use:
+/// an account that may edit the ACL may grant itself anything.
 pub const ADMIN_CODES: &[i32] = &[
+    ramjet_net::code::request::UPDATE_AND_CREATE_ACL_CONFIG,
+    ramjet_net::code::request::DELETE_ACL_CONFIG,
+    ramjet_net::code::request::GET_BROKER_CLUSTER_ACL_INFO,
+    ramjet_net::code::request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG,
+    ramjet_net::code::request::GET_BROKER_CLUSTER_ACL_CONFIG,
     ramjet_net::code::request::UPDATE_AND_CREATE_TOPIC,
     ramjet_net::code::request::UPDATE_BROKER_CONFIG,
     ramjet_net::code::request::DELETE_TOPIC_IN_BROKER,
@@ -36,6 +44,9 @@ struct PlainAclFile {
     global_white_remote_addresses: Option<Vec<serde_yaml::Value>>,
     #[serde(default)]
     accounts: Option<Vec<AccountFile>>,
+    /// Written by the admin codes: a list whose first entry counts the edits.
+    #[serde(default)]
+    data_version: Option<Vec<serde_yaml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,10 +79,58 @@ pub struct Account {
 pub struct PlainAcl {
     global_white: Vec<AddressRule>,
     accounts: HashMap<String, Account>,
+    /// The file's `dataVersion`, what GET_BROKER_CLUSTER_ACL_INFO reports.
+    pub data_version: AclDataVersion,
+}
+
+/// Java 4.9's `DataVersion` of an ACL file: the counter the admin codes bump, and when.
+/// A file without one reads as counter 0 stamped at load time, as Java's `new
+/// DataVersion()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AclDataVersion {
+    pub counter: i64,
+    pub timestamp: i64,
+}
+
+impl AclDataVersion {
+    fn fresh() -> AclDataVersion {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        AclDataVersion {
+            counter: 0,
+            timestamp: now,
+        }
+    }
+
+    fn read(list: Option<&[serde_yaml::Value]>) -> AclDataVersion {
+        let Some(first) = list.and_then(|l| l.first()) else {
+            return AclDataVersion::fresh();
+        };
+        let number = |key: &str| {
+            first.get(key).and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            })
+        };
+        let fresh = AclDataVersion::fresh();
+        AclDataVersion {
+            counter: number("counter").unwrap_or(0),
+            timestamp: number("timestamp").unwrap_or(fresh.timestamp),
+        }
+    }
+
+    /// Java 4.9's `DataVersion.toJson()`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"counter\":{},\"timestamp\":{}}}",
+            self.counter, self.timestamp
+        )
+    }
 }
 
 /// YAML scalars as Java's fastjson `getString` sees them (`secretKey: 12345678` is a number).
-fn scalar(value: &serde_yaml::Value) -> Option<String> {
+pub(super) fn scalar(value: &serde_yaml::Value) -> Option<String> {
     match value {
         serde_yaml::Value::String(s) => Some(s.clone()),
         serde_yaml::Value::Number(n) => Some(n.to_string()),
@@ -114,10 +173,13 @@ impl PlainAcl {
     /// caller keeps the last good one).
     pub fn parse(text: &str) -> Result<PlainAcl, String> {
         if text.trim().is_empty() {
-            return Ok(PlainAcl::default());
+            return Ok(PlainAcl::empty());
         }
         let file: PlainAclFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        let mut acl = PlainAcl::default();
+        let mut acl = PlainAcl {
+            data_version: AclDataVersion::read(file.data_version.as_deref()),
+            ..PlainAcl::default()
+        };
         for pattern in file.global_white_remote_addresses.unwrap_or_default() {
             let pattern =
                 scalar(&pattern).ok_or("globalWhiteRemoteAddresses holds a non-string")?;
@@ -131,6 +193,50 @@ impl PlainAcl {
                 .or_insert(account);
         }
         Ok(acl)
+    }
+
+    /// GET_BROKER_CLUSTER_ACL_CONFIG's body from the file's text (`getAllAclConfig`): the
+    /// accounts as written, secrets included (the code is admin-only), first definition
+    /// of a key only.
+    pub fn config_body(text: &str) -> Result<AclConfigBody, String> {
+        if text.trim().is_empty() {
+            return Ok(AclConfigBody::default());
+        }
+        let file: PlainAclFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let strings = |list: &Option<Vec<serde_yaml::Value>>| {
+            list.as_ref()
+                .map(|l| l.iter().filter_map(scalar).collect::<Vec<_>>())
+        };
+        let mut body = AclConfigBody {
+            global_white_addrs: strings(&file.global_white_remote_addresses).unwrap_or_default(),
+            plain_access_configs: Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for account in file.accounts.unwrap_or_default() {
+            let access_key = account.access_key.as_ref().and_then(scalar);
+            if !seen.insert(access_key.clone()) {
+                continue;
+            }
+            body.plain_access_configs.push(PlainAccessConfig {
+                access_key,
+                secret_key: account.secret_key.as_ref().and_then(scalar),
+                white_remote_address: account.white_remote_address.as_ref().and_then(scalar),
+                admin: account.admin.unwrap_or(false),
+                default_topic_perm: account.default_topic_perm.clone(),
+                default_group_perm: account.default_group_perm.clone(),
+                topic_perms: strings(&account.topic_perms),
+                group_perms: strings(&account.group_perms),
+            });
+        }
+        Ok(body)
+    }
+
+    /// No file (or an empty one): nothing is allowed but what no check covers.
+    pub fn empty() -> PlainAcl {
+        PlainAcl {
+            data_version: AclDataVersion::fresh(),
+            ..PlainAcl::default()
+        }
     }
 
     pub fn account(&self, access_key: &str) -> Option<&Account> {

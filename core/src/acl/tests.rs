@@ -140,6 +140,47 @@ fn admin_codes_need_an_admin() {
     let refused = decide(&signed(create.clone(), "RocketMQ", "12345678")).unwrap_err();
     assert!(refused.contains("Need admin permission"), "{refused}");
     assert_eq!(decide(&signed(create, "rocketmq2", "12345678")), Ok(()));
+    // The ACL admin codes are admin codes here (Java 4.9 lets any account use them).
+    for code in 50..=54 {
+        let edit = RemotingCommand::request(code).with_ext_fields(ExtFields::new());
+        let refused = decide(&signed(edit.clone(), "RocketMQ", "12345678")).unwrap_err();
+        assert!(refused.contains(&format!("code={code}")), "{refused}");
+        assert_eq!(decide(&signed(edit, "rocketmq2", "12345678")), Ok(()));
+    }
+}
+
+#[test]
+fn edits_are_written_and_in_force_at_once() {
+    let dir = std::env::temp_dir().join(format!("ramjet-acl-edit-{}", std::process::id()));
+    let path = dir.join("conf").join("plain_acl.yml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, YML).unwrap();
+    let state = super::AclState::load(path.clone()).unwrap();
+    assert_eq!(state.current().data_version.counter, 0);
+    let config = super::AccessConfig {
+        access_key: "created01".into(),
+        secret_key: Some("secret0001".into()),
+        ..Default::default()
+    };
+    let version = state.edit(&super::Edit::Update(config)).unwrap();
+    assert_eq!(version.counter, 1);
+    assert!(state.current().account("created01").is_some());
+    assert!(state.current().account("RocketMQ").is_some());
+    let on_disk = PlainAcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(on_disk.account("created01").is_some());
+    assert_eq!(on_disk.data_version.counter, 1);
+
+    state
+        .edit(&super::Edit::Delete("created01".into()))
+        .unwrap();
+    assert!(state.current().account("created01").is_none());
+    assert_eq!(state.current().data_version.counter, 2);
+    // Nothing changes when an edit fails.
+    assert!(state
+        .edit(&super::Edit::Delete("created01".into()))
+        .is_err());
+    assert_eq!(state.current().data_version.counter, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! calls; the answer is encoded here. A processor never touches sockets, and every failure
 //! comes back as a `BrokerError` that `response_code::to_response` maps to the wire.
 
+mod acl_admin;
 mod admin;
 mod client;
 mod end_transaction;
@@ -64,7 +65,7 @@ impl RequestHandler for BrokerHandler {
             None => Ok(()),
         };
         let answer = match checked {
-            Ok(()) => process(&self.shard, &request, &origin).await,
+            Ok(()) => process(&self.shard, self.acl.as_ref(), &request, &origin).await,
             Err(error) => Err(error),
         };
         let answer = match answer {
@@ -96,6 +97,7 @@ impl RequestHandler for BrokerHandler {
 /// Runs one client request.
 async fn process(
     shard: &Rc<BrokerShard>,
+    acl: Option<&Arc<AclState>>,
     request: &RemotingCommand,
     origin: &Origin,
 ) -> BrokerResult<RemotingCommand> {
@@ -120,6 +122,13 @@ async fn process(
         | request::LOCK_BATCH_MQ
         | request::UNLOCK_BATCH_MQ
         | request::CHECK_CLIENT_CONFIG => client::process(shard, request, origin).await,
+        request::UPDATE_AND_CREATE_ACL_CONFIG
+        | request::DELETE_ACL_CONFIG
+        | request::GET_BROKER_CLUSTER_ACL_INFO
+        | request::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG
+        | request::GET_BROKER_CLUSTER_ACL_CONFIG => acl_admin::process(shard, acl, request)
+            .await
+            .unwrap_or_else(|| Err(BrokerError::Internal("not an ACL code".into()))),
         code => match admin::process(shard, request).await {
             Some(answer) => answer,
             None => Err(BrokerError::NotSupported(format!(

@@ -6,6 +6,7 @@
 //! write is byte-for-byte what a Java broker writes; each type's tests check that against
 //! bytes fastjson wrote.
 
+pub mod acl;
 pub mod cluster;
 pub mod connection;
 pub mod fastjson;
@@ -17,6 +18,7 @@ pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;
 
+pub use acl::{AclConfigBody, PlainAccessConfig};
 pub use cluster::{to_json, ClusterInfo, KvTable, TopicList};
 pub use connection::{Connection, ConsumerConnection, GroupList, ProducerConnection};
 pub use heartbeat::SubscriptionData;
@@ -68,6 +70,7 @@ macro_rules! serde_wire_body {
 }
 
 serde_wire_body!(
+    AclConfigBody,
     ClusterInfo,
     Connection,
     ConsumerConnection,

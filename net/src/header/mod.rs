@@ -7,12 +7,14 @@
 //! leniently where real clients differ: booleans are `true/false/1/0` in any case (the C++
 //! client sends `"0"`/`"1"`), and numbers may carry surrounding spaces.
 
+mod acl;
 mod admin;
 mod broker;
 mod macros;
 mod namesrv;
 mod send;
 
+pub use acl::*;
 pub use admin::*;
 pub use broker::*;
 pub use namesrv::*;

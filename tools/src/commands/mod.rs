@@ -1,6 +1,7 @@
 //! mqadmin's subcommands, with RocketMQ's names, flags and column output. One module per
 //! family; each command is an `Args` struct (its flags and help) and a `run` function.
 
+mod acl;
 mod broker;
 mod cluster;
 mod consumer;
@@ -95,6 +96,18 @@ pub enum Command {
     ResendDlqMsg(dlq::ResendDlqMsg),
     /// Compare this machine's kernel and limit settings with a tuning profile.
     CheckTuning(tuning::CheckTuning),
+    /// Update acl config yaml file in broker (the account is -a/-s; sign with --accessKey).
+    UpdateAclConfig(acl::UpdateAclConfig),
+    /// Delete Acl Config Account in broker.
+    #[command(alias = "deleteAccessConfig")]
+    DeleteAclConfig(acl::DeleteAclConfig),
+    /// List all of acl config version information in cluster.
+    ClusterAclConfigVersion(acl::ClusterAclConfigVersion),
+    /// Update global white address for acl Config File in broker.
+    UpdateGlobalWhiteAddr(acl::UpdateGlobalWhiteAddr),
+    /// List all of acl config information in cluster.
+    #[command(alias = "getAccessConfigSubCommand")]
+    GetAclConfig(acl::GetAclConfig),
 }
 
 /// Where a broker-admin command acts: the `-b <addr>` / `-c <cluster>` pair that clap's
@@ -126,7 +139,7 @@ pub fn run(cli: Cli) -> AdminResult<bool> {
         .or_else(|| std::env::var("ROCKETMQ_SECRET_KEY").ok());
     let credentials = match (access_key, secret_key) {
         (Some(ak), Some(sk)) => Some(ramjet_net::acl::SessionCredentials::new(&ak, &sk)),
-        (None, None) => None,
+        (None, None) => crate::tools_yml::credentials()?,
         _ => {
             return Err(crate::error::AdminError::Usage(
                 "--accessKey and --secretKey go together".into(),
@@ -162,6 +175,11 @@ pub fn run(cli: Cli) -> AdminResult<bool> {
         Command::PrintDlqMsg(args) => dlq::print_dlq_msg(remote, &args),
         Command::ResendDlqMsg(args) => dlq::resend_dlq_msg(remote, &args),
         Command::CheckTuning(args) => return tuning::check_tuning(&args),
+        Command::UpdateAclConfig(args) => acl::update_acl_config(remote, &args),
+        Command::DeleteAclConfig(args) => acl::delete_acl_config(remote, &args),
+        Command::ClusterAclConfigVersion(args) => acl::cluster_acl_config_version(remote, &args),
+        Command::UpdateGlobalWhiteAddr(args) => acl::update_global_white_addr(remote, &args),
+        Command::GetAclConfig(args) => acl::get_acl_config(remote, &args),
     }
     .map(|()| true)
 }
@@ -199,5 +217,26 @@ mod tests {
         let both =
             Cli::try_parse_from(["mqadmin", "updateTopic", "-b", "a:1", "-c", "C", "-t", "T"]);
         assert!(both.is_err());
+    }
+
+    #[test]
+    fn acl_account_flags_do_not_replace_the_signing_keys() {
+        let cli = Cli::try_parse_from([
+            "mqadmin",
+            "--accessKey",
+            "adminKey01",
+            "--secretKey",
+            "adminSecret01",
+            "updateAclConfig",
+            "-b",
+            "127.0.0.1:10911",
+            "-a",
+            "newKey0001",
+            "-s",
+            "newSecret001",
+        ])
+        .unwrap();
+        assert_eq!(cli.access_key.as_deref(), Some("adminKey01"));
+        assert_eq!(cli.secret_key.as_deref(), Some("adminSecret01"));
     }
 }
