@@ -170,8 +170,9 @@ impl ConnectionCensus {
         if open == 0 {
             if resting {
                 if state.resting.len() >= RESTING_MAX {
-                    let oldest = state.resting.pop_front();
-                    oldest.map(|oldest| state.forget_if_unused(oldest));
+                    if let Some(oldest) = state.resting.pop_front() {
+                        state.forget_if_unused(oldest);
+                    }
                 }
                 state.resting.push_back(ip);
             } else {
