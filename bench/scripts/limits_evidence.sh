@@ -14,7 +14,8 @@
 # <anchor dir> holds java-bench.sh (the Java client bench; its README says how to build it).
 # Env: ROUNDS (3), D (measured s, 10), W (warm-up s, 3), CAP (ramjetMaxConnectionsPerClient
 # for part 1, 64), PACE (flood connects/s, 1000), COUNT (oneway sends, 400000),
-# SKIP_FLOOD=1 / SKIP_ONEWAY=1 to run one part.
+# SKIP_FLOOD=1 / SKIP_ONEWAY=1 to run one part; APACHE=1 also runs part 2 against the
+# anchor's Apache RocketMQ 4.9.8 (apache-start.sh, ports 19876/20911) for comparison.
 # Ports 21876/21911 on 127.0.0.1 must be free. This box is shared: only same-run
 # comparisons count.
 set -u
@@ -33,7 +34,7 @@ start_broker() { # extra args...
   for i in $(seq 1 100); do grep -q "boot success" $ST/b.log && break; sleep 0.2; done
   echo "broker pid $P store $ST: $RJ --standalone ... --shardCount 2 $*"
 }
-stop_broker() { kill $P; wait $P 2>/dev/null; rm -rf $ST; }
+stop_broker() { kill $P; wait $P 2>/dev/null; cp $ST/b.log /tmp/rj-limits-last-broker.log; rm -rf $ST; }
 
 if [ "${SKIP_FLOOD:-0}" != 1 ]; then
   echo "== 1. sync p99 of a well-behaved client, without and with a connection flood from another address"
@@ -57,24 +58,47 @@ if [ "${SKIP_FLOOD:-0}" != 1 ]; then
   stop_broker
 fi
 
-if [ "${SKIP_ONEWAY:-0}" != 1 ]; then
-  echo "== 2. oneway overload: $COUNT x 128 B, 16 threads"
-  start_broker
-  ONEWAY="$A/java-bench.sh -n $NS -t Oneway128 -m oneway -s 128 -w 16 -c $COUNT -W 0"
-  echo "client: $ONEWAY"
+oneway_overload() { # label namesrv
+  local ns=$2
+  ONEWAY="$A/java-bench.sh -n $ns -t Oneway128 -m oneway -s 128 -w 16 -c $COUNT -W 0"
+  echo "$1 client: $ONEWAY"
+  # A client log of its own, to count the writes the Java client itself failed.
+  export CLIENT_HOME=$(mktemp -d /tmp/rj-limits-client.XXXX)
   out=$($ONEWAY 2>&1)
+  CLOG=$CLIENT_HOME/logs/rocketmqlogs/rocketmq_client.log
+  unset CLIENT_HOME
   echo "$out" | grep -E "^measured|^RESULT|last error"
   sent=$(echo "$out" | sed -n 's/^measured \([0-9]*\) ok.*/\1/p' | tail -1)
   prev=-1; stored=0
   for i in $(seq 1 30); do
-    stored=$($A/java-bench.sh -n $NS -t Oneway128 -m stats 2>&1 | sed -n 's/^RESULT stats.* stored=\([0-9]*\).*/\1/p')
+    stored=$($A/java-bench.sh -n $ns -t Oneway128 -m stats 2>&1 | sed -n 's/^RESULT stats.* stored=\([0-9]*\).*/\1/p')
     [ "$stored" = "$prev" ] && break
     prev=$stored; sleep 2
   done
-  echo "stats:  $A/java-bench.sh -n $NS -t Oneway128 -m stats"
+  echo "$1 stats:  $A/java-bench.sh -n $ns -t Oneway128 -m stats"
   # With -W 0 a thread may send before the bench starts measuring, so stored can pass the
-  # measured count by a few (at most about one per thread); stored < sent would be a loss.
-  echo "ONEWAY sent=$sent (measured) stored=$stored"
+  # measured count by a few (at most about one per thread); stored < sent is a loss.
+  echo "$1 ONEWAY sent=$sent (measured) stored=$stored"
+  # The Java client closes a connection whose sync request (its heartbeat) timed out, and
+  # fails every oneway request still in its own (Netty) buffer: these never reached the
+  # socket. Its log has one line per failure, some folded into "Discarded N messages".
+  logged=$(grep -c "send a request command to channel" $CLOG)
+  disc=$(grep -c "Discarded.*send a request command" $CLOG)
+  folded=$(sed -n 's/.*Discarded \([0-9,]*\) messages.*send a request command.*/\1/p' $CLOG | tr -d , | awk '{s+=$1} END {print s+0}')
+  echo "$1 client-side write failures (Java client log $CLOG): $((logged - disc + folded)); heartbeat timeouts that closed the connection: $(grep -c 'close socket because of timeout' $CLOG)"
+}
+
+if [ "${SKIP_ONEWAY:-0}" != 1 ]; then
+  echo "== 2. oneway overload: $COUNT x 128 B, 16 threads"
+  start_broker
+  oneway_overload ramjet $NS
   $ADMIN brokerStatus -b $BROKER 2>&1 | grep -E "ramjet|msgPutTotalTodayNow"
   stop_broker
+fi
+
+if [ "${APACHE:-0}" = 1 ]; then
+  echo "== 2b. the same oneway overload against Apache RocketMQ 4.9.8 (anchor, 127.0.0.1:19876)"
+  NAMESRV_PORT=19876 BROKER_PORT=20911 STORE=/tmp/apache-limits-store CLEAN=1 $A/apache-start.sh > /tmp/apache-limits-start.log 2>&1
+  oneway_overload apache 127.0.0.1:19876
+  STORE=/tmp/apache-limits-store $A/apache-stop.sh > /dev/null 2>&1
 fi
