@@ -391,8 +391,8 @@ async fn read_loop<H: RequestHandler>(
                     match (response, oneway) {
                         (Some(response), false) => connection.send(&response),
                         (Some(refusal), true) if refusal.code != response::SUCCESS => {
-                            // The client never hears of it: count and log every failure of
-                            // a oneway request, so none is lost in silence.
+                            // The client never hears of it: count every failure of a oneway
+                            // request and log them (rate-limited), so none is lost in silence.
                             if let Some(failed) = census.counters.oneway_failed.count() {
                                 tracing::warn!(
                                     peer = %connection.peer,
