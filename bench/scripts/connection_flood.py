@@ -6,9 +6,12 @@
 Connects from <source ip> (any 127/8 address on loopback) at the given pace (default
 1000/s), keeps every connection the server keeps, and closes those the server closes
 (refused by ramjetMaxConnectionsPerClient). It sends nothing. The last line is
-    FLOOD attempts=N refused=R open=O connect_errors=E seconds=S
+    FLOOD attempts=N refused=R open=O connect_errors=E seconds=S cpu_s=C
+(C: this process's own user+system CPU time, to set against the client's figures on a
+shared machine).
 """
 import errno
+import resource
 import select
 import socket
 import sys
@@ -62,9 +65,11 @@ def main():
             time.sleep(ahead)
     time.sleep(0.2)
     reap()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
         f"FLOOD attempts={attempts} refused={refused} open={len(held)} "
-        f"connect_errors={errors} seconds={time.monotonic() - start:.1f}",
+        f"connect_errors={errors} seconds={time.monotonic() - start:.1f} "
+        f"cpu_s={usage.ru_utime + usage.ru_stime:.2f}",
         flush=True,
     )
 

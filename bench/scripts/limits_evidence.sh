@@ -34,6 +34,8 @@ start_broker() { # extra args...
   for i in $(seq 1 100); do grep -q "boot success" $ST/b.log && break; sleep 0.2; done
   echo "broker pid $P store $ST: $RJ --standalone ... --shardCount 2 $*"
 }
+# The broker's user+system CPU seconds so far (/proc/<pid>/stat fields 14 and 15).
+broker_cpu() { awk -v hz=$(getconf CLK_TCK) '{printf "%.2f", ($14 + $15) / hz}' /proc/$P/stat; }
 stop_broker() { kill $P; wait $P 2>/dev/null; cp $ST/b.log /tmp/rj-limits-last-broker.log; rm -rf $ST; }
 
 if [ "${SKIP_FLOOD:-0}" != 1 ]; then
@@ -44,15 +46,23 @@ if [ "${SKIP_FLOOD:-0}" != 1 ]; then
   echo "client: $BENCH"
   echo "flood:  $HERE/connection_flood.py $BROKER 127.0.0.2 <seconds> $PACE"
   for round in $(seq 1 $ROUNDS); do
+    c0=$(broker_cpu)
     r=$($BENCH 2>&1 | grep "^RESULT" | tail -1)
-    echo "round $round quiet: $r"
+    echo "round $round quiet: $r | broker_cpu_s=$(echo "$(broker_cpu) - $c0" | bc)"
+    c0=$(broker_cpu)
     python3 $HERE/connection_flood.py $BROKER 127.0.0.2 $((W + D + 6)) $PACE > $ST/flood.txt 2>&1 &
     F=$!
     sleep 1
     r=$($BENCH 2>&1 | grep "^RESULT" | tail -1)
     wait $F
-    echo "round $round flood: $r | $(tail -1 $ST/flood.txt)"
+    echo "round $round flood: $r | broker_cpu_s=$(echo "$(broker_cpu) - $c0" | bc) | $(tail -1 $ST/flood.txt)"
   done
+  # What refusing the flood costs the broker alone: CPU over 10 s idle, then 10 s of flood.
+  c0=$(broker_cpu); sleep 10
+  echo "idle 10 s: broker_cpu_s=$(echo "$(broker_cpu) - $c0" | bc)"
+  c0=$(broker_cpu)
+  python3 $HERE/connection_flood.py $BROKER 127.0.0.2 10 $PACE > $ST/flood.txt 2>&1
+  echo "flood alone 10 s: broker_cpu_s=$(echo "$(broker_cpu) - $c0" | bc) | $(tail -1 $ST/flood.txt)"
   echo "counters (mqadmin brokerStatus -b $BROKER):"
   $ADMIN brokerStatus -b $BROKER 2>&1 | grep -E "ramjet|msgPutTotalTodayNow"
   stop_broker
