@@ -256,6 +256,10 @@ pub struct RuntimePart {
     pub parked_pulls: u64,
     /// Store time of the oldest record still stored; 0 when empty.
     pub earliest_store_time: u64,
+    /// `ShardStats::puts_busy`.
+    pub puts_busy: u64,
+    /// `ShardStats::oneway_puts_waited`.
+    pub oneway_puts_waited: u64,
 }
 
 pub enum LeaderRequest {

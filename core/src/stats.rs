@@ -2,11 +2,19 @@
 
 use std::cell::Cell;
 
+use ramjet_net::server::Counter;
+
 #[derive(Default)]
 pub struct ShardStats {
     pub put_messages: Cell<u64>,
     pub put_bytes: Cell<u64>,
     pub get_messages: Cell<u64>,
+    /// Puts answered SYSTEM_BUSY after `waitTimeMillsInSendQueue` with the send queue full
+    /// (`ramjetPutsBusySendQueue`).
+    pub puts_busy: Counter,
+    /// Oneway puts that found the send queue full and waited for room instead of being
+    /// dropped (`ramjetOnewayPutsWaitedSendQueue`).
+    pub oneway_puts_waited: Counter,
 }
 
 impl ShardStats {

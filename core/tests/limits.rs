@@ -1,6 +1,7 @@
 //! Issue 13, limits: a real `mqbroker` refuses to start on a key of a feature it does not
 //! build, caps connections per client address while another address keeps being served,
-//! closes idle connections, and answers a connection over its request rate SYSTEM_BUSY.
+//! closes idle connections, and answers an address over its request rate (all its
+//! connections together) SYSTEM_BUSY, and counts each in GET_BROKER_RUNTIME_INFO.
 
 mod common;
 
@@ -205,6 +206,12 @@ fn a_flood_of_connections_from_one_address_is_capped_while_another_is_served() {
         "{}",
         broker.log_tail()
     );
+    let table = runtime_table(&mut again);
+    assert_eq!(
+        counter(&table, "ramjetConnectionsRefusedClientCap"),
+        12,
+        "{table:?}"
+    );
 }
 
 #[test]
@@ -228,18 +235,54 @@ fn idle_connections_are_closed_and_busy_ones_kept() {
         "{}",
         broker.log_tail()
     );
+    let table = runtime_table(&mut busy);
+    assert!(
+        counter(&table, "ramjetIdleConnectionsClosed") >= 1,
+        "{table:?}"
+    );
     let _ = idle.write_all(b"x");
 }
 
+/// GET_BROKER_RUNTIME_INFO's table.
+fn runtime_table(client: &mut BlockingClient) -> std::collections::BTreeMap<String, String> {
+    let answer = call(
+        client,
+        request::GET_BROKER_RUNTIME_INFO,
+        ExtFields::default(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    serde_json::from_slice::<ramjet_net::body::KvTable>(&answer.body)
+        .unwrap()
+        .table
+}
+
+fn counter(table: &std::collections::BTreeMap<String, String>, name: &str) -> u64 {
+    table
+        .get(name)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no number {name} in {table:?}"))
+}
+
 #[test]
-fn a_connection_over_its_request_rate_is_answered_system_busy() {
-    let broker = StandaloneBroker::start("limits_rate", &[("ramjetClientRequestsPerSecond", "20")]);
-    let mut client = broker.connect();
+fn the_request_rate_of_one_address_spans_its_connections() {
+    const RATE: usize = 20;
+    let broker = StandaloneBroker::start(
+        "limits_rate",
+        &[("ramjetClientRequestsPerSecond", &RATE.to_string())],
+    );
+    let source = Ipv4Addr::new(127, 0, 0, 4);
+    let mut clients: Vec<BlockingClient> = (0..4)
+        .map(|_| BlockingClient::from_stream(connect_from(source, &broker.addr).unwrap()).unwrap())
+        .collect();
     let mut busy_remark = None;
     let (mut ok, mut busy) = (0, 0);
-    for _ in 0..100 {
+    let started = Instant::now();
+    for round in 0..100 {
+        let client = &mut clients[round % 4];
         let answer = call(
-            &mut client,
+            client,
             request::GET_BROKER_RUNTIME_INFO,
             ExtFields::default(),
             &[],
@@ -254,10 +297,24 @@ fn a_connection_over_its_request_rate_is_answered_system_busy() {
             other => panic!("unexpected code {other}"),
         }
     }
-    assert!(ok >= 20 && busy > 0, "ok {ok}, busy {busy}");
+    // One budget for the four connections: the burst plus what the elapsed time earned.
+    let earned = (started.elapsed().as_secs_f64() * RATE as f64).ceil() as usize;
+    assert!(
+        ok >= RATE && ok <= RATE + earned + 1 && busy > 0,
+        "ok {ok}, busy {busy}, earned {earned}"
+    );
     let remark = busy_remark.unwrap();
-    assert!(remark.contains("ramjetClientRequestsPerSecond"), "{remark}");
-    // A second connection has its own bucket.
-    let mut other = broker.connect();
-    assert_eq!(runtime_info(&mut other), Ok(response::SUCCESS));
+    assert!(
+        remark.contains("ramjetClientRequestsPerSecond") && remark.contains("127.0.0.4"),
+        "{remark}"
+    );
+    // Another address has its own budget, and sees every refusal counted.
+    let other = connect_from(Ipv4Addr::new(127, 0, 0, 5), &broker.addr).unwrap();
+    let mut other = BlockingClient::from_stream(other).unwrap();
+    let table = runtime_table(&mut other);
+    assert_eq!(
+        counter(&table, "ramjetRequestsRefusedRateLimit"),
+        busy as u64,
+        "{table:?}"
+    );
 }

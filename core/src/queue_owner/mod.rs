@@ -135,6 +135,18 @@ impl QueueOwner {
             PutPatience::Brief => Some(Instant::now() + self.config().wait_time_in_send_queue),
             PutPatience::UntilRoom => None,
         };
+        if self.in_flight_puts.get() >= self.config().send_queue_capacity
+            && patience == PutPatience::UntilRoom
+        {
+            if let Some(total) = self.stats.oneway_puts_waited.count() {
+                tracing::info!(
+                    shard = self.id,
+                    capacity = self.config().send_queue_capacity,
+                    total,
+                    "oneway put waits for room in the full send queue (sendQueueCapacity)"
+                );
+            }
+        }
         // The capacity is read each time: UPDATE_BROKER_CONFIG may change it meanwhile.
         while self.in_flight_puts.get() >= self.config().send_queue_capacity {
             let (sender, receiver) = oneshot::channel();
@@ -151,6 +163,15 @@ impl QueueOwner {
                     })
                     .await;
                     if !woken && self.in_flight_puts.get() >= self.config().send_queue_capacity {
+                        if let Some(total) = self.stats.puts_busy.count() {
+                            tracing::warn!(
+                                shard = self.id,
+                                capacity = self.config().send_queue_capacity,
+                                wait_ms = self.config().wait_time_in_send_queue.as_millis(),
+                                total,
+                                "put answered SYSTEM_BUSY: send queue full for waitTimeMillsInSendQueue"
+                            );
+                        }
                         return Err(BrokerError::Busy);
                     }
                 }

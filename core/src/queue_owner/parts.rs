@@ -159,6 +159,8 @@ impl QueueOwner {
             commit_log_bytes: max.saturating_sub(min),
             parked_pulls: self.long_polling.parked_count() as u64,
             earliest_store_time: earliest.unwrap_or(0).max(0) as u64,
+            puts_busy: self.stats.puts_busy.get(),
+            oneway_puts_waited: self.stats.oneway_puts_waited.get(),
         }
     }
 

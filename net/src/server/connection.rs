@@ -17,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::TcpStream;
 
-use super::limits::{ConnectionLimits, TokenBucket};
+use super::counters::LimitCounters;
+use super::limits::{Admission, ConnectionLimits, RequestRate};
 use super::RequestHandler;
 use crate::code::response;
 use crate::remoting::{decode_frame_split, RemotingCommand};
@@ -270,16 +272,16 @@ pub fn start<H: RequestHandler>(
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
 ) -> std::io::Result<Rc<Connection>> {
-    start_counted(stream, handler, limits, false)
+    start_counted(stream, handler, limits, None)
 }
 
 /// `start`, for a connection `serve` admitted into the census: closing it releases its
-/// place there.
+/// place there, and its requests draw on its address's rate budget.
 pub(super) fn start_counted<H: RequestHandler>(
     stream: TcpStream,
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
-    counted: bool,
+    admission: Option<Admission>,
 ) -> std::io::Result<Rc<Connection>> {
     let frame_bytes_max = limits.frame_bytes_max;
     let peer = stream.peer_addr()?;
@@ -311,13 +313,16 @@ pub(super) fn start_counted<H: RequestHandler>(
     limits
         .live_connections
         .set(limits.live_connections.get() + 1);
+    // A connection outside the census (a client's own) gets a budget of its own.
+    let per_second = limits.connection_limits.requests_per_second;
+    let rate = match &admission {
+        Some(admission) => admission.rate().cloned(),
+        None => (per_second > 0).then(|| Arc::new(RequestRate::new(per_second))),
+    };
     glommio::spawn_local(async move {
-        let peer = connection_for_reader.peer;
-        let census = limits.connection_limits.census.clone();
-        read_loop(connection_for_reader, reader, handler, limits).await;
-        if counted {
-            census.release(peer.ip());
-        }
+        read_loop(connection_for_reader, reader, handler, limits, rate).await;
+        // Only now does the address get its place back.
+        drop(admission);
     })
     .detach();
     Ok(connection)
@@ -328,39 +333,31 @@ async fn read_loop<H: RequestHandler>(
     mut reader: futures_lite::io::ReadHalf<TcpStream>,
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
+    rate: Option<Arc<RequestRate>>,
 ) {
     let caps = limits.connection_limits.clone();
+    let counters = &caps.census.counters;
     let in_flight = Rc::new(glommio::sync::Semaphore::new(CONNECTION_IN_FLIGHT_KIB_MAX));
     let requests_max = caps.requests_in_flight_max.max(1) as u64;
     let requests = Rc::new(glommio::sync::Semaphore::new(requests_max));
-    let mut bucket =
-        (caps.requests_per_second > 0).then(|| TokenBucket::new(caps.requests_per_second));
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let reason = loop {
         match decode_frame_split(&mut buf, connection.frame_bytes_max) {
             Ok(Some(command)) if command.is_response() => connection.complete(command),
             Ok(Some(request)) => {
-                if let Some(bucket) = bucket.as_mut() {
-                    if request.is_oneway() {
-                        // A oneway request cannot be refused: it waits for its token,
-                        // and the reader with it.
-                        let wait = bucket.wait_for_token();
-                        if !wait.is_zero() {
-                            glommio::timer::sleep(wait).await;
-                        }
-                        bucket.try_take();
-                    } else if !bucket.try_take() {
-                        caps.census
-                            .rate_limited
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        connection.send(
-                            &RemotingCommand::response_to(&request, response::SYSTEM_BUSY)
-                                .with_remark(format!(
-                                    "[RATE_LIMIT]client {} is over ramjetClientRequestsPerSecond={}, try again later",
-                                    connection.peer, caps.requests_per_second
-                                )),
-                        );
+                if let Some(rate) = rate.as_deref() {
+                    if !within_rate(&connection, &request, rate, counters).await {
                         continue;
+                    }
+                }
+                if requests.available() == 0 {
+                    if let Some(total) = counters.paused_requests_in_flight.count() {
+                        tracing::info!(
+                            peer = %connection.peer,
+                            max = requests_max,
+                            total,
+                            "reader paused: ramjetMaxRequestsInFlightPerConnection requests in processing"
+                        );
                     }
                 }
                 let request_permit = match requests.acquire_static_permit(1).await {
@@ -368,6 +365,15 @@ async fn read_loop<H: RequestHandler>(
                     Err(_) => break "shutting down".to_owned(),
                 };
                 let cost = request_cost_kib(request.body.len()).min(CONNECTION_IN_FLIGHT_KIB_MAX);
+                if in_flight.available() < cost || limits.in_flight_kib.available() < cost {
+                    if let Some(total) = counters.paused_bytes_in_flight.count() {
+                        tracing::info!(
+                            peer = %connection.peer,
+                            total,
+                            "reader paused: request bytes in processing over the connection's or shard's budget"
+                        );
+                    }
+                }
                 let permit = match in_flight.acquire_static_permit(cost).await {
                     Ok(permit) => permit,
                     Err(_) => break "shutting down".to_owned(),
@@ -385,13 +391,9 @@ async fn read_loop<H: RequestHandler>(
                     match (response, oneway) {
                         (Some(response), false) => connection.send(&response),
                         (Some(refusal), true) if refusal.code != response::SUCCESS => {
-                            // The client never hears of it: count and log every failure of
-                            // a oneway request, so none is lost in silence.
-                            let failed = census
-                                .oneway_failed
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                                + 1;
-                            if failed.is_power_of_two() || failed.is_multiple_of(1024) {
+                            // The client never hears of it: count every failure of a oneway
+                            // request and log them (rate-limited), so none is lost in silence.
+                            if let Some(failed) = census.counters.oneway_failed.count() {
                                 tracing::warn!(
                                     peer = %connection.peer,
                                     code,
@@ -409,6 +411,15 @@ async fn read_loop<H: RequestHandler>(
                 .detach();
             }
             Ok(None) => {
+                if connection.outbound_bytes() > OUTBOUND_BYTES_HIGH {
+                    if let Some(total) = counters.paused_outbound_full.count() {
+                        tracing::info!(
+                            peer = %connection.peer,
+                            total,
+                            "reader paused: the peer does not read its replies"
+                        );
+                    }
+                }
                 connection.outbound_room().await;
                 if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
                     buf.reserve(READ_CHUNK_BYTES);
@@ -419,14 +430,14 @@ async fn read_loop<H: RequestHandler>(
                 let Some(read) = read else {
                     buf.truncate(start);
                     if requests.available() == requests_max && connection.outbound_bytes() == 0 {
-                        caps.census
-                            .idle_closed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::info!(
-                            peer = %connection.peer,
-                            idle_seconds = caps.idle_timeout.as_secs(),
-                            "closing idle connection (serverChannelMaxIdleTimeSeconds)"
-                        );
+                        if let Some(total) = counters.idle_closed.count() {
+                            tracing::info!(
+                                peer = %connection.peer,
+                                idle_seconds = caps.idle_timeout.as_secs(),
+                                total,
+                                "closing idle connection (serverChannelMaxIdleTimeSeconds)"
+                            );
+                        }
                         break "idle".to_owned();
                     }
                     continue;
@@ -455,6 +466,51 @@ async fn read_loop<H: RequestHandler>(
         .set(limits.live_connections.get() - 1);
     connection.close();
     handler.on_disconnect(&connection);
+}
+
+/// Whether `request` may go on under its address's request rate. Over it, a request that
+/// expects an answer is answered SYSTEM_BUSY (false); a oneway request, which cannot be
+/// answered, waits for its booked slot, and the reader with it (true).
+async fn within_rate(
+    connection: &Connection,
+    request: &RemotingCommand,
+    rate: &RequestRate,
+    counters: &LimitCounters,
+) -> bool {
+    if request.is_oneway() {
+        let wait = rate.book();
+        if !wait.is_zero() {
+            if let Some(total) = counters.rate_delayed_oneway.count() {
+                tracing::info!(
+                    peer = %connection.peer,
+                    limit = rate.per_second(),
+                    total,
+                    "oneway request held back: client over ramjetClientRequestsPerSecond"
+                );
+            }
+            glommio::timer::sleep(wait).await;
+        }
+        return true;
+    }
+    if rate.try_take().is_ok() {
+        return true;
+    }
+    if let Some(total) = counters.rate_refused.count() {
+        tracing::warn!(
+            peer = %connection.peer,
+            limit = rate.per_second(),
+            total,
+            "request refused SYSTEM_BUSY: client over ramjetClientRequestsPerSecond"
+        );
+    }
+    connection.send(
+        &RemotingCommand::response_to(request, response::SYSTEM_BUSY).with_remark(format!(
+            "[RATE_LIMIT]client {} is over ramjetClientRequestsPerSecond={}, try again later",
+            connection.peer.ip(),
+            rate.per_second()
+        )),
+    );
+    false
 }
 
 /// One read, or `None` once `idle` passes without one (never when `idle` is zero).

@@ -2,6 +2,7 @@
 //! per peer, and the handler trait the name server and broker implement.
 
 pub mod connection;
+pub mod counters;
 pub mod limits;
 mod shards;
 
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 pub use connection::{Connection, InvokeError, ShardLimits};
+pub use counters::{Counter, LimitCounters};
 pub use limits::{ConnectionCensus, ConnectionLimits};
 pub use shards::{run_shards, ShardConfig, ShardId};
 
@@ -56,37 +58,51 @@ pub async fn serve<H: RequestHandler>(
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
 ) {
+    let caps = &limits.connection_limits;
+    let census = &caps.census;
     loop {
         match listener.accept().await {
             Ok(stream) if limits.at_capacity() => {
-                let peer = stream.peer_addr().ok();
-                tracing::warn!(
-                    ?peer,
-                    live = limits.live_connections(),
-                    "connection refused: shard at CONNECTIONS_MAX"
-                );
+                if let Some(total) = census.counters.refused_shard_cap.count() {
+                    tracing::warn!(
+                        peer = ?stream.peer_addr().ok(),
+                        live = limits.live_connections(),
+                        total,
+                        "connection refused: shard at CONNECTIONS_MAX"
+                    );
+                }
                 drop(stream);
             }
             Ok(stream) => {
                 let Ok(peer) = stream.peer_addr() else {
                     continue;
                 };
-                let caps = &limits.connection_limits;
-                if let Err(refusal) = caps.census.admit(peer.ip(), caps) {
-                    tracing::warn!(
-                        %peer,
-                        ?refusal,
-                        max = caps.connections_max,
-                        per_client_max = caps.connections_per_client_max,
-                        "connection refused: ramjetMaxConnections / ramjetMaxConnectionsPerClient"
-                    );
-                    drop(stream);
-                    continue;
-                }
-                let started =
-                    connection::start_counted(stream, handler.clone(), limits.clone(), true);
+                let admission = match census.admit(peer.ip(), caps) {
+                    Ok(admission) => admission,
+                    Err(refusal) => {
+                        // Logged once per LOG_INTERVAL with the running count, so a flood
+                        // of connects cannot flood the log.
+                        if let Some(total) = census.counter_of(&refusal).count() {
+                            tracing::warn!(
+                                %peer,
+                                ?refusal,
+                                max = caps.connections_max,
+                                per_client_max = caps.connections_per_client_max,
+                                total,
+                                "connection refused: ramjetMaxConnections / ramjetMaxConnectionsPerClient"
+                            );
+                        }
+                        drop(stream);
+                        continue;
+                    }
+                };
+                let started = connection::start_counted(
+                    stream,
+                    handler.clone(),
+                    limits.clone(),
+                    Some(admission),
+                );
                 if let Err(error) = started {
-                    caps.census.release(peer.ip());
                     tracing::warn!(%error, "could not start a connection");
                 }
             }

@@ -136,6 +136,8 @@ pub async fn runtime_info(
         total.put_bytes += part.put_bytes;
         total.commit_log_bytes += part.commit_log_bytes;
         total.parked_pulls += part.parked_pulls;
+        total.puts_busy += part.puts_busy;
+        total.oneway_puts_waited += part.oneway_puts_waited;
         if part.earliest_store_time > 0 {
             earliest = Some(earliest.map_or(part.earliest_store_time, |e| {
                 e.min(part.earliest_store_time)
@@ -176,6 +178,18 @@ pub async fn runtime_info(
     set("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
     set("brokerActive", "true".into());
     set("shardCount", shard.shard_count().to_string());
+    // What the caps refused, paused or closed (docs/limits.md, "Counters"): the connection
+    // caps' counters are broker-wide atomics, the send queue's are summed over the shards.
+    let census = &shard.config().limits.census;
+    set("ramjetConnectionsOpen", census.open_total().to_string());
+    for (name, value) in census.counters.table() {
+        set(name, value.to_string());
+    }
+    set("ramjetPutsBusySendQueue", total.puts_busy.to_string());
+    set(
+        "ramjetOnewayPutsWaitedSendQueue",
+        total.oneway_puts_waited.to_string(),
+    );
     Ok(success(request).with_body(KvTable { table }.encode()))
 }
 
