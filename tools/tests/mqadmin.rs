@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ramjet_interop::process::free_port;
 use ramjet_interop::servers::{Broker, Namesrv};
+use ramjet_net::body::{ResetOffsetBody, WireBody};
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::{request, response};
 use ramjet_net::RemotingCommand;
@@ -228,7 +229,7 @@ fn help_documents_every_command() {
         ("queryMsgByKey", "--msgKey"),
         ("queryMsgByUniqueKey", "--showAll"),
         ("queryMsgByOffset", "--offset"),
-        ("resetOffsetByTime", "offline"),
+        ("resetOffsetByTime", "RESET_CONSUMER_CLIENT_OFFSET"),
         ("sendMessage", "--body"),
         ("consumeMessage", "--MessageNumber"),
         ("printMsg", "--subExpression"),
@@ -708,7 +709,7 @@ fn client_connection_commands(servers: &Servers, sent: &[Sent]) {
     servers
         .admin("producerConnection", &["-g", PRODUCER_GROUP, "-t", TOPIC])
         .fails("producer group ToolsProducer has no connection");
-    let client = connect_client(servers.broker.addr());
+    let mut client = connect_client(servers.broker.addr());
     servers
         .admin("producerConnection", &["-g", PRODUCER_GROUP, "-t", TOPIC])
         .ok(&["0001  127.0.0.1@tools-test", "V5_3_3"]);
@@ -747,14 +748,78 @@ fn client_connection_commands(servers: &Servers, sent: &[Sent]) {
     servers
         .admin("queryMsgById", &["-t", TOPIC, "-i", &sent[1].offset_msg_id])
         .ok(&["trackType=CONSUMED_BUT_FILTERED"]);
-    // Clients would overwrite offsets reset from outside, so an online group is refused.
-    servers
-        .admin("resetOffsetByTime", &["-g", GROUP, "-t", TOPIC, "-s", "0"])
-        .fails("is online");
+    online_reset(servers, &mut client);
     drop(client);
     wait_until("the closed client is gone", || {
         servers.admin("consumerConnection", &["-g", GROUP]).code == 1
     });
+}
+
+/// resetOffsetByTime on an online group: the broker answers the offsets
+/// (INVOKE_BROKER_TO_RESET_OFFSET), commits them, and sends the connected client a oneway
+/// RESET_CONSUMER_CLIENT_OFFSET with them; without force no queue moves forward.
+fn online_reset(servers: &Servers, client: &mut BlockingClient) {
+    let reset = servers
+        .admin("resetOffsetByTime", &["-g", GROUP, "-t", TOPIC, "-s", "0"])
+        .ok(&[
+            "start reset consumer offset by specified, group[ToolsGroup], topic[ToolsTopic], \
+             force[true], timestamp(string)[0], timestamp(long)[0]",
+            "#brokerName",
+            "#offset",
+        ]);
+    assert_eq!(reset.cell_where(&[(0, BROKER_NAME), (1, "1")], 2), "0");
+    let told = reset_notice(client);
+    assert_eq!(told.offset_table.len(), 4, "{told:?}");
+    assert!(told.offset_table.values().all(|offset| *offset == 0), "{told:?}");
+    // The broker committed them too: a consumer that restarts starts there.
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 3"]);
+    // Without force a queue only moves back: "now" is past every committed offset.
+    let kept = servers
+        .admin(
+            "resetOffsetByTime",
+            &["-g", GROUP, "-t", TOPIC, "-s", "now", "-f", "false"],
+        )
+        .ok(&["force[false]"]);
+    assert_eq!(kept.cell_where(&[(0, BROKER_NAME), (1, "1")], 2), "0");
+    assert!(reset_notice(client).offset_table.values().all(|offset| *offset == 0));
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 3"]);
+    servers
+        .admin("resetOffsetByTime", &["-g", GROUP, "-t", TOPIC, "-s", "now"])
+        .ok(&["force[true]"]);
+    let forward = reset_notice(client);
+    assert_eq!(forward.offset_table.values().sum::<i64>(), 3, "{forward:?}");
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 0"]);
+}
+
+/// The next RESET_CONSUMER_CLIENT_OFFSET the broker sent `client`: oneway, with Java's
+/// header (isForce left false) and a ResetOffsetBody keyed by MessageQueue objects.
+fn reset_notice(client: &mut BlockingClient) -> ResetOffsetBody {
+    loop {
+        let frame = client
+            .receive_request(Duration::from_secs(5))
+            .expect("the broker sends the client RESET_CONSUMER_CLIENT_OFFSET");
+        if frame.code != request::RESET_CONSUMER_CLIENT_OFFSET {
+            continue;
+        }
+        assert!(frame.is_oneway(), "{frame:?}");
+        let fields = frame.fields();
+        assert_eq!(fields.get("topic"), Some(TOPIC), "{frame:?}");
+        assert_eq!(fields.get("group"), Some(GROUP), "{frame:?}");
+        assert_eq!(fields.get("isForce"), Some("false"), "{frame:?}");
+        assert!(fields.get("timestamp").is_some(), "{frame:?}");
+        let text = String::from_utf8_lossy(&frame.body).into_owned();
+        assert!(
+            text.starts_with(r#"{"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"ToolsTopic"}:"#),
+            "{text}"
+        );
+        return ResetOffsetBody::decode(&frame.body).expect("a ResetOffsetBody");
+    }
 }
 
 fn subscription_group_commands(servers: &Servers) {
