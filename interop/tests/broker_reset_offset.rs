@@ -129,7 +129,8 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     );
     let group = unique("reset_offset_g");
     let client = RustClient::new("reset-offset");
-    let mut consumer = client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
+    let mut consumer =
+        client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
     let producer = client.start_producer(&namesrv.addr, &unique("reset_offset_p"));
 
     // Batch A, then (a little later) batch B; `before_all` and `between` bracket them.
@@ -159,7 +160,11 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
         *ends.entry(queue).or_insert(0) += 1;
         b_bodies.push(body);
     }
-    assert_eq!(a_per_queue.len(), 4, "batch A covers every queue: {a_per_queue:?}");
+    assert_eq!(
+        a_per_queue.len(),
+        4,
+        "batch A covers every queue: {a_per_queue:?}"
+    );
     let all: Vec<String> = a_bodies.iter().chain(&b_bodies).cloned().collect();
     wait_for_times(&consumer, &all, 1, "first delivery");
     wait_for_diff(&namesrv, &group, 0, &broker);
@@ -178,7 +183,10 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
         )),
         "{reset}"
     );
-    assert!(reset.contains("#brokerName") && reset.contains("#offset"), "{reset}");
+    assert!(
+        reset.contains("#brokerName") && reset.contains("#offset"),
+        "{reset}"
+    );
     let expected: BTreeMap<i32, i64> = (0..4).map(|queue| (queue, 0)).collect();
     assert_eq!(reset_rows(&reset), expected, "{reset}");
     let reset_at = Instant::now();
@@ -192,7 +200,16 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     let reset = admin_ok(
         &namesrv,
         "resetOffsetByTime",
-        &["-g", &group, "-t", TOPIC, "-s", &between.to_string(), "-f", "false"],
+        &[
+            "-g",
+            &group,
+            "-t",
+            TOPIC,
+            "-s",
+            &between.to_string(),
+            "-f",
+            "false",
+        ],
     );
     assert!(reset.contains("force[false]"), "{reset}");
     assert_eq!(reset_rows(&reset), a_per_queue, "{reset}");
@@ -227,8 +244,9 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
         &["-g", &group, "-t", TOPIC, "-s", &before_all.to_string()],
     );
     assert!(
-        offline.contains(&format!("reset consumer offset by specified consumerGroup[{group}]"))
-            && offline.contains("#timestampOffset"),
+        offline.contains(&format!(
+            "reset consumer offset by specified consumerGroup[{group}]"
+        )) && offline.contains("#timestampOffset"),
         "{offline}"
     );
     wait_for_diff(&namesrv, &group, 2 * BATCH, &broker);

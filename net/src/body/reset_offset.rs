@@ -71,8 +71,10 @@ mod tests {
 
     fn body() -> ResetOffsetBody {
         let mut body = ResetOffsetBody::default();
-        body.offset_table.insert(MessageQueue::new("T", "broker-a", 1), 7);
-        body.offset_table.insert(MessageQueue::new("T", "broker-a", 0), 0);
+        body.offset_table
+            .insert(MessageQueue::new("T", "broker-a", 1), 7);
+        body.offset_table
+            .insert(MessageQueue::new("T", "broker-a", 0), 0);
         body
     }
 

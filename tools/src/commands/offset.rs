@@ -98,7 +98,15 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
         match invoke_broker_to_reset(remote, addr, topic, group, timestamp, force)? {
             Some(body) => offset_table.extend(body.offset_table),
             None => {
-                return reset_offline(remote, &brokers, group, topic, timestamp, force, timestamp_text)
+                return reset_offline(
+                    remote,
+                    &brokers,
+                    group,
+                    topic,
+                    timestamp,
+                    force,
+                    timestamp_text,
+                )
             }
         }
     }
@@ -106,7 +114,10 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
         "start reset consumer offset by specified, group[{group}], topic[{topic}], \
          force[{force}], timestamp(string)[{timestamp_text}], timestamp(long)[{timestamp}]"
     );
-    println!("{:<40}  {:<40}  {:<40}", "#brokerName", "#queueId", "#offset");
+    println!(
+        "{:<40}  {:<40}  {:<40}",
+        "#brokerName", "#queueId", "#offset"
+    );
     for (queue, offset) in offset_table {
         println!(
             "{:<40}  {:<40}  {:<40}",

@@ -37,6 +37,11 @@ use crate::response_code::success;
 use crate::shard::BrokerShard;
 use crate::shard_request::{LeaderReply, LeaderRequest, OffsetRequest};
 
+/// The most queues one reset covers. Topic configs put no bound on queue numbers, and each
+/// queue costs a few calls to its owner and an entry in the body sent to every consumer, so
+/// a topic past this is refused rather than walked (Java has no such topic in practice).
+const MAX_QUEUES: i32 = 65_536;
+
 /// `MQVersion.Version.V3_0_7_SNAPSHOT.ordinal()`: the first client that handles 220.
 const FIRST_VERSION_WITH_RESET: i32 = 28;
 
@@ -90,7 +95,15 @@ pub async fn reset_offset(
             }
             vec![queue_id]
         }
-        None => (0..config.write_queue_nums.max(0)).collect(),
+        None => {
+            if config.write_queue_nums > MAX_QUEUES {
+                return Err(BrokerError::InvalidParameter(format!(
+                    "topic {topic} has {} write queues; a reset covers at most {MAX_QUEUES}",
+                    config.write_queue_nums
+                )));
+            }
+            (0..config.write_queue_nums.max(0)).collect()
+        }
     };
     let explicit_offset = header.offset.filter(|offset| *offset != -1);
     let mut body = ResetOffsetBody::default();
@@ -144,7 +157,10 @@ pub async fn reset_offset(
 }
 
 /// The group's online consumers, from the leader's client registry.
-async fn online_consumers(shard: &Rc<BrokerShard>, group: &str) -> BrokerResult<Vec<ClientChannel>> {
+async fn online_consumers(
+    shard: &Rc<BrokerShard>,
+    group: &str,
+) -> BrokerResult<Vec<ClientChannel>> {
     match shard
         .leader_call(LeaderRequest::ConsumerChannels {
             group: group.to_owned(),
