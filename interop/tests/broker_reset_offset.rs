@@ -5,6 +5,9 @@
 //! client does), takes the new offsets and consumes the messages again. Without force a queue
 //! only moves back. Once the consumer is gone, the same command takes the offline path
 //! (CONSUMER_NOT_ONLINE, then SEARCH_OFFSET_BY_TIMESTAMP and UPDATE_CONSUMER_OFFSET).
+//! The Apache C++ client (through interop/python/cpp_client.py) reads only the list form of
+//! the offsets (ResetOffsetBodyForC), which the broker sends to C++ consumers; it commits
+//! them, and a consumer of the group started afterwards consumes again from there.
 
 // The Rust client's deeply nested async types need more than the default query depth.
 #![recursion_limit = "512"]
@@ -12,10 +15,12 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::rust_client::{message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient};
+use ramjet_interop::python::run_script;
 use ramjet_interop::servers::{Broker, Namesrv};
 use ramjet_interop::workspace;
 
@@ -251,4 +256,180 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     );
     wait_for_diff(&namesrv, &group, 2 * BATCH, &broker);
     eprintln!("test took {:?}", started.elapsed());
+}
+
+/// Lines of the C++ consumer's record file: the bodies it accepted, in order.
+fn recorded_bodies(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["failed"].as_bool() != Some(true))
+        .filter_map(|entry| entry["body"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `cpp_client.py consume ...` for `group`, recording to `record`, until `stop` exists.
+fn cpp_consume_args(namesrv: &Namesrv, dir: &Path, group: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "consume",
+        "--namesrv",
+        &namesrv.addr,
+        "--topic",
+        TOPIC,
+        "--log-dir",
+        &dir.join("cpp-client-logs").display().to_string(),
+        "--group",
+        group,
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    args
+}
+
+/// How often the C++ client logged that it set a queue's offset from a 220
+/// (`MQClientFactory::resetOffset`: "offset sets to:<n>").
+fn cpp_reset_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir.join("cpp-client-logs"))
+        .into_iter()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        lines.extend(
+            text.lines()
+                .filter(|line| line.contains("offset sets to:"))
+                .map(str::to_string),
+        );
+    }
+    lines
+}
+
+/// The Apache C++ client 2.1 reads only ResetOffsetBodyForC, which the broker sends it
+/// because its heartbeat says CPP. On the 220 it marks its pull requests dropped, commits the
+/// new offsets and rebalances, but its rebalance keeps the dropped pull requests, so the
+/// running consumer stops pulling those queues until the allocation changes or it restarts
+/// (`MQClientFactory::resetOffset`, `Rebalance::updateRequestTableInRebalance`). So this
+/// checks what that client does: it takes the offsets from the 220 (its log), and a consumer
+/// of the group started afterwards consumes everything again from them.
+#[test]
+fn reset_by_time_reaches_a_cpp_consumer_as_a_list() {
+    let test = "broker_reset_offset_cpp";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start(&namesrv, test);
+    admin_ok(
+        &namesrv,
+        "updateTopic",
+        &["-b", broker.addr(), "-t", TOPIC, "-r", "4", "-w", "4"],
+    );
+    let dir = workspace::scratch_dir("broker_reset_offset_cpp_client");
+    let (record, stop) = (dir.join("consumer.jsonl"), dir.join("consumer.stop"));
+    let group = unique("reset_offset_cpp_g");
+    let (record_arg, stop_arg) = (record.display().to_string(), stop.display().to_string());
+    let args = cpp_consume_args(
+        &namesrv,
+        &dir,
+        &group,
+        &[
+            "--seconds",
+            "50",
+            "--record-file",
+            &record_arg,
+            "--until-file",
+            &stop_arg,
+        ],
+    );
+    let script_dir = dir.clone();
+    let consumer = std::thread::spawn(move || {
+        run_script("cpp_client.py", &args, &script_dir, Duration::from_secs(70))
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mqadmin(&namesrv, "consumerConnection", &["-g", &group]).0 {
+        if Instant::now() > deadline {
+            std::fs::write(&stop, b"").unwrap();
+            panic!("the C++ consumer never came online\n{}", broker.log_tail());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let client = RustClient::new("reset-offset-cpp");
+    let producer = client.start_producer(&namesrv.addr, &unique("reset_offset_cpp_p"));
+    let before_all = now_ms() - 1;
+    let mut bodies: Vec<String> = (0..BATCH)
+        .map(|index| {
+            let body = format!("c-{index}");
+            producer
+                .send(message(TOPIC, "TagA", &body, &body))
+                .unwrap_or_else(|error| panic!("send {body}: {error}"));
+            body
+        })
+        .collect();
+    bodies.sort();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recorded_bodies(&record).len() < BATCH {
+        assert!(
+            Instant::now() < deadline,
+            "first delivery: {:?}",
+            recorded_bodies(&record)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_diff(&namesrv, &group, 0, &broker);
+    let reset = admin_ok(
+        &namesrv,
+        "resetOffsetByTime",
+        &["-g", &group, "-t", TOPIC, "-s", &before_all.to_string()],
+    );
+    let expected: BTreeMap<i32, i64> = (0..4).map(|queue| (queue, 0)).collect();
+    assert_eq!(reset_rows(&reset), expected, "{reset}");
+    // The client parsed the list: one "offset sets to:0" per queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cpp_reset_lines(&dir).len() < 4 {
+        if Instant::now() > deadline {
+            std::fs::write(&stop, b"").unwrap();
+            panic!(
+                "the C++ client never applied the reset: {:?}",
+                cpp_reset_lines(&dir)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cpp_reset_lines(&dir)
+            .iter()
+            .all(|line| line.contains("offset sets to:0")),
+        "{:?}",
+        cpp_reset_lines(&dir)
+    );
+    std::fs::write(&stop, b"").unwrap();
+    let first = consumer.join().expect("consumer thread");
+    assert!(!first.timed_out, "{first}");
+
+    // The offsets it committed hold: a new consumer of the group gets everything again.
+    wait_for_diff(&namesrv, &group, BATCH, &broker);
+    let expect = BATCH.to_string();
+    let args = cpp_consume_args(
+        &namesrv,
+        &dir,
+        &group,
+        &[
+            "--seconds",
+            "25",
+            "--expect",
+            &expect,
+            "--settle-seconds",
+            "1",
+        ],
+    );
+    let second = run_script("cpp_client.py", &args, &dir, Duration::from_secs(40));
+    let mut again: Vec<String> = second.json()["received"]
+        .as_array()
+        .expect("the consumer prints what it received")
+        .iter()
+        .map(|entry| entry["body"].as_str().unwrap_or_default().to_string())
+        .collect();
+    again.sort();
+    assert_eq!(again, bodies, "{second}\n{}", broker.log_tail());
 }

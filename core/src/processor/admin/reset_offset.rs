@@ -224,9 +224,12 @@ async fn check_within_queue(
 }
 
 /// RESET_CONSUMER_CLIENT_OFFSET to every online consumer of the group, oneway, as Java
-/// sends it: header topic, group, timestamp (Java leaves isForce at false), and the
-/// offsets as ResetOffsetBody, or as ResetOffsetBodyForC when the admin request came
-/// from a C++ client.
+/// sends it: header topic, group, timestamp (Java leaves isForce at false), and the offsets
+/// as ResetOffsetBody. The C++ client reads only the list form (ResetOffsetBodyForC); Java
+/// sends that to every consumer when the admin request came from a C++ client (4.x
+/// `mqadmin resetOffsetByTime -c`), Ramjet sends it to each C++ consumer (and, as Java, to
+/// every consumer when the admin request says CPP), so no operator has to know which
+/// client the group runs.
 async fn notify_consumers(
     shard: &Rc<BrokerShard>,
     header: &ResetOffsetRequestHeader,
@@ -245,15 +248,16 @@ async fn notify_consumers(
         queue_id: None,
         offset: None,
     };
-    let notice_body = if admin_language == LanguageCode::Cpp {
-        body.encode_for_c()
-    } else {
-        body.encode()
-    };
+    let (object_keyed, list) = (body.encode(), body.encode_for_c());
     for channel in channels {
+        let for_c = admin_language == LanguageCode::Cpp || channel.language == LanguageCode::Cpp;
         let notice = ClientNotice::ResetOffset {
             header: notice_header.clone(),
-            body: notice_body.clone(),
+            body: if for_c {
+                list.clone()
+            } else {
+                object_keyed.clone()
+            },
         };
         shard.connections().notify(channel.key, notice).await;
         tracing::info!(
