@@ -51,6 +51,14 @@ pub async fn reset_offset(
 ) -> BrokerResult<RemotingCommand> {
     let header =
         ResetOffsetRequestHeader::decode(request.fields()).map_err(BrokerError::bad_header)?;
+    let topic = header.topic.as_str();
+    let group = header.group.as_str();
+    let Some(config) = shard.snapshot().topics.get(topic).cloned() else {
+        return Err(BrokerError::TopicNotExist(format!(
+            "[reset-offset] reset offset failed, no topic in this broker. topic={topic}"
+        )));
+    };
+    // Logged once the topic is known, so junk names from a hostile client are not.
     tracing::info!(
         topic = header.topic,
         group = header.group,
@@ -60,13 +68,6 @@ pub async fn reset_offset(
         offset = ?header.offset,
         "[reset-offset] reset offset started"
     );
-    let topic = header.topic.as_str();
-    let group = header.group.as_str();
-    let Some(config) = shard.snapshot().topics.get(topic).cloned() else {
-        return Err(BrokerError::TopicNotExist(format!(
-            "[reset-offset] reset offset failed, no topic in this broker. topic={topic}"
-        )));
-    };
     let one_queue = header.queue_id.filter(|queue_id| *queue_id >= 0);
     let channels = online_consumers(shard, group).await?;
     if channels.is_empty() && one_queue.is_none() {
