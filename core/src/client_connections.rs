@@ -1,5 +1,6 @@
 //! The client connections one shard accepted, so the broker can send a client requests of
-//! its own (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE) wherever the client's
+//! its own (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE,
+//! RESET_CONSUMER_CLIENT_OFFSET) wherever the client's
 //! connection lives.
 
 use std::cell::RefCell;
@@ -77,6 +78,11 @@ fn command_for(notice: ClientNotice) -> RemotingCommand {
         }
         ClientNotice::CheckTransactionState { header, body } => {
             RemotingCommand::request(request::CHECK_TRANSACTION_STATE)
+                .with_ext_fields(header.to_ext_fields())
+                .with_body(body)
+        }
+        ClientNotice::ResetOffset { header, body } => {
+            RemotingCommand::request(request::RESET_CONSUMER_CLIENT_OFFSET)
                 .with_ext_fields(header.to_ext_fields())
                 .with_body(body)
         }

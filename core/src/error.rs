@@ -41,6 +41,10 @@ pub enum BrokerError {
     /// check immunity time, or for a transaction already resolved otherwise.
     #[error("{0}")]
     IllegalOperation(String),
+    /// A request Java's broker refuses with SYSTEM_ERROR and a remark (a reset for a group
+    /// with no offsets, an offset outside its queue, a client too old for a feature).
+    #[error("{0}")]
+    Refused(String),
     /// A feature the broker does not have; refused rather than accepted and dropped.
     #[error("{0}")]
     NotSupported(String),

@@ -168,6 +168,13 @@ impl Leader {
                 };
                 Ok(LeaderReply::Body(body.encode()))
             }
+            LeaderRequest::ConsumerChannels { group } => Ok(LeaderReply::Channels(
+                self.clients
+                    .borrow()
+                    .consumer_group(&group)
+                    .map(|info| info.channels.values().cloned().collect())
+                    .unwrap_or_default(),
+            )),
             LeaderRequest::GroupsConsuming { topic } => {
                 Ok(LeaderReply::Strings(self.groups_consuming(&topic)))
             }

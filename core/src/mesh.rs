@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::Senders;
-use ramjet_net::header::CheckTransactionStateRequestHeader;
+use ramjet_net::header::{CheckTransactionStateRequestHeader, ResetOffsetRequestHeader};
 
 use crate::client_manager::ChannelKey;
 use crate::config::BrokerConfig;
@@ -31,6 +31,11 @@ pub enum ClientNotice {
     /// The body is the half message encoded as a stored message.
     CheckTransactionState {
         header: CheckTransactionStateRequestHeader,
+        body: Vec<u8>,
+    },
+    /// RESET_CONSUMER_CLIENT_OFFSET (oneway): move to these offsets (a ResetOffsetBody).
+    ResetOffset {
+        header: ResetOffsetRequestHeader,
         body: Vec<u8>,
     },
 }

@@ -32,6 +32,7 @@ pub fn for_error(error: &BrokerError) -> i32 {
         // Java's broker throws AclException from its RPC hook, which the remoting layer
         // answers as SYSTEM_ERROR with the exception as remark.
         BrokerError::NotFound(_)
+        | BrokerError::Refused(_)
         | BrokerError::AccessDenied(_)
         | BrokerError::FeatureOff(_)
         | BrokerError::Storage(_)

@@ -19,7 +19,7 @@ use ramjet_net::body::TopicConfig;
 use ramjet_net::LanguageCode;
 use ramjet_store::{GetStatus, MessageRecord, PutOk};
 
-use crate::client_manager::ChannelKey;
+use crate::client_manager::{ChannelKey, ClientChannel};
 use crate::error::{BrokerError, BrokerResult};
 use crate::subscription_group_manager::SubscriptionGroupConfig;
 use crate::transaction::EndTransaction;
@@ -160,6 +160,12 @@ pub enum OffsetRequest {
         topic: String,
         queue_id: i32,
         offset: i64,
+    },
+    /// The group's committed offset, -1 when it has none (`ConsumerOffsetManager.queryOffset`).
+    Committed {
+        group: String,
+        topic: String,
+        queue_id: i32,
     },
     Max {
         topic: String,
@@ -319,6 +325,10 @@ pub enum LeaderRequest {
     ConsumerConnections {
         group: String,
     },
+    /// The connections of the group's online consumers (INVOKE_BROKER_TO_RESET_OFFSET).
+    ConsumerChannels {
+        group: String,
+    },
     /// Groups whose online consumers subscribe `topic`.
     GroupsConsuming {
         topic: String,
@@ -345,4 +355,5 @@ pub enum LeaderReply {
         data_version: String,
     },
     Channel(Option<ChannelKey>),
+    Channels(Vec<ClientChannel>),
 }

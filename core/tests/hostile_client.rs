@@ -375,6 +375,19 @@ fn base_probes() -> Vec<Probe> {
             "base",
         ),
         Probe::new(
+            request::INVOKE_BROKER_TO_RESET_OFFSET,
+            &[
+                ("topic", PROBE_TOPIC),
+                ("group", "hostile_g"),
+                ("timestamp", "0"),
+                ("isForce", "true"),
+                ("queueId", "1"),
+                ("offset", "0"),
+            ],
+            b"",
+            "base",
+        ),
+        Probe::new(
             request::QUERY_TOPIC_CONSUME_BY_WHO,
             &[("topic", PROBE_TOPIC)],
             b"",
@@ -419,6 +432,7 @@ fn base_probes() -> Vec<Probe> {
         Probe::new(request::END_TRANSACTION, &[("producerGroup", "p")], b"", "base"),
         Probe::new(request::CHECK_TRANSACTION_STATE, &[], b"", "base"),
         Probe::new(request::NOTIFY_CONSUMER_IDS_CHANGED, &[], b"", "base"),
+        Probe::new(request::RESET_CONSUMER_CLIENT_OFFSET, &[], b"", "base"),
         Probe::new(request::GET_ALL_DELAY_OFFSET, &[], b"", "base"),
         Probe::new(request::REGISTER_BROKER, &[], b"", "base"),
         Probe::new(

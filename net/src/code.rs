@@ -70,6 +70,10 @@ pub mod request {
     pub const GET_PRODUCER_CONNECTION_LIST: i32 = 204;
     pub const DELETE_SUBSCRIPTIONGROUP: i32 = 207;
     pub const GET_CONSUME_STATS: i32 = 208;
+    /// mqadmin asks the broker to move an online group's offsets (`resetOffsetByTime`).
+    pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
+    /// The broker tells each online consumer of the group its new offsets (oneway).
+    pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
     pub const SEND_MESSAGE_V2: i32 = 310;

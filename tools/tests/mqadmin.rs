@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ramjet_interop::process::free_port;
 use ramjet_interop::servers::{Broker, Namesrv};
+use ramjet_net::body::{ResetOffsetBody, WireBody};
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::{request, response};
 use ramjet_net::RemotingCommand;
@@ -161,6 +162,7 @@ fn every_mqadmin_command_against_real_servers() {
     topic_commands(&servers);
     let sent = message_commands(&servers);
     offset_and_group_commands(&servers, &sent);
+    reset_offset_refusals(&servers);
     client_connection_commands(&servers, &sent);
     subscription_group_commands(&servers);
     delete_topic(&servers);
@@ -228,7 +230,7 @@ fn help_documents_every_command() {
         ("queryMsgByKey", "--msgKey"),
         ("queryMsgByUniqueKey", "--showAll"),
         ("queryMsgByOffset", "--offset"),
-        ("resetOffsetByTime", "offline"),
+        ("resetOffsetByTime", "RESET_CONSUMER_CLIENT_OFFSET"),
         ("sendMessage", "--body"),
         ("consumeMessage", "--MessageNumber"),
         ("printMsg", "--subExpression"),
@@ -675,6 +677,82 @@ fn offset_and_group_commands(servers: &Servers, sent: &[Sent]) {
         .ok(&[]);
 }
 
+/// INVOKE_BROKER_TO_RESET_OFFSET sent raw with bad or odd values: RocketMQ's codes and
+/// remarks, and the broker keeps serving.
+fn reset_offset_refusals(servers: &Servers) {
+    let mut client =
+        BlockingClient::connect(servers.broker.addr(), Duration::from_secs(3)).unwrap();
+    let mut ask = |pairs: &[(&str, &str)]| {
+        let mut fields = ramjet_net::ExtFields::new();
+        for (key, value) in pairs {
+            fields.insert(*key, *value);
+        }
+        let request = RemotingCommand::request(request::INVOKE_BROKER_TO_RESET_OFFSET)
+            .with_ext_fields(fields);
+        let answer = client.invoke(request, Duration::from_secs(5)).unwrap();
+        (answer.code, answer.remark.unwrap_or_default())
+    };
+    let valid = [
+        ("topic", TOPIC),
+        ("group", GROUP),
+        ("timestamp", "0"),
+        ("isForce", "true"),
+    ];
+    // Offline group: CONSUMER_NOT_ONLINE, whatever the timestamp.
+    for timestamp in ["0", "-1", "-9223372036854775808", "9223372036854775807"] {
+        let mut fields = valid.to_vec();
+        fields[2] = ("timestamp", timestamp);
+        let (code, remark) = ask(&fields);
+        assert_eq!(code, response::CONSUMER_NOT_ONLINE, "{remark}");
+        assert!(
+            remark.starts_with("Consumer not online, so can not reset offset, Group: ToolsGroup"),
+            "{remark}"
+        );
+    }
+    let (code, remark) = ask(&[
+        ("topic", "NoSuchTopic"),
+        ("group", GROUP),
+        ("timestamp", "0"),
+        ("isForce", "true"),
+    ]);
+    assert_eq!(code, response::TOPIC_NOT_EXIST, "{remark}");
+    assert!(
+        remark.contains("no topic in this broker. topic=NoSuchTopic"),
+        "{remark}"
+    );
+    let (code, remark) = ask(&valid[..3]);
+    assert_eq!(code, response::SYSTEM_ERROR, "{remark}");
+    assert!(remark.contains("isForce"), "{remark}");
+    let (code, remark) = ask(&[
+        ("topic", TOPIC),
+        ("group", GROUP),
+        ("timestamp", "x"),
+        ("isForce", "true"),
+    ]);
+    assert_eq!(code, response::SYSTEM_ERROR, "{remark}");
+    // 5.x's one-queue reset: a queue the topic lacks, an offset outside the queue.
+    let mut one_queue = valid.to_vec();
+    one_queue.push(("queueId", "2147483647"));
+    let (code, remark) = ask(&one_queue);
+    assert_eq!(code, response::INVALID_PARAMETER, "{remark}");
+    let mut outside = valid.to_vec();
+    outside.extend([("queueId", "1"), ("offset", "9223372036854775807")]);
+    let (code, remark) = ask(&outside);
+    assert_eq!(code, response::SYSTEM_ERROR, "{remark}");
+    assert!(
+        remark.starts_with("Target offset 9223372036854775807 not in consume queue range [0-"),
+        "{remark}"
+    );
+    // 220 is a client's code: the broker does not serve it.
+    let request = RemotingCommand::request(request::RESET_CONSUMER_CLIENT_OFFSET);
+    let answer = client.invoke(request, Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        answer.code,
+        response::REQUEST_CODE_NOT_SUPPORTED,
+        "{answer:?}"
+    );
+}
+
 /// A client connection as a Java client would make it: one HEART_BEAT naming a producer
 /// group and a push-consumer group. The broker keeps both while the connection is open.
 fn connect_client(broker_addr: &str) -> BlockingClient {
@@ -708,7 +786,7 @@ fn client_connection_commands(servers: &Servers, sent: &[Sent]) {
     servers
         .admin("producerConnection", &["-g", PRODUCER_GROUP, "-t", TOPIC])
         .fails("producer group ToolsProducer has no connection");
-    let client = connect_client(servers.broker.addr());
+    let mut client = connect_client(servers.broker.addr());
     servers
         .admin("producerConnection", &["-g", PRODUCER_GROUP, "-t", TOPIC])
         .ok(&["0001  127.0.0.1@tools-test", "V5_3_3"]);
@@ -747,14 +825,89 @@ fn client_connection_commands(servers: &Servers, sent: &[Sent]) {
     servers
         .admin("queryMsgById", &["-t", TOPIC, "-i", &sent[1].offset_msg_id])
         .ok(&["trackType=CONSUMED_BUT_FILTERED"]);
-    // Clients would overwrite offsets reset from outside, so an online group is refused.
-    servers
-        .admin("resetOffsetByTime", &["-g", GROUP, "-t", TOPIC, "-s", "0"])
-        .fails("is online");
+    online_reset(servers, &mut client);
     drop(client);
     wait_until("the closed client is gone", || {
         servers.admin("consumerConnection", &["-g", GROUP]).code == 1
     });
+}
+
+/// resetOffsetByTime on an online group: the broker answers the offsets
+/// (INVOKE_BROKER_TO_RESET_OFFSET), commits them, and sends the connected client a oneway
+/// RESET_CONSUMER_CLIENT_OFFSET with them; without force no queue moves forward.
+fn online_reset(servers: &Servers, client: &mut BlockingClient) {
+    let reset = servers
+        .admin("resetOffsetByTime", &["-g", GROUP, "-t", TOPIC, "-s", "0"])
+        .ok(&[
+            "start reset consumer offset by specified, group[ToolsGroup], topic[ToolsTopic], \
+             force[true], timestamp(string)[0], timestamp(long)[0]",
+            "#brokerName",
+            "#offset",
+        ]);
+    assert_eq!(reset.cell_where(&[(0, BROKER_NAME), (1, "1")], 2), "0");
+    let told = reset_notice(client);
+    assert_eq!(told.offset_table.len(), 4, "{told:?}");
+    assert!(
+        told.offset_table.values().all(|offset| *offset == 0),
+        "{told:?}"
+    );
+    // The broker committed them too: a consumer that restarts starts there.
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 3"]);
+    // Without force a queue only moves back: "now" is past every committed offset.
+    let kept = servers
+        .admin(
+            "resetOffsetByTime",
+            &["-g", GROUP, "-t", TOPIC, "-s", "now", "-f", "false"],
+        )
+        .ok(&["force[false]"]);
+    assert_eq!(kept.cell_where(&[(0, BROKER_NAME), (1, "1")], 2), "0");
+    assert!(reset_notice(client)
+        .offset_table
+        .values()
+        .all(|offset| *offset == 0));
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 3"]);
+    servers
+        .admin(
+            "resetOffsetByTime",
+            &["-g", GROUP, "-t", TOPIC, "-s", "now"],
+        )
+        .ok(&["force[true]"]);
+    let forward = reset_notice(client);
+    assert_eq!(forward.offset_table.values().sum::<i64>(), 3, "{forward:?}");
+    servers
+        .admin("consumerProgress", &["-g", GROUP, "-t", TOPIC])
+        .ok(&["Consume Diff Total: 0"]);
+}
+
+/// The next RESET_CONSUMER_CLIENT_OFFSET the broker sent `client`: oneway, with Java's
+/// header (isForce left false) and a ResetOffsetBody keyed by MessageQueue objects.
+fn reset_notice(client: &mut BlockingClient) -> ResetOffsetBody {
+    loop {
+        let frame = client
+            .receive_request(Duration::from_secs(5))
+            .expect("the broker sends the client RESET_CONSUMER_CLIENT_OFFSET");
+        if frame.code != request::RESET_CONSUMER_CLIENT_OFFSET {
+            continue;
+        }
+        assert!(frame.is_oneway(), "{frame:?}");
+        let fields = frame.fields();
+        assert_eq!(fields.get("topic"), Some(TOPIC), "{frame:?}");
+        assert_eq!(fields.get("group"), Some(GROUP), "{frame:?}");
+        assert_eq!(fields.get("isForce"), Some("false"), "{frame:?}");
+        assert!(fields.get("timestamp").is_some(), "{frame:?}");
+        let text = String::from_utf8_lossy(&frame.body).into_owned();
+        assert!(
+            text.starts_with(
+                r#"{"offsetTable":{{"brokerName":"broker-a","queueId":0,"topic":"ToolsTopic"}:"#
+            ),
+            "{text}"
+        );
+        return ResetOffsetBody::decode(&frame.body).expect("a ResetOffsetBody");
+    }
 }
 
 fn subscription_group_commands(servers: &Servers) {

@@ -30,6 +30,9 @@ pub async fn process(
         | OffsetRequest::Commit {
             topic, queue_id, ..
         }
+        | OffsetRequest::Committed {
+            topic, queue_id, ..
+        }
         | OffsetRequest::Max { topic, queue_id }
         | OffsetRequest::Min { topic, queue_id }
         | OffsetRequest::SearchByTimestamp {

@@ -215,6 +215,15 @@ impl QueueOwner {
                     .commit(&group, &topic, queue_id, offset);
                 Ok(offset)
             }
+            OffsetRequest::Committed {
+                group,
+                topic,
+                queue_id,
+            } => Ok(self
+                .offsets
+                .borrow()
+                .query(&group, &topic, queue_id)
+                .unwrap_or(-1)),
             OffsetRequest::Max { topic, queue_id } => {
                 Ok(self.store.max_offset_in_queue(&topic, queue_id) as i64)
             }

@@ -13,6 +13,7 @@ pub mod fastjson;
 pub mod heartbeat;
 pub mod message_queue;
 pub mod rebalance;
+pub mod reset_offset;
 pub mod route;
 pub mod stats;
 pub mod subscription_group;
@@ -27,6 +28,7 @@ pub use rebalance::{
     GetConsumerListByGroupResponseBody, LockBatchRequestBody, LockBatchResponseBody,
     UnlockBatchRequestBody,
 };
+pub use reset_offset::ResetOffsetBody;
 pub use route::{perm, BrokerData, QueueData, TopicRouteData, MASTER_ID};
 pub use stats::{
     ConsumeStats, ConsumerOffsetSerializeWrapper, OffsetWrapper, TopicOffset, TopicStatsTable,

@@ -104,7 +104,7 @@ impl WireBody for TopicStatsTable {
 
 /// Reads `{{mq}:{...}}` after `fastjson::parse`, which turned each object key into its
 /// compact JSON text.
-fn object_keyed<V: serde::de::DeserializeOwned>(
+pub(super) fn object_keyed<V: serde::de::DeserializeOwned>(
     table: Option<&Value>,
 ) -> Result<BTreeMap<MessageQueue, V>, BodyError> {
     let mut entries = BTreeMap::new();

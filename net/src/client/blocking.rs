@@ -76,14 +76,34 @@ impl BlockingClient {
         self.stream
             .write_all(&request.encode_to_vec())
             .map_err(closed)?;
+        let opaque = request.opaque;
+        self.next_frame(timeout, |frame| {
+            frame.is_response() && frame.opaque == opaque
+        })
+    }
+
+    /// Waits up to `timeout` for the next request the server sends this client (a broker's
+    /// NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE, RESET_CONSUMER_CLIENT_OFFSET).
+    /// Responses read meanwhile are dropped; so are requests that arrive during `invoke`.
+    pub fn receive_request(&mut self, timeout: Duration) -> Result<RemotingCommand, InvokeError> {
+        self.next_frame(timeout, |frame| !frame.is_response())
+    }
+
+    /// Reads frames until one is `wanted`, skipping the others, for at most `timeout`.
+    fn next_frame(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&RemotingCommand) -> bool,
+    ) -> Result<RemotingCommand, InvokeError> {
+        let closed = |_| InvokeError::Closed(self.peer);
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if let Some((response, used)) = decode_frame(&self.buf, FRAME_BYTES_MAX_DEFAULT)
+            if let Some((frame, used)) = decode_frame(&self.buf, FRAME_BYTES_MAX_DEFAULT)
                 .map_err(|_| InvokeError::Closed(self.peer))?
             {
                 self.buf.drain(..used);
-                if response.is_response() && response.opaque == request.opaque {
-                    return Ok(response);
+                if wanted(&frame) {
+                    return Ok(frame);
                 }
                 continue;
             }

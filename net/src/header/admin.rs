@@ -63,3 +63,18 @@ command_header! {
         version: Option<String> = "version",
     }
 }
+
+command_header! {
+    /// INVOKE_BROKER_TO_RESET_OFFSET (222) from mqadmin, and RESET_CONSUMER_CLIENT_OFFSET
+    /// (220) from the broker to its clients. `queueId` and `offset` are 5.x's: a queue id of
+    /// -1 (what 5.x writes when it means every queue) or none resets every queue; an offset
+    /// of -1 or none means "search by `timestamp`".
+    pub struct ResetOffsetRequestHeader {
+        topic: String = "topic",
+        group: String = "group",
+        timestamp: i64 = "timestamp",
+        is_force: bool = "isForce",
+        queue_id: Option<i32> = "queueId",
+        offset: Option<i64> = "offset",
+    }
+}

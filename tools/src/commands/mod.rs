@@ -82,7 +82,7 @@ pub enum Command {
     QueryMsgByUniqueKey(query::QueryMsgByUniqueKey),
     /// Query Message by offset.
     QueryMsgByOffset(query::QueryMsgByOffset),
-    /// Reset consumer offset by timestamp (offline consumer groups).
+    /// Reset consumer offset by timestamp(without client restart).
     ResetOffsetByTime(offset::ResetOffsetByTime),
     /// Send a message.
     SendMessage(message::SendMessage),

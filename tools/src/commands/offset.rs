@@ -1,31 +1,42 @@
-//! resetOffsetByTime, done from the client side.
+//! resetOffsetByTime, as Apache's 5.x tool does it.
 //!
-//! Apache's tool asks the broker (INVOKE_BROKER_TO_RESET_OFFSET), which tells each online
-//! client to move (RESET_CONSUMER_CLIENT_OFFSET). Ramjet's broker has no such code, so this
-//! command does what Apache's tool does for an *offline* group (`resetOffsetByTimestampOld`):
-//! for each queue, SEARCH_OFFSET_BY_TIMESTAMP, then UPDATE_CONSUMER_OFFSET. It refuses a
-//! group that is online, because its clients would overwrite the new offsets with their
-//! own at their next commit (every 5 s).
+//! First the broker(s) of the topic are asked (INVOKE_BROKER_TO_RESET_OFFSET): each finds the
+//! offsets of the timestamp, tells every online consumer of the group to move there
+//! (RESET_CONSUMER_CLIENT_OFFSET) and answers the offsets. When a broker answers
+//! CONSUMER_NOT_ONLINE the group is offline and the command does what Apache's does then
+//! (`resetOffsetByTimestampOld`): for each queue, SEARCH_OFFSET_BY_TIMESTAMP, then
+//! UPDATE_CONSUMER_OFFSET, which the consumers read when they start.
+//!
+//! `-b -q` resets one queue: UPDATE_CONSUMER_OFFSET, then INVOKE_BROKER_TO_RESET_OFFSET with
+//! 5.x's `queueId` and `offset` so online consumers of the group move too.
 
 use clap::Args;
-use ramjet_net::body::{MessageQueue, OffsetWrapper};
-use ramjet_net::code::response;
+use ramjet_net::body::{MessageQueue, OffsetWrapper, ResetOffsetBody};
+use ramjet_net::code::{request, response};
+use ramjet_net::header::{CommandHeader, ResetOffsetRequestHeader};
+use ramjet_net::RemotingCommand;
 
-use super::consumer::{consume_stats_at, consumer_connection_of};
+use super::consumer::consume_stats_at;
 use super::topic::topic_stats;
 use crate::error::{AdminError, AdminResult};
 use crate::format::{front, java_bool};
 use crate::queues::{search_offset, update_consumer_offset, QueueAt};
-use crate::remote::Remote;
+use crate::remote::{expect_success, read_body, Remote};
 use crate::time::parse_timestamp;
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Works on offline consumer groups: stop the group's consumers first. \
-    For each queue it looks up the first offset stored at or after the timestamp \
-    (SEARCH_OFFSET_BY_TIMESTAMP) and commits it as the group's offset \
-    (UPDATE_CONSUMER_OFFSET); consumers resume from there when they start. Brokers without \
-    INVOKE_BROKER_TO_RESET_OFFSET (Ramjet) cannot move online clients."
+    after_help = "Works on online and offline consumer groups. The brokers of the topic \
+    (INVOKE_BROKER_TO_RESET_OFFSET) find each queue's first offset stored at or after the \
+    timestamp and tell every online consumer of the group to move there \
+    (RESET_CONSUMER_CLIENT_OFFSET); the consumers drop what they hold of those queues and \
+    consume again from the new offsets, without a restart (a Java client waits about 10 s \
+    first). When the group has no consumer online (CONSUMER_NOT_ONLINE) the tool commits \
+    the offsets itself (SEARCH_OFFSET_BY_TIMESTAMP, UPDATE_CONSUMER_OFFSET) and prints the \
+    rollback table; consumers resume from there when they start. Without force a queue \
+    only moves back: it keeps its offset unless the timestamp's offset is below it. \
+    -s takes now, milliseconds since the epoch (0: every queue's start), or \
+    yyyy-MM-dd#HH:mm:ss:SSS in local time."
 )]
 pub struct ResetOffsetByTime {
     /// set the consumer group
@@ -60,7 +71,6 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
     let timestamp_text = args.timestamp.trim();
     let timestamp = parse_timestamp(timestamp_text).map_err(AdminError::Usage)?;
     let force = java_bool(&args.force);
-    refuse_online_group(remote, group)?;
     if let (Some(addr), Some(queue_id)) = (&args.broker, args.queue) {
         let addr = addr.trim();
         println!(
@@ -78,13 +88,118 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
         };
         println!("reset consumer offset to {offset}");
         commit(remote, &at, group, offset)?;
+        reset_one_queue_online(remote, &at, group, offset)?;
         return Ok(());
     }
     let cluster = args.cluster.as_deref().map(str::trim);
     let brokers = remote.topic_brokers(topic, cluster)?;
+    let mut offset_table = Vec::new();
+    for (_, addr) in &brokers {
+        match invoke_broker_to_reset(remote, addr, topic, group, timestamp, force)? {
+            Some(body) => offset_table.extend(body.offset_table),
+            None => {
+                return reset_offline(
+                    remote,
+                    &brokers,
+                    group,
+                    topic,
+                    timestamp,
+                    force,
+                    timestamp_text,
+                )
+            }
+        }
+    }
+    println!(
+        "start reset consumer offset by specified, group[{group}], topic[{topic}], \
+         force[{force}], timestamp(string)[{timestamp_text}], timestamp(long)[{timestamp}]"
+    );
+    println!(
+        "{:<40}  {:<40}  {:<40}",
+        "#brokerName", "#queueId", "#offset"
+    );
+    for (queue, offset) in offset_table {
+        println!(
+            "{:<40}  {:<40}  {:<40}",
+            front(&queue.broker_name, 32),
+            queue.queue_id,
+            offset
+        );
+    }
+    Ok(())
+}
+
+/// INVOKE_BROKER_TO_RESET_OFFSET for every queue of the topic on one broker, as
+/// `MQClientAPIImpl.invokeBrokerToResetOffset` sends it (5.x: `queueId` -1 and `offset` -1
+/// mean "every queue, by time"). `None` when the group has no consumer online there.
+fn invoke_broker_to_reset(
+    remote: &mut Remote,
+    addr: &str,
+    topic: &str,
+    group: &str,
+    timestamp: i64,
+    force: bool,
+) -> AdminResult<Option<ResetOffsetBody>> {
+    let header = ResetOffsetRequestHeader {
+        topic: topic.to_owned(),
+        group: group.to_owned(),
+        timestamp,
+        is_force: force,
+        queue_id: Some(-1),
+        offset: Some(-1),
+    };
+    let request = RemotingCommand::request(request::INVOKE_BROKER_TO_RESET_OFFSET)
+        .with_ext_fields(header.to_ext_fields());
+    let answer = remote.invoke_broker(addr, request)?;
+    if answer.code == response::CONSUMER_NOT_ONLINE {
+        return Ok(None);
+    }
+    let answer = expect_success("INVOKE_BROKER_TO_RESET_OFFSET", addr, answer)?;
+    read_body("INVOKE_BROKER_TO_RESET_OFFSET", addr, &answer.body).map(Some)
+}
+
+/// After committing one queue's offset: tell the group's online consumers too (5.x's
+/// `resetOffsetByQueueId`). The timestamp is -1 and force false, so a 4.x broker, which
+/// ignores `queueId` and `offset`, moves no queue forward and none back. An offline group
+/// (CONSUMER_NOT_ONLINE from a 4.x broker) needs nothing more than the commit.
+fn reset_one_queue_online(
+    remote: &mut Remote,
+    at: &QueueAt,
+    group: &str,
+    offset: i64,
+) -> AdminResult<()> {
+    let header = ResetOffsetRequestHeader {
+        topic: at.queue.topic.clone(),
+        group: group.to_owned(),
+        timestamp: -1,
+        is_force: false,
+        queue_id: Some(at.queue.queue_id),
+        offset: Some(offset),
+    };
+    let request = RemotingCommand::request(request::INVOKE_BROKER_TO_RESET_OFFSET)
+        .with_ext_fields(header.to_ext_fields());
+    let answer = remote.invoke_broker(&at.addr, request)?;
+    if answer.code == response::CONSUMER_NOT_ONLINE {
+        return Ok(());
+    }
+    expect_success("INVOKE_BROKER_TO_RESET_OFFSET", &at.addr, answer)?;
+    Ok(())
+}
+
+/// `ResetOffsetByTimeOldCommand.resetOffset`: the group is offline, so the tool moves its
+/// committed offsets itself and prints the rollback table.
+fn reset_offline(
+    remote: &mut Remote,
+    brokers: &[(String, String)],
+    group: &str,
+    topic: &str,
+    timestamp: i64,
+    force: bool,
+    timestamp_text: &str,
+) -> AdminResult<()> {
     let mut rows = Vec::new();
     for (broker_name, addr) in brokers {
-        for (queue, offset) in queue_offsets(remote, &addr, &broker_name, group, topic)? {
+        for (queue, offset) in queue_offsets(remote, addr, broker_name, group, topic)? {
             let at = QueueAt {
                 queue,
                 addr: addr.clone(),
@@ -141,20 +256,6 @@ fn commit(remote: &mut Remote, at: &QueueAt, group: &str, offset: i64) -> AdminR
         }
         other => other,
     })
-}
-
-/// Online clients keep their offsets in memory and commit them every 5 s, so a reset from
-/// here would be overwritten; say so instead of pretending.
-fn refuse_online_group(remote: &mut Remote, group: &str) -> AdminResult<()> {
-    match consumer_connection_of(remote, group, None) {
-        Ok(connection) => Err(AdminError::Usage(format!(
-            "consumer group {group} is online ({} clients): stop its consumers first; \
-             resetOffsetByTime resets offline groups only (see `mqadmin help resetOffsetByTime`)",
-            connection.connection_set.len()
-        ))),
-        Err(AdminError::ConsumerNotOnline(_)) | Err(AdminError::NotFound(_)) => Ok(()),
-        Err(other) => Err(other),
-    }
 }
 
 /// The queues of `topic` on one broker with the group's current offsets

@@ -1,9 +1,11 @@
 //! Admin codes (`AdminBrokerProcessor`) used by mqadmin and dashboards, one file per
-//! family: topics, groups (and their connections), stats, broker config, offsets.
+//! family: topics, groups (and their connections), stats, broker config, offsets, and the
+//! reset of an online group's offsets.
 
 mod config;
 mod groups;
 mod offsets;
+mod reset_offset;
 mod stats;
 mod topics;
 
@@ -40,6 +42,7 @@ pub async fn process(
         request::UPDATE_BROKER_CONFIG => config::update(shard, request).await,
         request::GET_ALL_CONSUMER_OFFSET => offsets::all(shard, request).await,
         request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
+        request::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(shard, request).await,
         _ => return None,
     })
 }
