@@ -256,6 +256,21 @@ impl Broker {
         }
     }
 
+    /// SIGSTOP: the process freezes with its sockets open, so peers see no closed channel,
+    /// only silence (a hung host). [`Broker::resume`] continues it; SIGKILL on drop still works.
+    pub fn pause(&mut self) {
+        if let Some(process) = &self.process {
+            signal(process.pid(), "STOP");
+        }
+    }
+
+    /// SIGCONT after [`Broker::pause`].
+    pub fn resume(&mut self) {
+        if let Some(process) = &self.process {
+            signal(process.pid(), "CONT");
+        }
+    }
+
     /// Starts the broker again with the same arguments: same ports, same store. Stops it first
     /// (SIGTERM) if it is still running. Returns after the boot line.
     pub fn restart(&mut self) {

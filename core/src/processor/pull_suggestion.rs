@@ -105,7 +105,11 @@ mod tests {
 
     #[test]
     fn without_slave_read_the_answer_is_the_master_on_every_role() {
-        for role in [BrokerRole::AsyncMaster, BrokerRole::SyncMaster, BrokerRole::Slave] {
+        for role in [
+            BrokerRole::AsyncMaster,
+            BrokerRole::SyncMaster,
+            BrokerRole::Slave,
+        ] {
             let config = config(role, false);
             for from_slave in [false, true] {
                 assert_eq!(which_broker_id(&config, None, from_slave), MASTER_ID);
