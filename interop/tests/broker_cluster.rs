@@ -143,6 +143,7 @@ impl Sends {
 /// The whole story with `namesrv_count` name servers: spread, kill -9 broker-b mid-stream,
 /// failover, route drop, restart, consumption on both with nothing acknowledged lost.
 fn spread_fail_over_and_resume(test: &str, namesrv_count: usize) {
+    let started = Instant::now();
     let topic = "ClusterTopic";
     let group = "cluster_consumer";
     // The first name server's directory is the test's (the brokers' stores and logs go
@@ -424,14 +425,15 @@ fn spread_fail_over_and_resume(test: &str, namesrv_count: usize) {
         "{duplicates} redeliveries: more than broker-b ever served before the kill"
     );
     eprintln!(
-        "interop: {test}: spread before kill {spread:?}; while down {while_down:?}, {} failed \
-         sends, first ack after kill {first_ack_after_kill:?}; routes dropped broker-b after \
+        "interop: {test}: spread before kill {spread:?}; while down {while_down:?}, failed \
+         sends {:?}, first ack after kill {first_ack_after_kill:?}; routes dropped broker-b after \
          {route_drop:?}; back in routes {route_back:?} after restart, producer on broker-b \
          again after {back_on_b:?}; after restart {after:?}; {} acknowledged, {} received, \
-         {duplicates} redelivered",
-        sends.failed.len(),
+         {duplicates} redelivered; test took {:?}",
+        sends.failed,
         acknowledged.len(),
-        received.len()
+        received.len(),
+        started.elapsed()
     );
 }
 
@@ -775,6 +777,7 @@ impl Drop for CppClients {
 #[test]
 fn cpp_client_spreads_fails_over_and_resumes_on_two_masters() {
     let test = "broker_cluster_cpp_client";
+    let started = Instant::now();
     let topic = "CppClusterTopic";
     let namesrv = Namesrv::start(test, &[]);
     let broker_a = Broker::start_named(&[&namesrv], test, "broker-a", &[]);
@@ -855,10 +858,11 @@ fn cpp_client_spreads_fails_over_and_resumes_on_two_masters() {
         "interop: {test}: before kill {before_kill:?}; route dropped broker-b {route_drop:?} \
          after kill -9; 40 more acks {going_on:?} after the kill; broker-b taking sends again \
          {back:?} after restart; everything consumed {all_consumed:?} after the restart; \
-         {} acknowledged, {errors} failed sends, {} received ({} redelivered)",
+         {} acknowledged, {errors} failed sends, {} received ({} redelivered); test took {:?}",
         acked.len(),
         received.len(),
-        received.len() - unique.len()
+        received.len() - unique.len(),
+        started.elapsed()
     );
 }
 
