@@ -32,6 +32,12 @@ pub struct BrokerConfig {
     pub broker_topic_enable: bool,
     pub broker_permission: i32,
     pub long_polling_enable: bool,
+    /// `slaveReadEnable`: pulls may suggest a slave (`suggestWhichBrokerId`) to a consumer
+    /// that lags beyond `accessMessageInMemoryMaxRatio` (processor/pull_suggestion.rs).
+    pub slave_read_enable: bool,
+    /// `accessMessageInMemoryMaxRatio` (percent of physical memory, default 40): a consumer
+    /// further behind the CommitLog end than this reads from disk and is "slow".
+    pub access_message_in_memory_max_ratio: i32,
     /// `enablePropertyFilter`: serve SQL92 subscriptions (docs/sql-filter.md). Off by
     /// default, as in RocketMQ; when off, SQL92 pulls and CHECK_CLIENT_CONFIG get
     /// SYSTEM_ERROR "The broker does not support consumer to filter message by SQL92".
@@ -97,6 +103,8 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "autoCreateSubscriptionGroup",
     "defaultTopicQueueNums",
     "longPollingEnable",
+    "slaveReadEnable",
+    "accessMessageInMemoryMaxRatio",
     "enablePropertyFilter",
     "shortPollingTimeMills",
     "notifyConsumerIdsChangedEnable",
@@ -153,8 +161,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "warmMapedFileEnable",
     "useReentrantLockWhenPutMessage",
     "messageIndexSafe",
-    // Java's hint to pull from a slave when the page cache is short; no slaves here.
-    "accessMessageInMemoryMaxRatio",
     "autoMessageVersionOnTopicLen",
     "registerBrokerTimeoutMills",
     "forceRegister",
@@ -199,6 +205,8 @@ impl Default for BrokerConfig {
             broker_topic_enable: true,
             broker_permission: 6,
             long_polling_enable: true,
+            slave_read_enable: false,
+            access_message_in_memory_max_ratio: 40,
             enable_property_filter: false,
             short_polling_time: Duration::from_millis(1000),
             notify_consumer_ids_changed_enable: true,
@@ -290,6 +298,10 @@ impl BrokerConfig {
             "brokerTopicEnable" => self.broker_topic_enable = parse_bool(key, value)?,
             "brokerPermission" => self.broker_permission = parse(key, value)?,
             "longPollingEnable" => self.long_polling_enable = parse_bool(key, value)?,
+            "slaveReadEnable" => self.slave_read_enable = parse_bool(key, value)?,
+            "accessMessageInMemoryMaxRatio" => {
+                self.access_message_in_memory_max_ratio = parse(key, value)?
+            }
             "enablePropertyFilter" => self.enable_property_filter = parse_bool(key, value)?,
             "shortPollingTimeMills" => self.short_polling_time = millis(key, value)?,
             "notifyConsumerIdsChangedEnable" => {
@@ -543,6 +555,11 @@ impl BrokerConfig {
             ),
             ("brokerPermission", self.broker_permission.to_string()),
             ("longPollingEnable", self.long_polling_enable.to_string()),
+            ("slaveReadEnable", self.slave_read_enable.to_string()),
+            (
+                "accessMessageInMemoryMaxRatio",
+                self.access_message_in_memory_max_ratio.to_string(),
+            ),
             (
                 "enablePropertyFilter",
                 self.enable_property_filter.to_string(),
@@ -751,17 +768,17 @@ mod tests {
     #[test]
     fn unbuilt_features_stop_the_start_by_name() {
         let mut config = BrokerConfig::default();
-        config.set("slaveReadEnable", "false").unwrap();
-        let error = config.set("slaveReadEnable", "true").unwrap_err();
-        assert!(error.to_string().contains("slaveReadEnable"));
+        config.set("enableDLegerCommitLog", "false").unwrap();
+        let error = config.set("enableDLegerCommitLog", "true").unwrap_err();
+        assert!(error.to_string().contains("enableDLegerCommitLog"));
         config.set("storePathIndex", "/elsewhere/index").unwrap();
         let error = config.finish().unwrap_err();
         assert!(error.to_string().contains("storePathIndex"), "{error}");
         // At runtime the keys are refused too, by name.
         let error = BrokerConfig::default()
-            .updated("slaveReadEnable=true")
+            .updated("enableDLegerCommitLog=true")
             .unwrap_err();
-        assert!(error.contains("slaveReadEnable"), "{error}");
+        assert!(error.contains("enableDLegerCommitLog"), "{error}");
     }
 
     #[test]

@@ -89,33 +89,49 @@ impl NamesrvRegistration {
             .with_body(body)
     }
 
-    /// Registers with every name server once. Returns whether all of them took it;
-    /// failures are logged, and `run` retries them soon rather than a period later.
-    pub async fn register_all(&self) -> bool {
+    /// Registers with every name server once, with all of them at the same time (as Java's
+    /// `registerBrokerAll` does on its executor), so a name server that is slow to answer or
+    /// to refuse a connection does not hold back the others. Returns whether all of them
+    /// took it; failures are logged, and `run` retries them soon rather than a period later.
+    pub async fn register_all(self: &Rc<Self>) -> bool {
+        let mut addrs = self.leader.config().namesrv_addr.clone();
+        addrs.sort();
+        addrs.dedup();
+        let tasks: Vec<_> = addrs
+            .into_iter()
+            .map(|addr| {
+                let this = self.clone();
+                glommio::spawn_local(async move { this.register_one(&addr).await })
+            })
+            .collect();
         let mut all = true;
-        for addr in self.leader.config().namesrv_addr.clone() {
-            let Some(connection) = self.connection(&addr).await else {
-                all = false;
-                continue;
-            };
-            match connection
-                .invoke(self.register_request(), REGISTER_TIMEOUT)
-                .await
-            {
-                Ok(answer) if answer.code == response::SUCCESS => {
-                    tracing::debug!(namesrv = addr, "registered");
-                }
-                Ok(answer) => {
-                    all = false;
-                    tracing::warn!(namesrv = addr, code = answer.code, remark = ?answer.remark, "registration refused")
-                }
-                Err(error) => {
-                    all = false;
-                    tracing::warn!(namesrv = addr, %error, "registration failed")
-                }
-            }
+        for task in tasks {
+            all &= task.await;
         }
         all
+    }
+
+    async fn register_one(&self, addr: &str) -> bool {
+        let Some(connection) = self.connection(addr).await else {
+            return false;
+        };
+        match connection
+            .invoke(self.register_request(), REGISTER_TIMEOUT)
+            .await
+        {
+            Ok(answer) if answer.code == response::SUCCESS => {
+                tracing::debug!(namesrv = addr, "registered");
+                true
+            }
+            Ok(answer) => {
+                tracing::warn!(namesrv = addr, code = answer.code, remark = ?answer.remark, "registration refused");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(namesrv = addr, %error, "registration failed");
+                false
+            }
+        }
     }
 
     pub async fn unregister_all(&self) {

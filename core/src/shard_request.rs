@@ -143,6 +143,8 @@ pub struct PullAnswer {
     pub next_begin_offset: u64,
     pub min_offset: u64,
     pub max_offset: u64,
+    /// The store's `fall_behind_bytes`: how far the CommitLog end is past what was read.
+    pub fall_behind_bytes: Option<u64>,
     pub message_count: usize,
     /// The records, back to back, exactly as stored: the pull response body.
     pub body: Bytes,

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 /// Keys checked value by value in `check`.
 pub const KEYS: &[&str] = &[
-    "slaveReadEnable",
     "haMasterAddress",
     "enableDLegerCommitLog",
     "enableControllerMode",
@@ -39,7 +38,7 @@ pub fn check(key: &str, value: &str) -> Result<(), String> {
         return Ok(());
     }
     let missing = match key {
-        "slaveReadEnable" | "haMasterAddress" => "master/slave replication",
+        "haMasterAddress" => "master/slave replication",
         "enableDLegerCommitLog" => "the DLedger (Raft) CommitLog",
         "enableControllerMode" => "controller-mode (automatic master failover)",
         "duplicationEnable" => "CommitLog duplication",
@@ -101,10 +100,9 @@ mod tests {
 
     #[test]
     fn defaults_pass_and_requests_are_refused_by_name() {
-        assert!(check("slaveReadEnable", "false").is_ok());
         assert!(check("haMasterAddress", "").is_ok());
-        let error = check("slaveReadEnable", "true").unwrap_err();
-        assert!(error.contains("slaveReadEnable"), "{error}");
+        let error = check("haMasterAddress", "10.0.0.1:10912").unwrap_err();
+        assert!(error.contains("haMasterAddress"), "{error}");
         assert!(check("haMasterAddress", "10.0.0.1:10912").is_err());
         assert!(check("enableDLegerCommitLog", "TRUE").is_err());
     }

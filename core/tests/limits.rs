@@ -62,11 +62,6 @@ fn mqbroker_exit(name: &str, args: &[&str]) -> (Option<i32>, String) {
 fn a_key_of_an_unbuilt_feature_stops_the_start_by_name() {
     for (name, args, key) in [
         (
-            "unbuilt_slave_read",
-            &["--slaveReadEnable", "true"][..],
-            "slaveReadEnable",
-        ),
-        (
             "unbuilt_dledger",
             &["--enableDLegerCommitLog", "true"][..],
             "enableDLegerCommitLog",

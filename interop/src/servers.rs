@@ -71,8 +71,12 @@ pub const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Broker {
     process: Option<ServerProcess>,
     addr: String,
-    /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`.
+    /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`
+    /// (`dir/store-<brokerName>` for a broker not named "broker-a").
     pub dir: PathBuf,
+    /// `brokerName` ("broker-a" unless [`Broker::start_named`] says otherwise).
+    name: String,
+    store: PathBuf,
     binary: PathBuf,
     args: Vec<String>,
     starts: usize,
@@ -85,7 +89,7 @@ impl Drop for Broker {
     fn drop(&mut self) {
         drop(self.process.take()); // SIGKILL and reap before the files go.
         if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(self.dir.join("store"));
+            let _ = std::fs::remove_dir_all(&self.store);
         }
     }
 }
@@ -100,19 +104,42 @@ impl Broker {
 
     /// [`Broker::start`] with extra `--<key> <value>` properties.
     pub fn start_with(namesrv: &Namesrv, test_name: &str, extra: &[(&str, &str)]) -> Broker {
+        Broker::start_named(&[namesrv], test_name, "broker-a", extra)
+    }
+
+    /// A broker called `broker_name` registered with every name server in `namesrvs`
+    /// (several masters of one cluster: give each its own name). Its store is
+    /// `dir/store-<broker_name>` and its logs `mqbroker-<broker_name>[.<n>].log`, so brokers
+    /// of one test do not share files; "broker-a" keeps the plain names.
+    pub fn start_named(
+        namesrvs: &[&Namesrv],
+        test_name: &str,
+        broker_name: &str,
+        extra: &[(&str, &str)],
+    ) -> Broker {
         let binary = workspace::server_binary("ramjet-core", "mqbroker");
+        let namesrv = namesrvs.first().expect("at least one name server");
         // The name server's scratch directory is this test's; reuse it if the names match.
         let dir = if namesrv.dir.ends_with(test_name) {
             namesrv.dir.clone()
         } else {
             workspace::scratch_dir(test_name)
         };
-        let store = dir.join("store");
+        let store = if broker_name == "broker-a" {
+            dir.join("store")
+        } else {
+            dir.join(format!("store-{broker_name}"))
+        };
         std::fs::create_dir_all(&store).expect("create the broker's store directory");
         let port = free_port_pair();
+        let namesrv_addrs = namesrvs
+            .iter()
+            .map(|n| n.addr.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
         let mut args: Vec<String> = [
             "-n",
-            &namesrv.addr,
+            &namesrv_addrs,
             "--listenPort",
             &port.to_string(),
             "--bindAddress",
@@ -120,7 +147,7 @@ impl Broker {
             "--storePathRootDir",
             &store.display().to_string(),
             "--brokerName",
-            "broker-a",
+            broker_name,
             "--shardCount",
             "2",
             "--mapedFileSizeCommitLog",
@@ -145,6 +172,8 @@ impl Broker {
             process: None,
             addr: format!("127.0.0.1:{port}"),
             dir,
+            name: broker_name.to_owned(),
+            store,
             binary,
             args,
             starts: 0,
@@ -178,10 +207,25 @@ impl Broker {
 
     /// The current (or last) run's log file.
     pub fn log_path(&self) -> PathBuf {
-        match self.starts {
-            0 | 1 => self.dir.join("mqbroker.log"),
-            n => self.dir.join(format!("mqbroker.{}.log", n - 1)),
+        self.log_of_start(self.starts.saturating_sub(1))
+    }
+
+    /// The log of start number `n` (0 = the first).
+    fn log_of_start(&self, n: usize) -> PathBuf {
+        let stem = if self.name == "broker-a" {
+            "mqbroker".to_owned()
+        } else {
+            format!("mqbroker-{}", self.name)
+        };
+        match n {
+            0 => self.dir.join(format!("{stem}.log")),
+            n => self.dir.join(format!("{stem}.{n}.log")),
         }
+    }
+
+    /// `brokerName`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Graceful shutdown: SIGTERM, then waits (up to [`BROKER_TIMEOUT`]) for the process to
@@ -212,6 +256,21 @@ impl Broker {
         }
     }
 
+    /// SIGSTOP: the process freezes with its sockets open, so peers see no closed channel,
+    /// only silence (a hung host). [`Broker::resume`] continues it; SIGKILL on drop still works.
+    pub fn pause(&mut self) {
+        if let Some(process) = &self.process {
+            signal(process.pid(), "STOP");
+        }
+    }
+
+    /// SIGCONT after [`Broker::pause`].
+    pub fn resume(&mut self) {
+        if let Some(process) = &self.process {
+            signal(process.pid(), "CONT");
+        }
+    }
+
     /// Starts the broker again with the same arguments: same ports, same store. Stops it first
     /// (SIGTERM) if it is still running. Returns after the boot line.
     pub fn restart(&mut self) {
@@ -220,13 +279,10 @@ impl Broker {
     }
 
     fn launch(&mut self) {
-        let log_path = self.dir.join(match self.starts {
-            0 => "mqbroker.log".to_string(),
-            n => format!("mqbroker.{n}.log"),
-        });
+        let log_path = self.log_of_start(self.starts);
         self.starts += 1;
         let mut process = ServerProcess::start("mqbroker", &self.binary, &self.args, &log_path);
-        let boot_line = format!("The broker[broker-a, {}] boot success", self.addr);
+        let boot_line = format!("The broker[{}, {}] boot success", self.name, self.addr);
         let started = Instant::now();
         loop {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();

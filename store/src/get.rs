@@ -48,6 +48,12 @@ pub struct GetResult {
     /// They are skipped, as Java skips a unit whose record is gone, so a consumer moves
     /// past them; recovery from an earlier point rebuilds the queue.
     pub damaged_units: Vec<DamagedUnit>,
+    /// How far the CommitLog's end was past the last ConsumeQueue unit this read looked at
+    /// (Java's `maxOffsetPy - maxPhyOffsetPulling`), in bytes: how much newer data sits
+    /// between this consumer and the tail. `None` when no unit was looked at. The broker
+    /// compares it with `accessMessageInMemoryMaxRatio` of memory to suggest reading from a
+    /// slave.
+    pub fall_behind_bytes: Option<u64>,
 }
 
 /// A ConsumeQueue unit whose size, offset or queue disagrees with the CommitLog record
@@ -106,6 +112,7 @@ impl<S: Storage> MessageStore<S> {
             min_offset,
             max_offset,
             damaged_units: Vec::new(),
+            fall_behind_bytes: None,
         };
         if max_offset == 0 {
             result.status = GetStatus::NoMessageInQueue;
@@ -147,6 +154,7 @@ impl<S: Storage> MessageStore<S> {
             .min(offset + scan_bytes_max as u64 / CQ_UNIT_BYTES + 1);
         let mut bytes_total = 0;
         let mut queue_offset = offset;
+        let commit_log_end = commit_log.max_offset();
         while queue_offset < scan_end {
             let unit = {
                 let dispatcher = self.inner.dispatcher.borrow();
@@ -157,6 +165,8 @@ impl<S: Storage> MessageStore<S> {
             let Some(unit) = unit else { break };
             let size = unit.size as usize;
             let physical_offset = unit.commit_log_offset as u64;
+            // Java counts every unit it looks at, the one that ends a full batch too.
+            result.fall_behind_bytes = Some(commit_log_end.saturating_sub(physical_offset));
             // A damaged size must neither decide how much is read nor end the pull.
             if !unit.is_blank() && size > self.inner.config.record_size_max() {
                 let reason = format!("size {} is past the largest record", unit.size);

@@ -99,3 +99,29 @@ async fn record_filter_skips_refused_records_within_the_limits<S: TestStorage>(e
     assert_eq!(seen[0].get("n"), Some("7"));
     assert_eq!(seen[0].get("TAGS"), Some("TagA"));
 }
+
+on_both_storages!(fall_behind_is_measured_from_the_last_unit_looked_at);
+/// `fall_behind_bytes` (Java's `maxOffsetPy - maxPhyOffsetPulling`, what the broker compares
+/// with accessMessageInMemoryMaxRatio): from the last ConsumeQueue unit the read looked at,
+/// including the one that found the batch full, to the CommitLog's end.
+async fn fall_behind_is_measured_from_the_last_unit_looked_at<S: TestStorage>(env: Env<S>) {
+    let store = env.open().await;
+    fill(&store, 10).await;
+    let all = get(&store, TOPIC, 0, 0, 32, 1 << 20, &|_| true).await;
+    let physical: Vec<u64> = all.messages.iter().map(|m| m.physical_offset).collect();
+    let end = physical[9] + all.messages[9].size as u64;
+    assert_eq!(all.fall_behind_bytes, Some(end - physical[9]));
+
+    // One message: unit 1 was looked at (and found the batch full).
+    let one = get(&store, TOPIC, 0, 0, 1, 1 << 20, &|_| true).await;
+    assert_eq!(offsets_of(&one), [0]);
+    assert_eq!(one.fall_behind_bytes, Some(end - physical[1]));
+
+    // Units the filter passes over count too.
+    let none = get_filtered(&store, 0, 32, 1 << 20, false, &|_| false).await;
+    assert_eq!(none.fall_behind_bytes, Some(end - physical[9]));
+
+    // At the queue's end nothing is looked at.
+    let past = get(&store, TOPIC, 0, 10, 32, 1 << 20, &|_| true).await;
+    assert_eq!(past.fall_behind_bytes, None);
+}

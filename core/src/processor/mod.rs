@@ -11,6 +11,7 @@ mod client;
 mod end_transaction;
 mod offset;
 mod pull;
+pub mod pull_suggestion;
 mod query;
 mod send;
 mod send_back;

@@ -16,6 +16,7 @@ use ramjet_net::RemotingCommand;
 use crate::config::BrokerConfig;
 use crate::error::{BrokerError, BrokerResult};
 use crate::placement::owner_shard;
+use crate::processor::pull_suggestion;
 use crate::response_code::{for_get, get_status_name};
 use crate::shard::BrokerShard;
 use crate::shard_request::{PullQuery, TagFilter};
@@ -69,7 +70,15 @@ pub async fn process(
     let answer = shard.pull(owner, query).await?;
     let code = for_get(answer.status, header.queue_offset);
     let response_header = PullMessageResponseHeader {
-        suggest_which_broker_id: 0,
+        suggest_which_broker_id: pull_suggestion::which_broker_id(
+            &config,
+            shard.snapshot().groups.get(&header.consumer_group),
+            pull_suggestion::suggest_pulling_from_slave(
+                answer.fall_behind_bytes,
+                config.access_message_in_memory_max_ratio,
+                pull_suggestion::total_physical_memory(),
+            ),
+        ),
         next_begin_offset: answer.next_begin_offset as i64,
         min_offset: answer.min_offset as i64,
         max_offset: answer.max_offset as i64,

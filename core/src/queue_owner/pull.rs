@@ -98,6 +98,7 @@ impl QueueOwner {
             next_begin_offset: result.next_begin_offset,
             min_offset: result.min_offset,
             max_offset: result.max_offset,
+            fall_behind_bytes: result.fall_behind_bytes,
             message_count,
             body: Bytes::from(body),
         })

@@ -412,6 +412,9 @@ pub struct ConsumerOptions {
     /// different ones (a clustering consumer picks `<pid>#<nanos>` itself; a broadcasting one
     /// stays "DEFAULT", so two of them would share a client id).
     pub instance_name: Option<String>,
+    /// `pollNameServerInterval` in ms (the client's default is 30 s, its minimum 10 s): how
+    /// soon the consumer sees a broker leave or come back.
+    pub poll_name_server_interval_ms: Option<u32>,
 }
 
 impl ConsumerOptions {
@@ -425,6 +428,7 @@ impl ConsumerOptions {
             orderly: false,
             start_from: StartFrom::FirstOffset,
             instance_name: None,
+            poll_name_server_interval_ms: None,
         }
     }
 }
@@ -434,6 +438,34 @@ impl RustClient {
     /// the tests want to see every failure).
     pub fn start_producer(&self, namesrv: &str, group: &str) -> Producer<'_> {
         let mut inner = self.producer(namesrv, group);
+        self.block_on(inner.start())
+            .unwrap_or_else(|error| panic!("producer {group} start: {error}"));
+        Producer {
+            client: self,
+            inner: Some(Arc::new(inner)),
+        }
+    }
+
+    /// A started producer configured as a RocketMQ user configures one for failover: the
+    /// client's default 2 retries (each retry goes to another broker), sendLatencyFaultEnable
+    /// (a broker that failed is avoided for a while), a `send_timeout` per send and name
+    /// server polls every 10 s (the client's minimum).
+    pub fn start_failover_producer(
+        &self,
+        namesrv: &str,
+        group: &str,
+        send_timeout: Duration,
+    ) -> Producer<'_> {
+        let mut config = ClientConfig::default();
+        config.set_poll_name_server_interval(10_000);
+        let mut inner = DefaultMQProducer::builder(self.runtime.clone())
+            .client_config(config)
+            .producer_group(group)
+            .name_server_addr(namesrv)
+            .send_msg_timeout(send_timeout.as_millis() as u32)
+            .retry_times_when_send_failed(2)
+            .build();
+        inner.set_send_latency_fault_enable(true);
         self.block_on(inner.start())
             .unwrap_or_else(|error| panic!("producer {group} start: {error}"));
         Producer {
@@ -453,6 +485,9 @@ impl RustClient {
         let mut config = ClientConfig::default();
         if let Some(instance) = &options.instance_name {
             config.set_instance_name(instance.as_str().into());
+        }
+        if let Some(interval) = options.poll_name_server_interval_ms {
+            config.set_poll_name_server_interval(interval);
         }
         let (from, timestamp) = match &options.start_from {
             StartFrom::FirstOffset => (ConsumeFromWhere::ConsumeFromFirstOffset, None),
