@@ -71,6 +71,9 @@ pub const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Broker {
     process: Option<ServerProcess>,
     addr: String,
+    /// "127.0.0.1:<httpPort>": the HTTP admin API and console (a free port per broker, so
+    /// parallel brokers never meet on the default 8080).
+    http_addr: String,
     /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`.
     pub dir: PathBuf,
     binary: PathBuf,
@@ -110,11 +113,18 @@ impl Broker {
         let store = dir.join("store");
         std::fs::create_dir_all(&store).expect("create the broker's store directory");
         let port = free_port_pair();
+        let http_port = extra
+            .iter()
+            .find(|(key, _)| *key == "httpPort")
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_else(|| free_port().to_string());
         let mut args: Vec<String> = [
             "-n",
             &namesrv.addr,
             "--listenPort",
             &port.to_string(),
+            "--httpPort",
+            &http_port,
             "--bindAddress",
             "127.0.0.1",
             "--storePathRootDir",
@@ -137,13 +147,14 @@ impl Broker {
         .iter()
         .map(|arg| arg.to_string())
         .collect();
-        for (key, value) in extra {
+        for (key, value) in extra.iter().filter(|(key, _)| *key != "httpPort") {
             args.push(format!("--{key}"));
             args.push(value.to_string());
         }
         let mut broker = Broker {
             process: None,
             addr: format!("127.0.0.1:{port}"),
+            http_addr: format!("127.0.0.1:{http_port}"),
             dir,
             binary,
             args,
@@ -156,6 +167,11 @@ impl Broker {
     /// "127.0.0.1:<listenPort>".
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// "127.0.0.1:<httpPort>": the HTTP admin API and web console (docs/console.md).
+    pub fn http_addr(&self) -> &str {
+        &self.http_addr
     }
 
     /// Whether the process is running (false after stop/kill, or if it crashed).
