@@ -215,20 +215,20 @@ impl Api {
 
     fn topics(&mut self) -> ApiResult {
         let topics = topic::all_topics(&mut self.remote)?;
+        // Brokers register topics named after their cluster and broker name
+        // (clusterTopicEnable, brokerTopicEnable); they are the broker's, not a user's.
+        let names: Vec<String> = match self.remote.cluster_info() {
+            Ok(info) => info
+                .cluster_addr_table
+                .keys()
+                .chain(info.broker_addr_table.keys())
+                .cloned()
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let rows: Vec<Value> = topics
             .iter()
-            .map(|name| {
-                let kind = if name.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
-                    "RETRY"
-                } else if name.starts_with(topic::DLQ_GROUP_TOPIC_PREFIX) {
-                    "DLQ"
-                } else if is_system_topic(name) {
-                    "SYSTEM"
-                } else {
-                    "NORMAL"
-                };
-                json!({"topic": name, "kind": kind})
-            })
+            .map(|name| json!({"topic": name, "kind": topic_kind(name, &names)}))
             .collect();
         Ok(json!({ "topics": rows }))
     }
@@ -660,16 +660,34 @@ fn fresh_remote(config: &ConsoleConfig) -> Remote {
     Remote::new(Some(config.namesrv_addr.as_str()).filter(|addr| !addr.is_empty()))
 }
 
-/// Topics the broker keeps for itself (RocketMQ's system topics).
-fn is_system_topic(name: &str) -> bool {
-    name == "TBW102"
-        || name == "SCHEDULE_TOPIC_XXXX"
-        || name == "RMQ_SYS_TRANS_HALF_TOPIC"
-        || name == "RMQ_SYS_TRANS_OP_HALF_TOPIC"
-        || name == "OFFSET_MOVED_EVENT"
-        || name == "SELF_TEST_TOPIC"
+/// NORMAL, RETRY, DLQ or SYSTEM (RocketMQ's own topics, and those named after a cluster
+/// or broker in `cluster_and_broker_names`).
+fn topic_kind(name: &str, cluster_and_broker_names: &[String]) -> &'static str {
+    const SYSTEM: &[&str] = &[
+        "TBW102",
+        "SCHEDULE_TOPIC_XXXX",
+        "BenchmarkTest",
+        "OFFSET_MOVED_EVENT",
+        "SELF_TEST_TOPIC",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "RMQ_SYS_TRACE_TOPIC",
+    ];
+    if name.starts_with(topic::RETRY_GROUP_TOPIC_PREFIX) {
+        "RETRY"
+    } else if name.starts_with(topic::DLQ_GROUP_TOPIC_PREFIX) {
+        "DLQ"
+    } else if SYSTEM.contains(&name)
         || name.starts_with("rmq_sys_")
         || name.starts_with("RMQ_SYS_")
+        || name.ends_with("_REPLY_TOPIC")
+        || cluster_and_broker_names.iter().any(|n| n == name)
+    {
+        "SYSTEM"
+    } else {
+        "NORMAL"
+    }
 }
 
 /// A message as JSON; `full` adds the body (text, cut at [`BODY_TEXT_MAX`], and base64).
@@ -703,4 +721,76 @@ fn message_json(message: &StoredMessage, full: bool) -> Value {
         value["bodyBase64"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(query: &[(&str, &str)]) -> ApiRequest {
+        ApiRequest {
+            method: "GET".into(),
+            path: "/api/x".into(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn topics_are_classified_as_the_dashboard_does() {
+        let names = vec!["DefaultCluster".to_owned(), "broker-a".to_owned()];
+        assert_eq!(topic_kind("Orders", &names), "NORMAL");
+        assert_eq!(topic_kind("%RETRY%g", &names), "RETRY");
+        assert_eq!(topic_kind("%DLQ%g", &names), "DLQ");
+        for system in [
+            "TBW102",
+            "broker-a",
+            "DefaultCluster",
+            "DefaultCluster_REPLY_TOPIC",
+            "rmq_sys_x",
+        ] {
+            assert_eq!(topic_kind(system, &names), "SYSTEM", "{system}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_before_any_request() {
+        // Blank counts as missing; values are trimmed.
+        let req = get(&[("topic", "  T "), ("group", "  ")]);
+        assert_eq!(req.required("topic").unwrap(), "T");
+        let missing = req.required("group").unwrap_err();
+        assert_eq!(
+            (missing.status, missing.code),
+            (400, response::INVALID_PARAMETER)
+        );
+        assert_eq!(count(None, "max").unwrap(), MESSAGES_DEFAULT);
+        assert_eq!(count(Some("2000"), "max").unwrap(), 2000);
+        for bad in ["0", "2001", "-1", "x", "99999999999999999999"] {
+            assert!(count(Some(bad), "max").is_err(), "{bad}");
+        }
+        assert!(timestamp("yesterday", "begin").is_err());
+        assert_eq!(
+            timestamp("1700000000000", "begin").unwrap(),
+            1_700_000_000_000
+        );
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects_with_typed_fields() {
+        let mut req = get(&[]);
+        for bad in [&b"{oops"[..], b"[1]", b"", b"\"\\u0000\""] {
+            req.body = bad.to_vec();
+            assert_eq!(req.json().unwrap_err().code, response::INVALID_PARAMETER);
+        }
+        let body = json!({"topic": "T", "readQueueNums": 4_000_000_000i64, "force": "yes"});
+        assert_eq!(body_str(&body, "topic").unwrap(), "T");
+        assert!(body_str(&body, "group").is_err());
+        assert!(body_i32(&body, "readQueueNums", 8).is_err());
+        assert_eq!(body_i32(&body, "writeQueueNums", 8).unwrap(), 8);
+        assert!(body_bool(&body, "force", true).is_err());
+        assert!(body_bool(&body, "order", false).is_ok());
+    }
 }

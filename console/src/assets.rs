@@ -17,3 +17,30 @@ pub fn find(path: &str) -> Option<(&'static str, &'static [u8])> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_and_its_assets_are_built_in() {
+        let (kind, page) = find("/").unwrap();
+        assert!(kind.starts_with("text/html"));
+        let page = std::str::from_utf8(page).unwrap();
+        // Every page of the dashboard is there, and the page loads its script and style.
+        for id in [
+            "page-ops",
+            "page-cluster",
+            "page-topic",
+            "page-consumer",
+            "page-producer",
+            "page-message",
+            "page-dlq",
+        ] {
+            assert!(page.contains(id), "{id}");
+        }
+        assert!(page.contains("/console.js") && page.contains("/console.css"));
+        assert!(find("/console.js").is_some() && find("/console.css").is_some());
+        assert!(find("/../etc/passwd").is_none());
+    }
+}
