@@ -1,7 +1,8 @@
 //! ramjet-console: the broker's HTTP admin API (JSON under `/api/`) and its web console
 //! (`/`), on `httpPort`.
 //!
-//! Owns: the HTTP listener (tiny_http, plain threads), the API's routes and their JSON, and
+//! Owns: the HTTP listener (plain threads, requests parsed by httparse within fixed
+//! bounds), the API's routes and their JSON, and
 //! the console's static assets (built into the binary).
 //!
 //! Must never import: `ramjet-core`. Every API call is an ordinary remoting request to this
@@ -17,10 +18,11 @@ mod assets;
 mod error;
 mod http;
 
+use std::net::TcpListener;
 use std::sync::Arc;
 
 pub use error::ApiError;
-pub use http::MAX_BODY_BYTES;
+pub use http::{MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_URL_BYTES};
 
 /// Where the console listens and whom it asks.
 #[derive(Debug, Clone)]
@@ -35,22 +37,26 @@ pub struct ConsoleConfig {
     pub broker_name: String,
 }
 
-/// Worker threads: the console polls once a second and an operator clicks; two workers
-/// keep one slow request (a 5 s broker timeout) from stalling the charts.
-const WORKERS: usize = 2;
+/// Worker threads, each serving one connection at a time: the console polls once a
+/// second and an operator clicks; a few workers keep one slow request (a 5 s broker
+/// timeout, or a client trickling its request) from stalling the others. Connections
+/// beyond them wait in the kernel's accept queue, costing the broker nothing.
+const WORKERS: usize = 4;
 
 /// Binds `http_addr` and serves on background threads. An error names the address; the
 /// caller logs it and the broker keeps serving without a console.
 pub fn start(config: ConsoleConfig) -> Result<(), String> {
-    let server = tiny_http::Server::http(&config.http_addr)
+    let listener = TcpListener::bind(&config.http_addr)
         .map_err(|e| format!("cannot bind {}: {e}", config.http_addr))?;
-    let server = Arc::new(server);
     let config = Arc::new(config);
     for worker in 0..WORKERS {
-        let (server, config) = (server.clone(), config.clone());
+        let listener = listener
+            .try_clone()
+            .map_err(|e| format!("cannot share the console listener: {e}"))?;
+        let config = config.clone();
         std::thread::Builder::new()
             .name(format!("http-console-{worker}"))
-            .spawn(move || http::serve(&server, &config))
+            .spawn(move || http::serve(&listener, &config))
             .map_err(|e| format!("cannot start the console thread: {e}"))?;
     }
     Ok(())
