@@ -337,9 +337,39 @@ fn http_api_manages_topics_finds_messages_and_resets_groups() {
         "resend to a group",
     );
 
+    // DLQ of a group that never dead-lettered: its %DLQ% topic does not exist.
+    refused(
+        &http::get(&api, &format!("/api/dlq?group={group}")),
+        404,
+        TOPIC_NOT_EXIST,
+        "DLQ of a group without dead letters",
+    );
+
     // Broker config and stats.
     let config = ok(http::get(&api, "/api/broker/config"), "config", &broker);
     assert_eq!(config["config"]["brokerName"], "broker-a", "{config}");
+    assert_eq!(
+        config["config"]["httpPort"],
+        api.rsplit(':').next().unwrap()
+    );
+    // A key the broker changes at run time, then one it refuses.
+    ok(
+        http::post(
+            &api,
+            "/api/broker/config",
+            &json!({"regionId": "ApiRegion"}),
+        ),
+        "update regionId",
+        &broker,
+    );
+    let config = ok(http::get(&api, "/api/broker/config"), "config", &broker);
+    assert_eq!(config["config"]["regionId"], "ApiRegion", "{config}");
+    let refusal = http::post(&api, "/api/broker/config", &json!({"listenPort": 1}));
+    assert!(
+        refusal.status >= 400 && refusal.json["code"].as_i64().unwrap_or(0) != 0,
+        "listenPort cannot change at run time: {}",
+        refusal.body
+    );
     let stats = ok(http::get(&api, "/api/broker/stats"), "stats", &broker);
     assert!(stats["stats"]["putTps"].is_string(), "{stats}");
 

@@ -348,7 +348,16 @@ function viewMessage(topic, id) {
       `born ${time(m.bornTimestamp)} at ${escapeHtml(m.bornHost)}; stored ${time(m.storeTimestamp)}; reconsume ${m.reconsumeTimes}</p>` +
       `<h4>Properties</h4><table>${props}</table>` +
       `<h4>Body (${m.bodySize} bytes)</h4><pre id="detail-body">${escapeHtml(m.body)}</pre>` +
-      `<h4>Consumed by</h4><table>${tracks}</table>`;
+      `<h4>Consumed by</h4><table>${tracks}</table>` +
+      `<form id="resend-form"><input id="resend-group" placeholder="consumer group">` +
+      `<button type="submit">Resend to group (CONSUME_MESSAGE_DIRECTLY)</button></form><div id="resend-result"></div>`;
+    $("resend-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = { group: $("resend-group").value.trim(), topic, id };
+      api("POST", "/api/message/resend", body)
+        .then((r) => { $("resend-result").textContent = JSON.stringify(r.result); })
+        .catch((error) => { $("resend-result").textContent = error.message; });
+    });
   });
 }
 
