@@ -520,3 +520,91 @@ fn a_taken_http_port_is_logged_and_the_broker_serves_on() {
         "the log names the key and port: {log}"
     );
 }
+
+#[test]
+fn dead_letters_are_listed_and_resent_through_the_api() {
+    use ramjet_net::body::MessageQueue;
+    use ramjet_net::client::requests::{self, SendRequest};
+    use ramjet_net::client::BlockingClient;
+
+    let test = "broker_http_api_dlq";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start(&namesrv, test);
+    let api = broker.http_addr().to_owned();
+    let (topic, group) = ("HttpDlqTopic", "http_dlq_g");
+    let dlq = format!("%DLQ%{group}");
+    for (name, queues) in [(topic, 4), (dlq.as_str(), 1)] {
+        ok(
+            http::post(
+                &api,
+                "/api/topics",
+                &json!({"topic": name, "readQueueNums": queues, "writeQueueNums": queues}),
+            ),
+            "create",
+            &broker,
+        );
+    }
+    // A dead letter as the broker parks one: in %DLQ%<group>, its origin in RETRY_TOPIC.
+    // (Written with our own client: making a real consumer fail 16 times is
+    // broker_delay_retry.rs's subject, not this test's.)
+    let uniq_key = "C0A80001000018B4AAC2000000000001";
+    let queue = MessageQueue::new(&dlq, "broker-a", 0);
+    let send = requests::send_message(SendRequest {
+        producer_group: "http_dlq_p",
+        queue: &queue,
+        properties: requests::properties_text(&[
+            ("RETRY_TOPIC", topic),
+            ("UNIQ_KEY", uniq_key),
+            ("KEYS", "dead-key"),
+        ]),
+        body: b"dead letter body".to_vec(),
+        batch: false,
+        born_timestamp_ms: now_ms(),
+    });
+    let mut remoting = BlockingClient::connect(broker.addr(), Duration::from_secs(3)).unwrap();
+    let answer = remoting.invoke(send, Duration::from_secs(5)).unwrap();
+    assert_eq!(answer.code, 0, "{:?}", answer.remark);
+
+    let listed = ok(
+        http::get(&api, &format!("/api/dlq?group={group}")),
+        "dlq",
+        &broker,
+    );
+    let messages = listed["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{listed}");
+    assert_eq!(messages[0]["msgId"], uniq_key);
+    assert_eq!(messages[0]["properties"]["RETRY_TOPIC"], topic);
+
+    // A third-party consumer of the origin topic receives the resent letter.
+    let client = RustClient::new("http-api-dlq");
+    let consumer =
+        client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new("http_dlq_c", topic));
+    let resent = ok(
+        http::post(
+            &api,
+            "/api/dlq/resend",
+            &json!({"group": group, "id": uniq_key}),
+        ),
+        "resend",
+        &broker,
+    );
+    assert_eq!(resent["topic"], topic, "{resent}");
+    assert_eq!(resent["sendStatus"], "SEND_OK", "{resent}");
+    assert!(
+        consumer.wait_until(Duration::from_secs(20), |received| received
+            .iter()
+            .any(|m| m.text() == "dead letter body")),
+        "the resent dead letter never arrived: {:?}",
+        consumer.received()
+    );
+    refused(
+        &http::post(
+            &api,
+            "/api/dlq/resend",
+            &json!({"group": group, "id": "nope"}),
+        ),
+        404,
+        QUERY_NOT_FOUND,
+        "resend of an unknown dead letter",
+    );
+}
