@@ -4,7 +4,7 @@
 //! Why not a server crate: the small blocking ones (tiny_http) read request lines and
 //! headers without a bound and start a thread per connection, so one hostile client could
 //! make the broker allocate without limit. Here every byte read is bounded (head 16 KiB,
-//! body 64 KiB, 10 s per request) and at most [`WORKERS`](crate) connections are served
+//! body 64 KiB, 10 s per request) and at most `WORKERS` (lib.rs) connections are served
 //! at once; the rest wait in the kernel's accept queue.
 
 use std::io::{Read, Write};
