@@ -42,6 +42,7 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
         }
     }
     let acl = start_acl(&config)?;
+    start_console(&config);
     shutdown::install();
     let mesh = (shard_count > 1).then(|| MeshBuilder::full(shard_count, SHARD_INBOX_CAPACITY));
     let mut shard_config = ShardConfig::new("broker", shard_count);
@@ -52,6 +53,35 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
         async move { shard_main(config, mesh, shard_count, acl).await }
     })
     .map_err(|e| e.to_string())
+}
+
+/// The HTTP admin API and web console on `httpPort` (docs/console.md), on threads of
+/// its own that speak remoting to this broker's listen port. A port that cannot be bound
+/// is logged and the broker serves on without a console: operators lose a view, clients
+/// lose nothing.
+fn start_console(config: &BrokerConfig) {
+    if config.http_port == 0 {
+        tracing::info!("httpPort=0: the HTTP admin API and console are off");
+        return;
+    }
+    let console = ramjet_console::ConsoleConfig {
+        http_addr: format!("{}:{}", config.bind_address, config.http_port),
+        broker_addr: config.broker_addr(),
+        namesrv_addr: config.namesrv_addr.join(";"),
+        cluster_name: config.broker_cluster_name.clone(),
+        broker_name: config.broker_name.clone(),
+    };
+    match ramjet_console::start(console) {
+        Ok(()) => tracing::info!(
+            "HTTP admin API and console on http://{}:{}/ (httpPort)",
+            config.bind_address,
+            config.http_port
+        ),
+        Err(error) => tracing::error!(
+            "httpPort={}: the HTTP admin API and console are off: {error}; the broker serves on",
+            config.http_port
+        ),
+    }
 }
 
 /// With `aclEnable=true`: loads `<rocketmqHome>/conf/plain_acl.yml` (a file that does not

@@ -22,6 +22,9 @@ pub struct BrokerConfig {
     pub broker_role: BrokerRole,
     pub namesrv_addr: Vec<String>,
     pub listen_port: u16,
+    /// `httpPort`: the HTTP admin API and web console (docs/console.md), on
+    /// `bindAddress`; rocketmq-dashboard's default 8080. 0 turns it off.
+    pub http_port: u16,
     pub bind_address: String,
     pub broker_ip1: String,
     pub broker_ip2: String,
@@ -195,6 +198,7 @@ impl Default for BrokerConfig {
                 .map(|a| split_addrs(&a))
                 .unwrap_or_default(),
             listen_port: 10911,
+            http_port: 8080,
             bind_address: "0.0.0.0".into(),
             broker_ip1: "127.0.0.1".into(),
             broker_ip2: "127.0.0.1".into(),
@@ -286,6 +290,7 @@ impl BrokerConfig {
             }
             "namesrvAddr" => self.namesrv_addr = split_addrs(value),
             "listenPort" => self.listen_port = parse(key, value)?,
+            "httpPort" => self.http_port = parse(key, value)?,
             "bindAddress" => self.bind_address = value.to_owned(),
             "brokerIP1" => self.broker_ip1 = value.to_owned(),
             "brokerIP2" => self.broker_ip2 = value.to_owned(),
@@ -538,6 +543,7 @@ impl BrokerConfig {
             ),
             ("namesrvAddr", self.namesrv_addr.join(";")),
             ("listenPort", self.listen_port.to_string()),
+            ("httpPort", self.http_port.to_string()),
             ("bindAddress", self.bind_address.clone()),
             ("brokerIP1", self.broker_ip1.clone()),
             ("brokerIP2", self.broker_ip2.clone()),

@@ -28,6 +28,8 @@ fn mqbroker_exit(name: &str, args: &[&str]) -> (Option<i32>, String) {
         &store,
         "--listenPort",
         &port,
+        "--httpPort",
+        "0",
         "--bindAddress",
         "127.0.0.1",
     ];

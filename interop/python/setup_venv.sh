@@ -10,6 +10,9 @@
 set -euo pipefail
 
 PACKAGE="rocketmq-python-cvs==2.1.0.3"
+# Drives headless Chromium (Debian's chromium + chromium-driver) for the console test,
+# interop/tests/broker_console.rs through interop/python/console_browser.py.
+SELENIUM="selenium==4.27.1"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORKSPACE_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="${INTEROP_VENV:-$WORKSPACE_ROOT/target/interop-venv}"
@@ -21,8 +24,9 @@ log() { echo "setup_venv: $*" >&2; }
 # libraries it links against (libstdc++, zlib, pthread) are present, not just the files.
 imports_ok() {
     [ -x "$PY" ] && "$PY" -c "
-import importlib.metadata, rocketmq.client
+import importlib.metadata, rocketmq.client, selenium
 assert importlib.metadata.version('rocketmq-python-cvs') == '${PACKAGE#*==}'
+assert importlib.metadata.version('selenium') == '${SELENIUM#*==}'
 " >/dev/null 2>&1
 }
 
@@ -59,8 +63,8 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV" >&2
 fi
 
-log "installing $PACKAGE"
-"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" >&2
+log "installing $PACKAGE $SELENIUM"
+"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" "$SELENIUM" >&2
 
 # librocketmq.so needs libstdc++ and zlib. On a slim image without them the import fails;
 # install the runtime packages once and try again.

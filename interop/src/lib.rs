@@ -14,6 +14,7 @@
 //! - [`servers`]: `mqnamesrv` (and later `mqbroker`) started on a free port;
 //! - [`wire`]: hand-built request frames, such as the REGISTER_BROKER a Java broker sends.
 
+pub mod http;
 pub mod process;
 pub mod python;
 pub mod recorder;

@@ -71,6 +71,9 @@ pub const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Broker {
     process: Option<ServerProcess>,
     addr: String,
+    /// "127.0.0.1:<httpPort>": the HTTP admin API and console (a free port per broker, so
+    /// parallel brokers never meet on the default 8080).
+    http_addr: String,
     /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`
     /// (`dir/store-<brokerName>` for a broker not named "broker-a").
     pub dir: PathBuf,
@@ -137,11 +140,18 @@ impl Broker {
             .map(|n| n.addr.as_str())
             .collect::<Vec<_>>()
             .join(";");
+        let http_port = extra
+            .iter()
+            .find(|(key, _)| *key == "httpPort")
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_else(|| free_port().to_string());
         let mut args: Vec<String> = [
             "-n",
             &namesrv_addrs,
             "--listenPort",
             &port.to_string(),
+            "--httpPort",
+            &http_port,
             "--bindAddress",
             "127.0.0.1",
             "--storePathRootDir",
@@ -164,13 +174,14 @@ impl Broker {
         .iter()
         .map(|arg| arg.to_string())
         .collect();
-        for (key, value) in extra {
+        for (key, value) in extra.iter().filter(|(key, _)| *key != "httpPort") {
             args.push(format!("--{key}"));
             args.push(value.to_string());
         }
         let mut broker = Broker {
             process: None,
             addr: format!("127.0.0.1:{port}"),
+            http_addr: format!("127.0.0.1:{http_port}"),
             dir,
             name: broker_name.to_owned(),
             store,
@@ -185,6 +196,11 @@ impl Broker {
     /// "127.0.0.1:<listenPort>".
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// "127.0.0.1:<httpPort>": the HTTP admin API and web console (docs/console.md).
+    pub fn http_addr(&self) -> &str {
+        &self.http_addr
     }
 
     /// Whether the process is running (false after stop/kill, or if it crashed).

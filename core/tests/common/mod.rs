@@ -44,6 +44,10 @@ impl StandaloneBroker {
             &namesrv_port.to_string(),
             "--listenPort",
             &port.to_string(),
+            // Parallel test brokers must not meet on the default 8080; these tests do not
+            // use the console (interop/tests/broker_http_api.rs does).
+            "--httpPort",
+            "0",
             "--bindAddress",
             "127.0.0.1",
             "--storePathRootDir",

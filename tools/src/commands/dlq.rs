@@ -56,7 +56,7 @@ pub struct ResendDlqMsg {
 }
 
 /// Every message of `%DLQ%<group>`, queue by queue, oldest first.
-fn dead_letters(remote: &mut Remote, group: &str) -> AdminResult<Vec<StoredMessage>> {
+pub fn dead_letters(remote: &mut Remote, group: &str) -> AdminResult<Vec<StoredMessage>> {
     let topic = format!("{DLQ_GROUP_TOPIC_PREFIX}{group}");
     let route = remote.route(&topic)?;
     let mut all = Vec::new();
@@ -126,15 +126,48 @@ pub fn print_dlq_msg(remote: &mut Remote, args: &PrintDlqMsg) -> AdminResult<()>
     Ok(())
 }
 
+/// What one dead-letter resend did: where the message went and the ids it has now.
+#[derive(Debug, Clone)]
+pub struct Resent {
+    pub topic: String,
+    pub broker_name: String,
+    pub queue_id: i32,
+    pub msg_id: String,
+    pub offset_msg_id: String,
+}
+
 pub fn resend_dlq_msg(remote: &mut Remote, args: &ResendDlqMsg) -> AdminResult<()> {
-    let group = args.group.trim();
-    let id = args.msg_id.trim();
+    let resent = resend_dead_letter(remote, args.group.trim(), args.msg_id.trim(), args.to_retry)?;
+    println!(
+        "{:<32}  {:<24}  {:<4}  {:<20}    {:<32}    #OffsetMsgId",
+        "#Topic", "#Broker Name", "#QID", "#Send Result", "#MsgId"
+    );
+    println!(
+        "{:<32}  {:<24}  {:<4}  {:<20}    {:<32}    {}",
+        resent.topic,
+        resent.broker_name,
+        resent.queue_id,
+        "SEND_OK",
+        resent.msg_id,
+        resent.offset_msg_id
+    );
+    Ok(())
+}
+
+/// Finds message `id` in `%DLQ%<group>` and sends it again to its original topic (or the
+/// group's retry topic with `to_retry`). Shared by mqadmin and the broker's HTTP console.
+pub fn resend_dead_letter(
+    remote: &mut Remote,
+    group: &str,
+    id: &str,
+    to_retry: bool,
+) -> AdminResult<Resent> {
     let messages = dead_letters(remote, group)?;
     let message = messages
         .iter()
         .find(|m| m.msg_id() == id || m.offset_msg_id() == id)
         .ok_or_else(|| AdminError::NotFound(format!("no message {id} in %DLQ%{group}")))?;
-    let topic = if args.to_retry {
+    let topic = if to_retry {
         format!("{RETRY_GROUP_TOPIC_PREFIX}{group}")
     } else {
         message
@@ -168,20 +201,13 @@ pub fn resend_dlq_msg(remote: &mut Remote, args: &ResendDlqMsg) -> AdminResult<(
             reason: e.to_string(),
         }
     })?;
-    println!(
-        "{:<32}  {:<24}  {:<4}  {:<20}    {:<32}    #OffsetMsgId",
-        "#Topic", "#Broker Name", "#QID", "#Send Result", "#MsgId"
-    );
-    println!(
-        "{:<32}  {:<24}  {:<4}  {:<20}    {:<32}    {}",
+    Ok(Resent {
         topic,
-        at.queue.broker_name,
-        sent.queue_id,
-        "SEND_OK",
-        message.msg_id(),
-        sent.msg_id
-    );
-    Ok(())
+        broker_name: at.queue.broker_name.clone(),
+        queue_id: sent.queue_id,
+        msg_id: message.msg_id(),
+        offset_msg_id: sent.msg_id,
+    })
 }
 
 /// SEND_MESSAGE_V2 carrying the dead letter as a new first delivery: same body, flag,

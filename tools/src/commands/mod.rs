@@ -1,17 +1,17 @@
 //! mqadmin's subcommands, with RocketMQ's names, flags and column output. One module per
 //! family; each command is an `Args` struct (its flags and help) and a `run` function.
 
-mod acl;
-mod broker;
-mod cluster;
-mod consumer;
-mod dlq;
-mod group;
-mod message;
-mod offset;
-mod query;
-mod topic;
-mod tuning;
+pub mod acl;
+pub mod broker;
+pub mod cluster;
+pub mod consumer;
+pub mod dlq;
+pub mod group;
+pub mod message;
+pub mod offset;
+pub mod query;
+pub mod topic;
+pub mod tuning;
 
 use clap::{Parser, Subcommand};
 

@@ -132,7 +132,7 @@ pub fn reset_offset_by_time(remote: &mut Remote, args: &ResetOffsetByTime) -> Ad
 /// INVOKE_BROKER_TO_RESET_OFFSET for every queue of the topic on one broker, as
 /// `MQClientAPIImpl.invokeBrokerToResetOffset` sends it (5.x: `queueId` -1 and `offset` -1
 /// mean "every queue, by time"). `None` when the group has no consumer online there.
-fn invoke_broker_to_reset(
+pub fn invoke_broker_to_reset(
     remote: &mut Remote,
     addr: &str,
     topic: &str,
@@ -244,7 +244,7 @@ fn reset_offline(
 
 /// UPDATE_CONSUMER_OFFSET. Apache brokers refuse a group they have no subscription group
 /// for (every group that ever connected has one), so that refusal says how to make one.
-fn commit(remote: &mut Remote, at: &QueueAt, group: &str, offset: i64) -> AdminResult<()> {
+pub fn commit(remote: &mut Remote, at: &QueueAt, group: &str, offset: i64) -> AdminResult<()> {
     update_consumer_offset(remote, at, group, offset).map_err(|error| match error {
         AdminError::Refused { code, addr, .. }
             if code == response::SUBSCRIPTION_GROUP_NOT_EXIST =>
@@ -261,7 +261,7 @@ fn commit(remote: &mut Remote, at: &QueueAt, group: &str, offset: i64) -> AdminR
 /// The queues of `topic` on one broker with the group's current offsets
 /// (`resetOffsetByTimestampOld`): from its consume stats, or, for a group that never
 /// committed there, every queue starting at its min offset.
-fn queue_offsets(
+pub fn queue_offsets(
     remote: &mut Remote,
     addr: &str,
     broker_name: &str,

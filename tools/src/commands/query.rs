@@ -57,7 +57,7 @@ pub fn query_msg_by_id(remote: &mut Remote, args: &QueryMsgById) -> AdminResult<
 /// `DefaultMQAdminExtImpl.queryMessage`: an id that decodes to a known broker's address is
 /// an offsetMsgId (VIEW_MESSAGE_BY_ID); anything else is a client id, found through
 /// the index (QUERY_MESSAGE by unique key).
-fn view_message(
+pub fn view_message(
     remote: &mut Remote,
     topic: &str,
     msg_id: &str,
@@ -115,7 +115,7 @@ fn broker_name_of(remote: &mut Remote, addr: &str) -> AdminResult<Option<String>
 /// matches as `MQAdminImpl.queryMessage` does; by store time, oldest first. No match is
 /// [`AdminError::NotFound`].
 #[allow(clippy::too_many_arguments)]
-fn query_messages(
+pub fn query_messages(
     remote: &mut Remote,
     topic: &str,
     key: &str,
