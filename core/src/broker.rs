@@ -65,7 +65,7 @@ fn start_console(config: &BrokerConfig) {
         return;
     }
     let console = ramjet_console::ConsoleConfig {
-        http_addr: format!("{}:{}", config.bind_address, config.http_port),
+        http_addr: format!("{}:{}", config.http_bind_address, config.http_port),
         broker_addr: config.broker_addr(),
         namesrv_addr: config.namesrv_addr.join(";"),
         cluster_name: config.broker_cluster_name.clone(),
@@ -73,8 +73,8 @@ fn start_console(config: &BrokerConfig) {
     };
     match ramjet_console::start(console) {
         Ok(()) => tracing::info!(
-            "HTTP admin API and console on http://{}:{}/ (httpPort)",
-            config.bind_address,
+            "HTTP admin API and console on http://{}:{}/ (httpBindAddress, httpPort)",
+            config.http_bind_address,
             config.http_port
         ),
         Err(error) => tracing::error!(

@@ -23,8 +23,11 @@ pub struct BrokerConfig {
     pub namesrv_addr: Vec<String>,
     pub listen_port: u16,
     /// `httpPort`: the HTTP admin API and web console (docs/console.md), on
-    /// `bindAddress`; rocketmq-dashboard's default 8080. 0 turns it off.
+    /// `httpBindAddress`; rocketmq-dashboard's default 8080. 0 turns it off.
     pub http_port: u16,
+    /// `httpBindAddress` (Ramjet's key): 127.0.0.1 by default, because the console has no
+    /// login and can change topics, offsets and config; opening it wider is a choice.
+    pub http_bind_address: String,
     pub bind_address: String,
     pub broker_ip1: String,
     pub broker_ip2: String,
@@ -199,6 +202,7 @@ impl Default for BrokerConfig {
                 .unwrap_or_default(),
             listen_port: 10911,
             http_port: 8080,
+            http_bind_address: "127.0.0.1".into(),
             bind_address: "0.0.0.0".into(),
             broker_ip1: "127.0.0.1".into(),
             broker_ip2: "127.0.0.1".into(),
@@ -291,6 +295,12 @@ impl BrokerConfig {
             "namesrvAddr" => self.namesrv_addr = split_addrs(value),
             "listenPort" => self.listen_port = parse(key, value)?,
             "httpPort" => self.http_port = parse(key, value)?,
+            "httpBindAddress" => {
+                value.parse::<std::net::IpAddr>().map_err(|_| {
+                    ConfigError::Invalid(format!("httpBindAddress={value}: not an IP address"))
+                })?;
+                self.http_bind_address = value.to_owned()
+            }
             "bindAddress" => self.bind_address = value.to_owned(),
             "brokerIP1" => self.broker_ip1 = value.to_owned(),
             "brokerIP2" => self.broker_ip2 = value.to_owned(),
@@ -544,6 +554,7 @@ impl BrokerConfig {
             ("namesrvAddr", self.namesrv_addr.join(";")),
             ("listenPort", self.listen_port.to_string()),
             ("httpPort", self.http_port.to_string()),
+            ("httpBindAddress", self.http_bind_address.clone()),
             ("bindAddress", self.bind_address.clone()),
             ("brokerIP1", self.broker_ip1.clone()),
             ("brokerIP2", self.broker_ip2.clone()),
@@ -716,6 +727,17 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_listens_on_loopback_unless_told_otherwise() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(config.http_bind_address, "127.0.0.1");
+        config.set("httpBindAddress", "0.0.0.0").unwrap();
+        assert_eq!(config.http_bind_address, "0.0.0.0");
+        let error = config.set("httpBindAddress", "everywhere").unwrap_err();
+        assert!(error.to_string().contains("httpBindAddress"), "{error}");
+        assert_eq!(config.http_bind_address, "0.0.0.0");
+    }
 
     #[test]
     fn reads_the_stock_broker_conf() {
