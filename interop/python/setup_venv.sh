@@ -10,6 +10,8 @@
 set -euo pipefail
 
 PACKAGE="rocketmq-python-cvs==2.1.0.3"
+# The Prometheus text-format parser interop/tests/broker_metrics.rs checks /metrics with.
+PROM_PACKAGE="prometheus-client==0.21.1"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORKSPACE_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="${INTEROP_VENV:-$WORKSPACE_ROOT/target/interop-venv}"
@@ -21,8 +23,9 @@ log() { echo "setup_venv: $*" >&2; }
 # libraries it links against (libstdc++, zlib, pthread) are present, not just the files.
 imports_ok() {
     [ -x "$PY" ] && "$PY" -c "
-import importlib.metadata, rocketmq.client
+import importlib.metadata, rocketmq.client, prometheus_client.parser
 assert importlib.metadata.version('rocketmq-python-cvs') == '${PACKAGE#*==}'
+assert importlib.metadata.version('prometheus-client') == '${PROM_PACKAGE#*==}'
 " >/dev/null 2>&1
 }
 
@@ -59,8 +62,8 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV" >&2
 fi
 
-log "installing $PACKAGE"
-"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" >&2
+log "installing $PACKAGE $PROM_PACKAGE"
+"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" "$PROM_PACKAGE" >&2
 
 # librocketmq.so needs libstdc++ and zlib. On a slim image without them the import fails;
 # install the runtime packages once and try again.

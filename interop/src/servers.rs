@@ -71,6 +71,7 @@ pub const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Broker {
     process: Option<ServerProcess>,
     addr: String,
+    metrics_addr: String,
     /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`.
     pub dir: PathBuf,
     binary: PathBuf,
@@ -137,12 +138,24 @@ impl Broker {
         .iter()
         .map(|arg| arg.to_string())
         .collect();
+        // Each broker gets a free exporter port: parallel brokers must not race for 5557.
+        // A test's own `metricsPromExporterPort` (e.g. "0") comes later and wins.
+        let metrics_port = free_port();
+        args.push("--metricsPromExporterPort".into());
+        args.push(metrics_port.to_string());
+        let metrics_port = extra
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == "metricsPromExporterPort")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(metrics_port);
         for (key, value) in extra {
             args.push(format!("--{key}"));
             args.push(value.to_string());
         }
         let mut broker = Broker {
             process: None,
+            metrics_addr: format!("127.0.0.1:{metrics_port}"),
             addr: format!("127.0.0.1:{port}"),
             dir,
             binary,
@@ -156,6 +169,11 @@ impl Broker {
     /// "127.0.0.1:<listenPort>".
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// "127.0.0.1:<metricsPromExporterPort>": where GET /metrics is served.
+    pub fn metrics_addr(&self) -> &str {
+        &self.metrics_addr
     }
 
     /// Whether the process is running (false after stop/kill, or if it crashed).
