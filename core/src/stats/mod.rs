@@ -170,7 +170,12 @@ impl ShardStats {
         let mut topics = self.topics_in.borrow_mut();
         let entry = match topics.get_mut(topic) {
             Some(entry) => entry,
-            None => topics.entry(topic.to_owned()).or_default(),
+            None => {
+                let entry = topics.entry(topic.to_owned()).or_default();
+                // A zero sample first: the first minute sample then counts these puts.
+                entry.window.push(0);
+                entry
+            }
         };
         entry.messages[kind] += count;
         entry.bytes[kind] += bytes as u64;
@@ -195,7 +200,11 @@ impl ShardStats {
         };
         let entry = match groups.get_mut(group) {
             Some(entry) => entry,
-            None => groups.entry(group.to_owned()).or_default(),
+            None => {
+                let entry = groups.entry(group.to_owned()).or_default();
+                entry.window.push(0);
+                entry
+            }
         };
         entry.messages += messages as u64;
         entry.bytes += bytes as u64;
@@ -347,9 +356,10 @@ mod tests {
         for tick in 1..=10 {
             stats.sample(tick, 1);
         }
-        // 1 message in the 10 s between the two minute samples.
-        assert_eq!(stats.topic_put_tps("T"), 0.1);
-        assert_eq!(stats.group_get_tps("G", "T"), 0.0);
+        // 4 messages over the two 10 s intervals since the topic's first put.
+        assert_eq!(stats.topic_put_tps("T"), 0.2);
+        // 3 messages in the first interval, none in the second.
+        assert_eq!(stats.group_get_tps("G", "T"), 0.15);
         assert_eq!(stats.windows.borrow().put.rate(10, 1.0), 0.1);
     }
 
