@@ -108,7 +108,8 @@ pub enum MetricsExporterType {
 impl BrokerConfig {
     /// Where the Prometheus exporter listens, `None` when it is off.
     pub fn metrics_prom_addr(&self) -> Option<String> {
-        if self.metrics_exporter != MetricsExporterType::Prom || self.metrics_prom_exporter_port == 0
+        if self.metrics_exporter != MetricsExporterType::Prom
+            || self.metrics_prom_exporter_port == 0
         {
             return None;
         }

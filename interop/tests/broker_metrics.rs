@@ -47,7 +47,9 @@ fn http(addr: &str, request: &[u8]) -> (String, String) {
         .unwrap();
     stream.write_all(request).unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read the response");
+    stream
+        .read_to_end(&mut response)
+        .expect("read the response");
     let text = String::from_utf8(response).expect("the response is UTF-8");
     let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
     let status = head.lines().next().unwrap_or_default().to_owned();
@@ -165,13 +167,21 @@ fn check_format(body: &str) {
             let (_, last) = buckets.get(&series).copied().unwrap_or((0.0, 0));
             assert!(count >= last, "buckets of {series} not cumulative");
             buckets.insert(series, (value, count));
-        } else if name.ends_with("_count") && types.get(&current).map(String::as_str) == Some("histogram") {
-            let series = format!("{family}_bucket{}", &line[name_end..line.rfind(' ').unwrap()]);
+        } else if name.ends_with("_count")
+            && types.get(&current).map(String::as_str) == Some("histogram")
+        {
+            let series = format!(
+                "{family}_bucket{}",
+                &line[name_end..line.rfind(' ').unwrap()]
+            );
             let series = series.trim_end_matches('}').to_owned();
             let inf = buckets
                 .get(&series)
                 .unwrap_or_else(|| panic!("no buckets before {line:?}"));
-            assert_eq!(inf.1, value as u64, "+Inf bucket equals _count for {line:?}");
+            assert_eq!(
+                inf.1, value as u64,
+                "+Inf bucket equals _count for {line:?}"
+            );
         }
     }
     for family in [
@@ -211,8 +221,16 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .collect();
     assert!(found.len() <= 1, "{name} {labels:?} matches {found:?}");
     found.first().map_or(0.0, |s| {
-        for (label, expected) in [("cluster", "DefaultCluster"), ("node_type", "broker"), ("node_id", "broker-a")] {
-            assert_eq!(s.labels.get(label).map(String::as_str), Some(expected), "{s:?}");
+        for (label, expected) in [
+            ("cluster", "DefaultCluster"),
+            ("node_type", "broker"),
+            ("node_id", "broker-a"),
+        ] {
+            assert_eq!(
+                s.labels.get(label).map(String::as_str),
+                Some(expected),
+                "{s:?}"
+            );
         }
         s.value
     })
@@ -267,7 +285,11 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         &["-b", broker.addr(), "-t", TOPIC, "-r", "4", "-w", "4"],
     );
     let before = scrape(&broker);
-    let in_labels = [("topic", TOPIC), ("message_type", "normal"), ("is_system", "false")];
+    let in_labels = [
+        ("topic", TOPIC),
+        ("message_type", "normal"),
+        ("is_system", "false"),
+    ];
     let in_before = value(&before, "rocketmq_messages_in_total", &in_labels);
     let bytes_before = value(&before, "rocketmq_throughput_in_total", &in_labels);
     assert!(value(&before, "rocketmq_topic_number", &[]) >= 1.0);
@@ -291,7 +313,9 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         (put_tps[0] > 0.0).then_some(status)
     });
     assert_eq!(
-        field(&status, "msgPutTotalTodayNow").trim_start_matches(':').trim(),
+        field(&status, "msgPutTotalTodayNow")
+            .trim_start_matches(':')
+            .trim(),
         N.to_string(),
         "{status}"
     );
@@ -303,14 +327,21 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         "rocketmq_messages_in_total{{topic={TOPIC}}} moved by exactly N"
     );
     let bytes = value(&after_put, "rocketmq_throughput_in_total", &in_labels) - bytes_before;
-    assert!(bytes >= (N * 20) as f64, "throughput_in counts stored bytes: {bytes}");
+    assert!(
+        bytes >= (N * 20) as f64,
+        "throughput_in counts stored bytes: {bytes}"
+    );
     let size_labels = [("topic", TOPIC), ("message_type", "normal")];
     assert_eq!(
         value(&after_put, "rocketmq_message_size_count", &size_labels),
         N as f64
     );
     assert_eq!(
-        value(&after_put, "rocketmq_message_size_bucket", &[("topic", TOPIC), ("le", "1024")]),
+        value(
+            &after_put,
+            "rocketmq_message_size_bucket",
+            &[("topic", TOPIC), ("le", "1024")]
+        ),
         N as f64,
         "every body is under 1 KiB"
     );
@@ -323,9 +354,17 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         .map(|s| s.value)
         .sum();
     assert!(sends >= N as f64, "rpc latency counts the sends: {sends}");
-    assert!(value(&after_put, "ramjet_store_append_latency_seconds_count", &[("shard", "0")])
-        + value(&after_put, "ramjet_store_append_latency_seconds_count", &[("shard", "1")])
-        >= N as f64);
+    assert!(
+        value(
+            &after_put,
+            "ramjet_store_append_latency_seconds_count",
+            &[("shard", "0")]
+        ) + value(
+            &after_put,
+            "ramjet_store_append_latency_seconds_count",
+            &[("shard", "1")]
+        ) >= N as f64
+    );
 
     // topicStatus: the queues hold N messages, and the minute put rate (10 s samples)
     // appears and never claims more than N messages in one 10 s step.
@@ -348,14 +387,28 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         let tps: f64 = field(&status, "Topic Put TPS:").parse().unwrap();
         (tps > 0.0).then_some(tps)
     });
-    assert!(tps <= N as f64 / 10.0, "Topic Put TPS {tps} for {N} messages");
+    assert!(
+        tps <= N as f64 / 10.0,
+        "Topic Put TPS {tps} for {N} messages"
+    );
 
     let group = format!("metrics_c_{}", std::process::id());
     let received = client
-        .consume(&namesrv.addr, &group, TOPIC, "*", N, Duration::from_secs(30))
+        .consume(
+            &namesrv.addr,
+            &group,
+            TOPIC,
+            "*",
+            N,
+            Duration::from_secs(30),
+        )
         .unwrap_or_else(|error| panic!("{error}\n{}", broker.log_tail()));
     assert_eq!(received.len(), N, "the consumer got every message once");
-    let out_labels = [("topic", TOPIC), ("consumer_group", group.as_str()), ("is_retry", "false")];
+    let out_labels = [
+        ("topic", TOPIC),
+        ("consumer_group", group.as_str()),
+        ("is_retry", "false"),
+    ];
     let after_get = scrape(&broker);
     assert_eq!(
         value(&after_get, "rocketmq_messages_out_total", &out_labels),

@@ -101,13 +101,21 @@ mod tests {
     #[test]
     fn writes_families_samples_and_histograms() {
         let mut out = Exposition::default();
-        out.family("rocketmq_messages_in_total", "counter", "Total number of incoming messages");
+        out.family(
+            "rocketmq_messages_in_total",
+            "counter",
+            "Total number of incoming messages",
+        );
         out.sample(
             "rocketmq_messages_in_total",
             &[("topic", "T\"1\\\n"), ("cluster", "c")],
             3.0,
         );
-        out.family("rocketmq_message_size", "histogram", "Incoming messages size");
+        out.family(
+            "rocketmq_message_size",
+            "histogram",
+            "Incoming messages size",
+        );
         let mut histogram = Histogram::new(&[1024.0, 4096.0]);
         histogram.observe(10.0);
         histogram.observe(5000.0);

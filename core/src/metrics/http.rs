@@ -185,7 +185,10 @@ mod tests {
             Some(Ask::Metrics { head_only: true })
         );
         assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), Some(Ask::NotFound));
-        assert_eq!(parse(b"POST /metrics HTTP/1.1\r\n\r\n"), Some(Ask::BadMethod));
+        assert_eq!(
+            parse(b"POST /metrics HTTP/1.1\r\n\r\n"),
+            Some(Ask::BadMethod)
+        );
         assert_eq!(parse(b"\x00\x01 junk\r\n\r\n"), Some(Ask::Malformed));
     }
 }

@@ -18,6 +18,8 @@ pub fn start_exporter(shard: &Rc<BrokerShard>) {
     let config = shard.config();
     match config.metrics_prom_addr() {
         Some(addr) => http::listen(shard, &addr, config.metrics_prom_exporter_port),
-        None => tracing::info!("metrics exporter off (metricsExporterType / metricsPromExporterPort)"),
+        None => {
+            tracing::info!("metrics exporter off (metricsExporterType / metricsPromExporterPort)")
+        }
     }
 }

@@ -371,7 +371,10 @@ fn ramjet_families(
 }
 
 /// The node's labels (cluster, node_type, node_id) followed by `extra`.
-fn labels(node: &[(&'static str, &str)], extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+fn labels(
+    node: &[(&'static str, &str)],
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
     node.iter()
         .chain(extra)
         .map(|(k, v)| (*k, (*v).to_owned()))

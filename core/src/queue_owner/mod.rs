@@ -132,8 +132,7 @@ impl QueueOwner {
         } else {
             self.store.put_batch(&request.records).await
         };
-        self.stats
-            .record_append(started.elapsed().as_secs_f64());
+        self.stats.record_append(started.elapsed().as_secs_f64());
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
         self.wake_room_waiters(count);
         let ok = result?;

@@ -12,12 +12,13 @@ pub const MESSAGE_SIZE_BOUNDS: &[f64] = &[
 ];
 
 /// `rocketmq_rpc_latency` (milliseconds): RocketMQ 5.1's RemotingMetricsManager view.
-pub const RPC_LATENCY_MS_BOUNDS: &[f64] = &[1.0, 3.0, 5.0, 7.0, 10.0, 100.0, 1000.0, 2000.0, 3000.0];
+pub const RPC_LATENCY_MS_BOUNDS: &[f64] =
+    &[1.0, 3.0, 5.0, 7.0, 10.0, 100.0, 1000.0, 2000.0, 3000.0];
 
 /// Ramjet's store append and flush latencies (seconds), 10 us .. 1 s.
 pub const STORE_LATENCY_SECONDS_BOUNDS: &[f64] = &[
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Counts per bucket (not cumulative; the exposition accumulates), sum and count.

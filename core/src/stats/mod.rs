@@ -369,9 +369,15 @@ mod tests {
         days.roll(5, 10, 1);
         assert_eq!(days.put_today_morning, 0);
         days.roll(6, 20, 2);
-        assert_eq!((days.put_today_morning, days.put_yesterday_morning), (20, 0));
+        assert_eq!(
+            (days.put_today_morning, days.put_yesterday_morning),
+            (20, 0)
+        );
         days.roll(7, 50, 5);
-        assert_eq!((days.put_today_morning, days.put_yesterday_morning), (50, 20));
+        assert_eq!(
+            (days.put_today_morning, days.put_yesterday_morning),
+            (50, 20)
+        );
         assert_eq!((days.get_today_morning, days.get_yesterday_morning), (5, 2));
     }
 }

@@ -15,10 +15,10 @@ use super::message_queue;
 use crate::error::{BrokerError, BrokerResult};
 use crate::response_code::success;
 use crate::shard::BrokerShard;
-use crate::stats::java_double;
 use crate::shard_request::{
     ConsumeRow, LeaderReply, LeaderRequest, PartReply, PartRequest, QueueStats, RuntimePart,
 };
+use crate::stats::java_double;
 
 pub async fn topic_stats(
     shard: &Rc<BrokerShard>,
