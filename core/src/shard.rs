@@ -32,6 +32,9 @@ use crate::snapshot::{MetadataSnapshot, SharedMetadata};
 use crate::stats::{Histogram, RPC_LATENCY_MS_BOUNDS};
 use crate::transaction::{self, half_owner, EndTransaction, TransactionService};
 
+/// Distinct (request code, response code) pairs `rocketmq_rpc_latency` keeps per shard.
+const RPC_SERIES_MAX: usize = 256;
+
 pub struct BrokerShard {
     id: usize,
     shard_count: usize,
@@ -115,12 +118,18 @@ impl BrokerShard {
     }
 
     /// Counts one answered client request (`rocketmq_rpc_latency`).
+    /// Request codes come from clients: past `RPC_SERIES_MAX` pairs, new ones are counted
+    /// under request code -1, so hostile codes cannot grow the table without bound.
     pub fn record_rpc(&self, request_code: i32, response_code: i32, millis: f64) {
         let mut table = self.rpc_latency.borrow_mut();
-        match table.get_mut(&(request_code, response_code)) {
+        let mut key = (request_code, response_code);
+        if table.len() >= RPC_SERIES_MAX && !table.contains_key(&key) {
+            key = (-1, response_code);
+        }
+        match table.get_mut(&key) {
             Some(histogram) => histogram.observe(millis),
             None => table
-                .entry((request_code, response_code))
+                .entry(key)
                 .or_insert_with(|| Histogram::new(RPC_LATENCY_MS_BOUNDS))
                 .observe(millis),
         }
