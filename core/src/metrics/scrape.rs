@@ -10,6 +10,13 @@ use crate::shard::BrokerShard;
 use crate::shard_request::{MetricsPart, PartReply, PartRequest};
 use crate::stats::{Histogram, MESSAGE_TYPES};
 
+/// One figure of a topic's in-counters, by message type.
+type InValue = fn(&crate::stats::TopicIn, usize) -> u64;
+/// One per-shard figure.
+type ShardValue = fn(&MetricsPart) -> f64;
+/// One per-shard histogram, when the shard has observed any.
+type ShardHistogram = fn(&MetricsPart) -> Option<&Histogram>;
+
 /// `TopicValidator.isSystemTopic`.
 fn is_system_topic(topic: &str) -> bool {
     const SYSTEM: &[&str] = &[
@@ -75,7 +82,7 @@ pub async fn scrape(shard: &Rc<BrokerShard>) -> BrokerResult<String> {
             }
         }
     }
-    let in_families: [(&str, &str, fn(&crate::stats::TopicIn, usize) -> u64); 2] = [
+    let in_families: [(&str, &str, InValue); 2] = [
         (
             "rocketmq_messages_in_total",
             "Total number of incoming messages",
@@ -288,7 +295,7 @@ fn ramjet_families(
 ) {
     let with = |extra: &[(&'static str, &str)]| labels(node, extra);
     let ids: Vec<String> = parts.iter().map(|p| p.shard.to_string()).collect();
-    let per_shard: [(&str, &str, &str, fn(&MetricsPart) -> f64); 4] = [
+    let per_shard: [(&str, &str, &str, ShardValue); 4] = [
         (
             "ramjet_shard_inbox_depth",
             "gauge",
@@ -323,7 +330,7 @@ fn ramjet_families(
             out.sample(name, &labels, value(part));
         }
     }
-    let histograms: [(&str, &str, fn(&MetricsPart) -> Option<&Histogram>); 2] = [
+    let histograms: [(&str, &str, ShardHistogram); 2] = [
         (
             "ramjet_store_append_latency_seconds",
             "Store append of one put's records, until the write completed, seconds",

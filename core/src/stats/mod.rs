@@ -234,7 +234,7 @@ impl ShardStats {
             windows.get_found.push(self.get_found.get());
             windows.get_miss.push(self.get_miss.get());
         }
-        if tick % (KEY_SAMPLE_SECS / SAMPLE_SECS) == 0 {
+        if tick.is_multiple_of(KEY_SAMPLE_SECS / SAMPLE_SECS) {
             for entry in self.topics_in.borrow_mut().values_mut() {
                 let total = entry.total();
                 entry.window.push(total);
