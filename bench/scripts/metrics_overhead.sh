@@ -14,6 +14,9 @@
 #   --rounds N         rounds of each setting (3)         --duration S    measured seconds (15)
 #   --warmup S         warm-up seconds (3)                --scrape-every S (5)
 #   --results DIR      default: results/metrics-<timestamp> at the repo root (git-ignored)
+#   --baseline PATH    also alternate a third setting, "base": this mqbroker binary (e.g. one
+#                      built from the commit before the counters), started without the
+#                      metrics keys; it measures what the always-on counters cost
 #
 # Output: each run's mqbench output, raw.tsv (round, setting, tps, p50_us, p99_us) and
 # summary.txt (median tps per setting and the on/off ratio). Binds 127.0.0.1 only; stops
@@ -23,6 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MQBROKER=$ROOT/target/release/mqbroker MQBENCH= ROUNDS=3 DURATION=15 WARMUP=3 SCRAPE_EVERY=5
 RESULTS=$ROOT/results/metrics-$(date -u +%Y%m%dT%H%M%SZ)
+BASELINE=
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP=$2 ;;
     --scrape-every) SCRAPE_EVERY=$2 ;;
     --results) RESULTS=$2 ;;
+    --baseline) BASELINE=$(realpath "$2") ;;
     *) usage ;;
   esac
   shift 2
@@ -69,22 +74,24 @@ scrape() { # port: one GET /metrics over bash's /dev/tcp, body discarded
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "repo: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
-  echo "mqbroker: $MQBROKER; mqbench: $MQBENCH"
+  echo "mqbroker: $MQBROKER; mqbench: $MQBENCH${BASELINE:+; baseline: $BASELINE}"
   echo "host: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rounds: $ROUNDS per setting, $DURATION s after $WARMUP s warm-up; scrape every $SCRAPE_EVERY s when on"
 } | tee "$RESULTS/machine.txt" >&2
 printf 'round\tsetting\ttps\tp50_us\tp99_us\n' > "$RESULTS/raw.tsv"
 
+SETTINGS="on off${BASELINE:+ base}"
 for round in $(seq "$ROUNDS"); do
-  for setting in on off; do
+  for setting in $SETTINGS; do
     port=$(free_port); ns_port=$(free_port); metrics_port=$(free_port)
     store=$WORK/store-$round-$setting
-    if [ "$setting" = on ]; then
-      metrics=(--metricsExporterType PROM --metricsPromExporterPort "$metrics_port")
-    else
-      metrics=(--metricsExporterType DISABLE)
-    fi
-    "$MQBROKER" --standalone --namesrvPort "$ns_port" --listenPort "$port" --bindAddress 127.0.0.1 \
+    binary=$MQBROKER
+    case $setting in
+      on) metrics=(--metricsExporterType PROM --metricsPromExporterPort "$metrics_port") ;;
+      off) metrics=(--metricsExporterType DISABLE) ;;
+      base) metrics=(); binary=$BASELINE ;;
+    esac
+    "$binary" --standalone --namesrvPort "$ns_port" --listenPort "$port" --bindAddress 127.0.0.1 \
       --brokerIP1 127.0.0.1 --storePathRootDir "$store" "${metrics[@]}" \
       > "$RESULTS/broker-$round-$setting.log" 2>&1 &
     BROKER_PID=$!
@@ -120,4 +127,8 @@ awk -F'\t' 'NR > 1 && $3 != "-" { v[$2] = v[$2] " " $3 }
   END {
     on = median(v["on"]); off = median(v["off"])
     printf "tps on:%s\ntps off:%s\nmedian tps on %.0f, off %.0f, on/off %.3f\n", v["on"], v["off"], on, off, (off > 0 ? on / off : 0)
+    if (v["base"] != "") {
+      base = median(v["base"])
+      printf "tps base:%s\nmedian tps base %.0f, on/base %.3f, off/base %.3f\n", v["base"], base, on / base, off / base
+    }
   }' "$RESULTS/raw.tsv" | tee "$RESULTS/summary.txt"

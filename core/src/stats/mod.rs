@@ -31,27 +31,23 @@ pub const SAMPLE_SECS: u64 = 1;
 pub const KEY_SAMPLE_SECS: u64 = 10;
 
 /// The index into `MESSAGE_TYPES` of a stored record, from what its sender set, as
-/// `BrokerMetricsManager.getMessageType` reads the send header.
+/// `BrokerMetricsManager.getMessageType` reads the send header. One pass over the
+/// properties: this runs for every put.
 pub fn message_type(record: &MessageRecord) -> usize {
-    let properties = &record.properties;
-    if properties.get("TRAN_MSG") == Some("true")
-        || record.sys_flag & TRANSACTION_PREPARED_TYPE != 0
-    {
-        3
-    } else if properties
-        .get("DELAY")
-        .is_some_and(|level| level.trim() != "0")
-        || properties.get("TIMER_DELIVER_MS").is_some()
-        || properties.get("TIMER_DELAY_SEC").is_some()
-        || properties.get("TIMER_DELAY_MS").is_some()
-        || properties.get("REAL_TOPIC").is_some()
-    {
-        2
-    } else if properties.get("__SHARDINGKEY").is_some() {
-        1
-    } else {
-        0
+    if record.sys_flag & TRANSACTION_PREPARED_TYPE != 0 {
+        return 3;
     }
+    let mut kind = 0;
+    for (name, value) in record.properties.iter() {
+        match name {
+            "TRAN_MSG" if value == "true" => return 3,
+            "DELAY" if value.trim() != "0" => kind = 2,
+            "TIMER_DELIVER_MS" | "TIMER_DELAY_SEC" | "TIMER_DELAY_MS" | "REAL_TOPIC" => kind = 2,
+            "__SHARDINGKEY" if kind == 0 => kind = 1,
+            _ => {}
+        }
+    }
+    kind
 }
 
 /// What was put into one topic on this shard, by message type.
@@ -333,6 +329,19 @@ mod tests {
         assert_eq!(message_type(&record(&[("DELAY", "3")], 1)), 2);
         assert_eq!(message_type(&record(&[("DELAY", "0")], 1)), 0);
         assert_eq!(message_type(&record(&[("TRAN_MSG", "true")], 1)), 3);
+        // Delay wins over a sharding key whatever the order, transaction over both.
+        assert_eq!(
+            message_type(&record(&[("DELAY", "2"), ("__SHARDINGKEY", "k")], 1)),
+            2
+        );
+        assert_eq!(
+            message_type(&record(&[("__SHARDINGKEY", "k"), ("DELAY", "2")], 1)),
+            2
+        );
+        assert_eq!(
+            message_type(&record(&[("DELAY", "2"), ("TRAN_MSG", "true")], 1)),
+            3
+        );
     }
 
     #[test]
