@@ -208,6 +208,10 @@ async fn shard_main(
         glommio::spawn_local(leader.clone().housekeeping_loop()).detach();
     }
     glommio::spawn_local(flush_loop(shard.clone())).detach();
+    glommio::spawn_local(stats_loop(shard.clone())).detach();
+    if id == LEADER_SHARD {
+        crate::metrics::start_exporter(&shard);
+    }
     glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
     glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
     let schedule = ScheduleService::load(
@@ -268,7 +272,10 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
     let owner = shard.owner();
     while !shutdown::requested() {
         glommio::timer::sleep(STORE_FLUSH_INTERVAL).await;
-        if let Err(error) = owner.store().flush().await {
+        let started = std::time::Instant::now();
+        let flushed = owner.store().flush().await;
+        owner.stats().record_flush(started.elapsed().as_secs_f64());
+        if let Err(error) = flushed {
             tracing::error!(shard = shard.id(), %error, "store flush failed");
         }
         since_offsets += STORE_FLUSH_INTERVAL;
@@ -286,6 +293,19 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
                 Err(error) => tracing::error!(shard = shard.id(), %error, "retention failed"),
             }
         }
+    }
+}
+
+/// Samples this shard's counters every second for the TPS windows and the day totals
+/// (docs/metrics.md); the hot path only adds to the counters.
+async fn stats_loop(shard: Rc<BrokerShard>) {
+    let mut tick = 0u64;
+    let stats = shard.owner().stats();
+    while !shutdown::requested() {
+        let now = crate::topic_config_manager::now_ms() / 1000;
+        stats.sample(tick, crate::stats::local_day(now));
+        tick += 1;
+        glommio::timer::sleep(Duration::from_secs(crate::stats::SAMPLE_SECS)).await;
     }
 }
 

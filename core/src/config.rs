@@ -99,6 +99,38 @@ pub struct BrokerConfig {
     pub limits: ramjet_net::server::ConnectionLimits,
     /// Keys of unbuilt features judged once the file is read (`unbuilt_keys`).
     pub deferred_unbuilt: Vec<(String, String)>,
+    /// `metricsExporterType` (RocketMQ 5): PROM (Ramjet's default) or DISABLE
+    /// (docs/metrics.md). OTLP_GRPC and LOG are refused at start.
+    pub metrics_exporter: MetricsExporterType,
+    /// `metricsPromExporterHost`: 127.0.0.1 by default (the endpoint has no
+    /// authentication and names every topic and group); empty means brokerIP1, as in
+    /// RocketMQ 5.
+    pub metrics_prom_exporter_host: String,
+    /// `metricsPromExporterPort` (5557); 0 turns the exporter off.
+    pub metrics_prom_exporter_port: u16,
+}
+
+/// RocketMQ 5's `MetricsExporterType`, of which Ramjet builds DISABLE and PROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExporterType {
+    Disable,
+    Prom,
+}
+
+impl BrokerConfig {
+    /// Where the Prometheus exporter listens, `None` when it is off.
+    pub fn metrics_prom_addr(&self) -> Option<String> {
+        if self.metrics_exporter != MetricsExporterType::Prom
+            || self.metrics_prom_exporter_port == 0
+        {
+            return None;
+        }
+        let host = match self.metrics_prom_exporter_host.trim() {
+            "" => self.broker_ip1.as_str(),
+            host => host,
+        };
+        Some(format!("{host}:{}", self.metrics_prom_exporter_port))
+    }
 }
 
 /// Keys UPDATE_BROKER_CONFIG may change on a running broker. The rest (ports, paths, file
@@ -249,6 +281,9 @@ impl Default for BrokerConfig {
             wait_time_in_send_queue: Duration::from_millis(200),
             limits: ramjet_net::server::ConnectionLimits::default(),
             deferred_unbuilt: Vec::new(),
+            metrics_exporter: MetricsExporterType::Prom,
+            metrics_prom_exporter_host: "127.0.0.1".into(),
+            metrics_prom_exporter_port: 5557,
         }
     }
 }
@@ -432,6 +467,21 @@ impl BrokerConfig {
                 // A zero interval would spin the check loop.
                 self.transaction_check_interval = millis(key, value)?.max(Duration::from_millis(10))
             }
+            "metricsExporterType" => {
+                self.metrics_exporter = match value.to_ascii_uppercase().as_str() {
+                    "PROM" => MetricsExporterType::Prom,
+                    "DISABLE" => MetricsExporterType::Disable,
+                    "OTLP_GRPC" | "LOG" => {
+                        return Err(ConfigError::Invalid(format!(
+                            "metricsExporterType={value}: Ramjet exports metrics only as PROM \
+                             (Prometheus /metrics) or DISABLE; use one of those"
+                        )))
+                    }
+                    _ => return Err(bad(key, value, "metrics exporter (PROM, DISABLE)")),
+                }
+            }
+            "metricsPromExporterHost" => self.metrics_prom_exporter_host = value.to_owned(),
+            "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(key, value)?,
             "writeBufferBytes" => store.write_buffer_bytes = parse(key, value)?,
             "tailCacheBytes" => store.tail_cache_bytes = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
@@ -668,6 +718,21 @@ impl BrokerConfig {
                 "transactionCheckInterval",
                 self.transaction_check_interval.as_millis().to_string(),
             ),
+            (
+                "metricsExporterType",
+                match self.metrics_exporter {
+                    MetricsExporterType::Prom => "PROM".into(),
+                    MetricsExporterType::Disable => "DISABLE".into(),
+                },
+            ),
+            (
+                "metricsPromExporterHost",
+                self.metrics_prom_exporter_host.clone(),
+            ),
+            (
+                "metricsPromExporterPort",
+                self.metrics_prom_exporter_port.to_string(),
+            ),
             ("timerWheelEnable", self.timer.wheel_enable.to_string()),
             ("timerMaxDelaySec", self.timer.max_delay_sec.to_string()),
             ("timerPrecisionMs", self.timer.precision_ms.to_string()),
@@ -814,5 +879,26 @@ mod tests {
         let mut config = BrokerConfig::default();
         let error = config.set("flushDiskType", "SOMETIMES").unwrap_err();
         assert!(error.to_string().contains("flushDiskType"));
+    }
+
+    #[test]
+    fn metrics_exporter_keys() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(
+            config.metrics_prom_addr().as_deref(),
+            Some("127.0.0.1:5557")
+        );
+        config.set("metricsPromExporterPort", "0").unwrap();
+        assert_eq!(config.metrics_prom_addr(), None);
+        config.set("metricsPromExporterPort", "6000").unwrap();
+        config.set("metricsPromExporterHost", "").unwrap();
+        config.set("brokerIP1", "10.0.0.7").unwrap();
+        assert_eq!(config.metrics_prom_addr().as_deref(), Some("10.0.0.7:6000"));
+        config.set("metricsExporterType", "DISABLE").unwrap();
+        assert_eq!(config.metrics_prom_addr(), None);
+        for unbuilt in ["OTLP_GRPC", "LOG"] {
+            let error = config.set("metricsExporterType", unbuilt).unwrap_err();
+            assert!(error.to_string().contains("metricsExporterType"), "{error}");
+        }
     }
 }

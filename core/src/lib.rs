@@ -25,6 +25,7 @@ pub mod leader;
 mod leader_requests;
 pub mod long_polling;
 pub mod mesh;
+pub mod metrics;
 pub mod persist;
 pub mod placement;
 pub mod processor;

@@ -7,6 +7,8 @@
 //! itself the same call runs in place, without the mesh. Processors use this API; this file
 //! knows nothing of processors or wire commands.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -27,7 +29,11 @@ use crate::shard_request::{
     PullAnswer, PullQuery, PutPatience, PutRequest, ShardReply, ShardRequest,
 };
 use crate::snapshot::{MetadataSnapshot, SharedMetadata};
+use crate::stats::{Histogram, RPC_LATENCY_MS_BOUNDS};
 use crate::transaction::{self, half_owner, EndTransaction, TransactionService};
+
+/// Distinct (request code, response code) pairs `rocketmq_rpc_latency` keeps per shard.
+const RPC_SERIES_MAX: usize = 256;
 
 pub struct BrokerShard {
     id: usize,
@@ -39,6 +45,11 @@ pub struct BrokerShard {
     owner: QueueOwner,
     leader: Option<Rc<Leader>>,
     transactions: TransactionService,
+    /// `rocketmq_rpc_latency` of the requests whose connection is on this shard, by
+    /// (request code, response code), in ms.
+    rpc_latency: RefCell<HashMap<(i32, i32), Histogram>>,
+    /// Requests from other shards running here (`ramjet_shard_inbox_depth`).
+    inbox_depth: Cell<u64>,
 }
 
 impl BrokerShard {
@@ -61,6 +72,8 @@ impl BrokerShard {
             owner,
             leader,
             transactions: TransactionService::default(),
+            rpc_latency: RefCell::new(HashMap::new()),
+            inbox_depth: Cell::new(0),
         }
     }
 
@@ -104,6 +117,24 @@ impl BrokerShard {
         &self.connections
     }
 
+    /// Counts one answered client request (`rocketmq_rpc_latency`).
+    /// Request codes come from clients: past `RPC_SERIES_MAX` pairs, new ones are counted
+    /// under request code -1, so hostile codes cannot grow the table without bound.
+    pub fn record_rpc(&self, request_code: i32, response_code: i32, millis: f64) {
+        let mut table = self.rpc_latency.borrow_mut();
+        let mut key = (request_code, response_code);
+        if table.len() >= RPC_SERIES_MAX && !table.contains_key(&key) {
+            key = (-1, response_code);
+        }
+        match table.get_mut(&key) {
+            Some(histogram) => histogram.observe(millis),
+            None => table
+                .entry(key)
+                .or_insert_with(|| Histogram::new(RPC_LATENCY_MS_BOUNDS))
+                .observe(millis),
+        }
+    }
+
     /// Runs `request` on `shard`: in place when that is this shard, else over the mesh.
     pub async fn call(
         self: &Rc<Self>,
@@ -131,6 +162,19 @@ impl BrokerShard {
             }
             ShardRequest::QueryByKey(query) => {
                 ShardReply::Query(self.owner.query_by_key(query).await)
+            }
+            ShardRequest::Part(PartRequest::Metrics) => {
+                let mut part = self.owner.part(PartRequest::Metrics).await;
+                if let PartReply::Metrics(metrics) = &mut part {
+                    metrics.inbox_depth = self.inbox_depth.get();
+                    metrics.rpc_latency = self
+                        .rpc_latency
+                        .borrow()
+                        .iter()
+                        .map(|(codes, histogram)| (*codes, histogram.clone()))
+                        .collect();
+                }
+                ShardReply::Part(part)
             }
             ShardRequest::Part(part) => ShardReply::Part(self.owner.part(part).await),
             ShardRequest::EndTransaction(request) => {
@@ -289,8 +333,10 @@ impl BrokerShard {
                     request,
                 } => {
                     let shard = self.clone();
+                    self.inbox_depth.set(self.inbox_depth.get() + 1);
                     glommio::spawn_local(async move {
                         let reply = shard.execute(request).await;
+                        shard.inbox_depth.set(shard.inbox_depth.get() - 1);
                         let message = ShardMessage::Reply { request_id, reply };
                         if let Err(error) = shard.mesh.send(from, message).await {
                             tracing::error!(from, %error, "shard reply lost");

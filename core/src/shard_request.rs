@@ -219,6 +219,8 @@ pub enum PartRequest {
         topic: String,
     },
     Runtime,
+    /// This shard's counters for the Prometheus exporter.
+    Metrics,
     ForgetTopic {
         topic: String,
     },
@@ -228,13 +230,47 @@ pub enum PartRequest {
 }
 
 pub enum PartReply {
-    TopicStats(Vec<QueueStats>),
-    ConsumeStats(Vec<ConsumeRow>),
+    /// The topic's queues owned here, and its put TPS here over the last minute.
+    TopicStats(Vec<QueueStats>, f64),
+    /// The rows, and the group's pull TPS here over the last minute (summed over topics).
+    ConsumeStats(Vec<ConsumeRow>, f64),
     /// `topic@group` -> queueId -> offset.
     ConsumerOffsets(BTreeMap<String, BTreeMap<i32, i64>>),
     Groups(Vec<String>),
     Runtime(RuntimePart),
+    Metrics(Box<MetricsPart>),
     Done,
+}
+
+/// One shard's counters as the exporter needs them (`stats::ShardStats`, docs/metrics.md).
+#[derive(Debug, Clone, Default)]
+pub struct MetricsPart {
+    pub shard: usize,
+    pub topics_in: Vec<(String, crate::stats::TopicIn)>,
+    /// (topic, group, messages, bytes) pulled.
+    pub groups_out: Vec<(String, String, u64, u64)>,
+    pub lags: Vec<LagRow>,
+    pub commit_log_bytes: u64,
+    pub in_flight_puts: u64,
+    pub parked_pulls: u64,
+    /// Requests from other shards being run here (see docs/metrics.md).
+    pub inbox_depth: u64,
+    pub cpu_seconds: f64,
+    pub append_latency: Option<crate::stats::Histogram>,
+    pub flush_latency: Option<crate::stats::Histogram>,
+    /// (request code, response code) -> latency in ms, of requests whose connection is here.
+    pub rpc_latency: Vec<((i32, i32), crate::stats::Histogram)>,
+}
+
+/// A group's backlog on one topic, over the queues one shard owns.
+#[derive(Debug, Clone)]
+pub struct LagRow {
+    pub group: String,
+    pub topic: String,
+    /// Messages between the committed offset and the queue's end, summed over queues.
+    pub messages: u64,
+    /// Store time (ms) of the oldest message not yet consumed; 0 when none is behind.
+    pub earliest_unconsumed: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -268,6 +304,13 @@ pub struct RuntimePart {
     pub puts_busy: u64,
     /// `ShardStats::oneway_puts_waited`.
     pub oneway_puts_waited: u64,
+    /// Rates over 10 s, 1 min, 10 min: messages put, messages pulled, pulls that found
+    /// messages, pulls that found none (RocketMQ's StoreStatsService).
+    pub put_tps: [f64; 3],
+    pub get_transferred_tps: [f64; 3],
+    pub get_found_tps: [f64; 3],
+    pub get_miss_tps: [f64; 3],
+    pub days: crate::stats::DayTotals,
 }
 
 pub enum LeaderRequest {

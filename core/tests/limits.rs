@@ -32,6 +32,9 @@ fn mqbroker_exit(name: &str, args: &[&str]) -> (Option<i32>, String) {
         "0",
         "--bindAddress",
         "127.0.0.1",
+        // Parallel tests must not race for the exporter's default port 5557.
+        "--metricsPromExporterPort",
+        "0",
     ];
     all.extend_from_slice(args);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mqbroker"))

@@ -13,6 +13,8 @@ PACKAGE="rocketmq-python-cvs==2.1.0.3"
 # Drives headless Chromium (Debian's chromium + chromium-driver) for the console test,
 # interop/tests/broker_console.rs through interop/python/console_browser.py.
 SELENIUM="selenium==4.27.1"
+# The Prometheus text-format parser interop/tests/broker_metrics.rs checks /metrics with.
+PROM_PACKAGE="prometheus-client==0.21.1"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WORKSPACE_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="${INTEROP_VENV:-$WORKSPACE_ROOT/target/interop-venv}"
@@ -24,9 +26,10 @@ log() { echo "setup_venv: $*" >&2; }
 # libraries it links against (libstdc++, zlib, pthread) are present, not just the files.
 imports_ok() {
     [ -x "$PY" ] && "$PY" -c "
-import importlib.metadata, rocketmq.client, selenium
+import importlib.metadata, rocketmq.client, selenium, prometheus_client.parser
 assert importlib.metadata.version('rocketmq-python-cvs') == '${PACKAGE#*==}'
 assert importlib.metadata.version('selenium') == '${SELENIUM#*==}'
+assert importlib.metadata.version('prometheus-client') == '${PROM_PACKAGE#*==}'
 " >/dev/null 2>&1
 }
 
@@ -63,8 +66,8 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV" >&2
 fi
 
-log "installing $PACKAGE $SELENIUM"
-"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" "$SELENIUM" >&2
+log "installing $PACKAGE $SELENIUM $PROM_PACKAGE"
+"$PY" -m pip install --disable-pip-version-check --quiet "$PACKAGE" "$SELENIUM" "$PROM_PACKAGE" >&2
 
 # librocketmq.so needs libstdc++ and zlib. On a slim image without them the import fails;
 # install the runtime packages once and try again.

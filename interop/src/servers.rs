@@ -74,6 +74,9 @@ pub struct Broker {
     /// "127.0.0.1:<httpPort>": the HTTP admin API and console (a free port per broker, so
     /// parallel brokers never meet on the default 8080).
     http_addr: String,
+    /// "127.0.0.1:<metricsPromExporterPort>": the Prometheus exporter (a free port per broker,
+    /// so parallel brokers never race for 5557).
+    metrics_addr: String,
     /// The test's directory (shared with its [`Namesrv`]); the store is `dir/store`
     /// (`dir/store-<brokerName>` for a broker not named "broker-a").
     pub dir: PathBuf,
@@ -174,12 +177,24 @@ impl Broker {
         .iter()
         .map(|arg| arg.to_string())
         .collect();
+        // Each broker gets a free exporter port: parallel brokers must not race for 5557.
+        // A test's own `metricsPromExporterPort` (e.g. "0") comes later and wins.
+        let metrics_port = free_port();
+        args.push("--metricsPromExporterPort".into());
+        args.push(metrics_port.to_string());
+        let metrics_port = extra
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == "metricsPromExporterPort")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(metrics_port);
         for (key, value) in extra.iter().filter(|(key, _)| *key != "httpPort") {
             args.push(format!("--{key}"));
             args.push(value.to_string());
         }
         let mut broker = Broker {
             process: None,
+            metrics_addr: format!("127.0.0.1:{metrics_port}"),
             addr: format!("127.0.0.1:{port}"),
             http_addr: format!("127.0.0.1:{http_port}"),
             dir,
@@ -201,6 +216,11 @@ impl Broker {
     /// "127.0.0.1:<httpPort>": the HTTP admin API and web console (docs/console.md).
     pub fn http_addr(&self) -> &str {
         &self.http_addr
+    }
+
+    /// "127.0.0.1:<metricsPromExporterPort>": where GET /metrics is served.
+    pub fn metrics_addr(&self) -> &str {
+        &self.metrics_addr
     }
 
     /// Whether the process is running (false after stop/kill, or if it crashed).

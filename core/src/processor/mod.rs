@@ -49,6 +49,7 @@ impl RequestHandler for BrokerHandler {
         request: RemotingCommand,
         connection: Rc<Connection>,
     ) -> Option<RemotingCommand> {
+        let started = std::time::Instant::now();
         self.shard.connections().add(&connection);
         let origin = Origin {
             channel: ChannelKey {
@@ -73,6 +74,11 @@ impl RequestHandler for BrokerHandler {
             Ok(answer) => answer,
             Err(error) => to_response(&request, &error),
         };
+        self.shard.record_rpc(
+            request.code,
+            answer.code,
+            started.elapsed().as_secs_f64() * 1000.0,
+        );
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(
                 shard = self.shard.id(),

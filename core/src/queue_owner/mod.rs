@@ -3,6 +3,7 @@
 //! typed requests other shards (or this one) send it: puts, pulls, offsets, lookups and
 //! its part of broker-wide answers.
 
+mod metrics;
 mod parts;
 mod pull;
 
@@ -74,6 +75,15 @@ impl QueueOwner {
         &self.store
     }
 
+    /// This shard's counters (docs/metrics.md).
+    pub fn stats(&self) -> &ShardStats {
+        &self.stats
+    }
+
+    pub fn long_polling(&self) -> &LongPolling {
+        &self.long_polling
+    }
+
     pub fn in_flight_puts(&self) -> usize {
         self.in_flight_puts.get()
     }
@@ -116,15 +126,18 @@ impl QueueOwner {
         self.wait_for_room(patience).await?;
         let count = request.records.len();
         self.in_flight_puts.set(self.in_flight_puts.get() + count);
+        let started = Instant::now();
         let result = if count == 1 && !request.batch {
             self.store.put(&request.records[0]).await
         } else {
             self.store.put_batch(&request.records).await
         };
+        self.stats.record_append(started.elapsed().as_secs_f64());
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
         self.wake_room_waiters(count);
         let ok = result?;
-        self.stats.record_put(ok.message_count, ok.size);
+        self.stats
+            .record_put(&request.topic, &request.records, ok.size);
         Ok(ok)
     }
 

@@ -9,21 +9,32 @@ use ramjet_store::{GetRequest, MessageData};
 use super::QueueOwner;
 use crate::placement::owner_shard;
 use crate::shard_request::{ConsumeRow, PartReply, PartRequest, QueueStats, RuntimePart};
+use crate::stats::{Window, SAMPLE_SECS};
 
 impl QueueOwner {
     pub async fn part(&self, request: PartRequest) -> PartReply {
         match request {
             PartRequest::TopicStats { topic } => {
-                PartReply::TopicStats(self.topic_stats(&topic).await)
+                let tps = self.stats.topic_put_tps(&topic);
+                PartReply::TopicStats(self.topic_stats(&topic).await, tps)
             }
             PartRequest::ConsumeStats {
                 group,
                 topics,
                 with_committed_topics,
-            } => PartReply::ConsumeStats(
-                self.consume_stats(&group, topics, with_committed_topics)
-                    .await,
-            ),
+            } => {
+                let rows = self
+                    .consume_stats(&group, topics, with_committed_topics)
+                    .await;
+                // RocketMQ sums tpsGroupGetNums over the topics it answers.
+                let mut topics: Vec<&str> = rows.iter().map(|r| r.topic.as_str()).collect();
+                topics.dedup();
+                let tps = topics
+                    .iter()
+                    .map(|topic| self.stats.group_get_tps(&group, topic))
+                    .sum();
+                PartReply::ConsumeStats(rows, tps)
+            }
             PartRequest::ConsumerOffsets => {
                 let offsets = self.offsets.borrow();
                 let table = offsets
@@ -49,19 +60,22 @@ impl QueueOwner {
                 PartReply::Groups(groups)
             }
             PartRequest::Runtime => PartReply::Runtime(self.runtime().await),
+            PartRequest::Metrics => PartReply::Metrics(Box::new(self.metrics_part().await)),
             PartRequest::ForgetTopic { topic } => {
                 self.offsets.borrow_mut().remove_topic(&topic);
+                self.stats.forget_topic(&topic);
                 PartReply::Done
             }
             PartRequest::ForgetGroup { group } => {
                 self.offsets.borrow_mut().remove_group(&group);
+                self.stats.forget_group(&group);
                 PartReply::Done
             }
         }
     }
 
     /// The queue ids of `topic` this shard owns.
-    fn owned_queues(&self, topic: &str) -> Vec<i32> {
+    pub(super) fn owned_queues(&self, topic: &str) -> Vec<i32> {
         let queue_count = self
             .metadata
             .snapshot()
@@ -152,6 +166,7 @@ impl QueueOwner {
         } else {
             None
         };
+        let windows = self.stats.windows.borrow();
         RuntimePart {
             put_messages: self.stats.put_messages.get(),
             get_messages: self.stats.get_messages.get(),
@@ -161,11 +176,16 @@ impl QueueOwner {
             earliest_store_time: earliest.unwrap_or(0).max(0) as u64,
             puts_busy: self.stats.puts_busy.get(),
             oneway_puts_waited: self.stats.oneway_puts_waited.get(),
+            put_tps: triple(&windows.put),
+            get_transferred_tps: triple(&windows.get_transferred),
+            get_found_tps: triple(&windows.get_found),
+            get_miss_tps: triple(&windows.get_miss),
+            days: self.stats.days.get(),
         }
     }
 
     /// The store time of the message at `queue_offset` (ConsumeStats' lastTimestamp).
-    async fn store_time_at(&self, topic: &str, queue_id: i32, queue_offset: u64) -> i64 {
+    pub(super) async fn store_time_at(&self, topic: &str, queue_id: i32, queue_offset: u64) -> i64 {
         let filter = |_: i64| true;
         let request = GetRequest {
             topic,
@@ -186,4 +206,14 @@ impl QueueOwner {
             })
             .unwrap_or(0)
     }
+}
+
+/// Rates over 10 s, 1 min and 10 min from a window sampled every second.
+fn triple(window: &Window<601>) -> [f64; 3] {
+    let secs = SAMPLE_SECS as f64;
+    [
+        window.rate(10, secs),
+        window.rate(60, secs),
+        window.rate(600, secs),
+    ]
 }

@@ -80,8 +80,9 @@ impl QueueOwner {
             result.next_begin_offset as i64,
         );
         let message_count = result.messages.len();
-        self.stats.record_get(message_count);
         let total: usize = result.messages.iter().map(|m| m.size).sum();
+        self.stats
+            .record_get(&query.group, &query.topic, message_count, total);
         let mut body = Vec::with_capacity(total);
         for message in result.messages {
             match message.data {

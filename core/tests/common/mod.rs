@@ -66,6 +66,10 @@ impl StandaloneBroker {
             // (store/tests/retention.rs is), so refuse puts only when it is really full.
             "--diskSpaceWarningLevelRatio",
             "99",
+            // Parallel brokers must not race for the exporter's default port 5557; the
+            // exporter has its own test (interop/tests/broker_metrics.rs).
+            "--metricsPromExporterPort",
+            "0",
         ]
         .iter()
         .map(|arg| arg.to_string())

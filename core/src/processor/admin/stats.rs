@@ -18,6 +18,7 @@ use crate::shard::BrokerShard;
 use crate::shard_request::{
     ConsumeRow, LeaderReply, LeaderRequest, PartReply, PartRequest, QueueStats, RuntimePart,
 };
+use crate::stats::java_double;
 
 pub async fn topic_stats(
     shard: &Rc<BrokerShard>,
@@ -31,14 +32,16 @@ pub async fn topic_stats(
         )));
     }
     let mut rows: Vec<QueueStats> = Vec::new();
+    let mut put_tps = 0.0;
     for part in shard
         .parts(|| PartRequest::TopicStats {
             topic: topic.clone(),
         })
         .await?
     {
-        if let PartReply::TopicStats(part) = part {
+        if let PartReply::TopicStats(part, tps) = part {
             rows.extend(part);
+            put_tps += tps;
         }
     }
     rows.sort();
@@ -57,7 +60,7 @@ pub async fn topic_stats(
         .collect();
     let table = TopicStatsTable {
         offset_table,
-        topic_put_tps: Some(0.0),
+        topic_put_tps: Some(put_tps),
     };
     Ok(success(request).with_body(table.encode()))
 }
@@ -86,6 +89,7 @@ pub async fn consume_stats(
         }
     };
     let mut rows: Vec<ConsumeRow> = Vec::new();
+    let mut consume_tps = 0.0;
     for part in shard
         .parts(|| PartRequest::ConsumeStats {
             group: group.clone(),
@@ -94,8 +98,9 @@ pub async fn consume_stats(
         })
         .await?
     {
-        if let PartReply::ConsumeStats(part) = part {
+        if let PartReply::ConsumeStats(part, tps) = part {
             rows.extend(part);
+            consume_tps += tps;
         }
     }
     // A group with nothing yet gets an empty table, as Apache answers.
@@ -115,7 +120,7 @@ pub async fn consume_stats(
         })
         .collect();
     let stats = ConsumeStats {
-        consume_tps: 0.0,
+        consume_tps,
         offset_table,
     };
     Ok(success(request).with_body(stats.encode()))
@@ -138,6 +143,21 @@ pub async fn runtime_info(
         total.parked_pulls += part.parked_pulls;
         total.puts_busy += part.puts_busy;
         total.oneway_puts_waited += part.oneway_puts_waited;
+        for (sum, shard_tps) in [
+            (&mut total.put_tps, part.put_tps),
+            (&mut total.get_transferred_tps, part.get_transferred_tps),
+            (&mut total.get_found_tps, part.get_found_tps),
+            (&mut total.get_miss_tps, part.get_miss_tps),
+        ] {
+            for (sum, tps) in sum.iter_mut().zip(shard_tps) {
+                *sum += tps;
+            }
+        }
+        let (days, part_days) = (&mut total.days, part.days);
+        days.put_today_morning += part_days.put_today_morning;
+        days.put_yesterday_morning += part_days.put_yesterday_morning;
+        days.get_today_morning += part_days.get_today_morning;
+        days.get_yesterday_morning += part_days.get_yesterday_morning;
         if part.earliest_store_time > 0 {
             earliest = Some(earliest.map_or(part.earliest_store_time, |e| {
                 e.min(part.earliest_store_time)
@@ -152,12 +172,37 @@ pub async fn runtime_info(
     set("brokerVersion", version::CURRENT.to_string());
     set("msgPutTotalTodayNow", total.put_messages.to_string());
     set("msgGetTotalTodayNow", total.get_messages.to_string());
-    set("msgPutTotalTodayMorning", "0".into());
-    set("msgGetTotalTodayMorning", "0".into());
-    set("msgPutTotalYesterdayMorning", "0".into());
-    set("msgGetTotalYesterdayMorning", "0".into());
-    set("putTps", "0.0 0.0 0.0".into());
-    set("getTransferredTps", "0.0 0.0 0.0".into());
+    let days = total.days;
+    set(
+        "msgPutTotalTodayMorning",
+        days.put_today_morning.to_string(),
+    );
+    set(
+        "msgGetTotalTodayMorning",
+        days.get_today_morning.to_string(),
+    );
+    set(
+        "msgPutTotalYesterdayMorning",
+        days.put_yesterday_morning.to_string(),
+    );
+    set(
+        "msgGetTotalYesterdayMorning",
+        days.get_yesterday_morning.to_string(),
+    );
+    set("putTps", tps_triple(total.put_tps));
+    set("getTransferredTps", tps_triple(total.get_transferred_tps));
+    set("getFoundTps", tps_triple(total.get_found_tps));
+    set("getMissTps", tps_triple(total.get_miss_tps));
+    let get_total: Vec<f64> = total
+        .get_found_tps
+        .iter()
+        .zip(total.get_miss_tps)
+        .map(|(found, miss)| found + miss)
+        .collect();
+    set(
+        "getTotalTps",
+        tps_triple([get_total[0], get_total[1], get_total[2]]),
+    );
     set("putMessageSizeTotal", total.put_bytes.to_string());
     set("commitLogDiskBytes", total.commit_log_bytes.to_string());
     set(
@@ -191,6 +236,11 @@ pub async fn runtime_info(
         total.oneway_puts_waited.to_string(),
     );
     Ok(success(request).with_body(KvTable { table }.encode()))
+}
+
+/// "tps10s tps1m tps10m" as StoreStatsService prints it.
+fn tps_triple(tps: [f64; 3]) -> String {
+    tps.map(java_double).join(" ")
 }
 
 fn disk_ratio(path: &std::path::Path) -> String {

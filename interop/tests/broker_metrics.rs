@@ -1,0 +1,473 @@
+//! Issue 12, metrics: the Prometheus exporter and the stats the remoting codes answer.
+//!
+//! The third-party `rocketmq-client-rust` 1.0 crate sends N messages to a topic and consumes
+//! them; GET /metrics (plain HTTP over a TcpStream) before and after shows
+//! rocketmq_messages_in_total and rocketmq_messages_out_total moved by exactly N, and the
+//! whole exposition parses with Python's prometheus_client parser (interop/python/
+//! prom_parse.py) and passes the stricter checks below (every sample in a declared family,
+//! histogram buckets cumulative and ending in +Inf = _count). mqadmin brokerStatus
+//! (GET_BROKER_RUNTIME_INFO) shows a non-zero putTps under load and msgPutTotalTodayNow = N;
+//! topicStatus and consumerProgress show put and consume TPS consistent with N. A second
+//! broker told to use the first one's exporter port boots anyway and says why it has no
+//! exporter; bad HTTP requests are answered 404/405/400 and the exporter keeps serving.
+
+// The Rust client's deeply nested async types need more than the default query depth.
+#![recursion_limit = "512"]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::rust_client::RustClient;
+use ramjet_interop::python::run_script;
+use ramjet_interop::servers::{Broker, Namesrv};
+use ramjet_interop::workspace;
+
+const TEST: &str = "broker_metrics";
+const TOPIC: &str = "MetricsTopic";
+const N: usize = 40;
+
+/// One sample as the Python parser reports it.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Sends `request` to the exporter and returns (status line, body).
+fn http(addr: &str, request: &[u8]) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("read the response");
+    let text = String::from_utf8(response).expect("the response is UTF-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    if status.contains("200") {
+        assert!(
+            head.contains("Content-Type: text/plain; version=0.0.4"),
+            "content type of a scrape: {head}"
+        );
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|l| l.trim().parse().ok())
+            .expect("Content-Length");
+        assert_eq!(length, body.len(), "Content-Length matches the body");
+    }
+    (status, body.to_owned())
+}
+
+/// GET /metrics, checked strictly, parsed by prometheus_client.
+fn scrape(broker: &Broker) -> Vec<Sample> {
+    let (status, body) = http(
+        broker.metrics_addr(),
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}\n{body}");
+    check_format(&body);
+    let dir = broker.dir.join("scrapes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("scrape-{}.txt", std::process::id()));
+    std::fs::write(&file, &body).unwrap();
+    let output = run_script(
+        "prom_parse.py",
+        &[file.display().to_string()],
+        &dir,
+        Duration::from_secs(30),
+    );
+    assert!(
+        output.status.success(),
+        "prometheus_client could not parse the exposition: {}\n{body}",
+        output.stderr
+    );
+    output
+        .stdout
+        .lines()
+        .map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line).expect("a sample line");
+            Sample {
+                name: json["name"].as_str().expect("name").to_owned(),
+                labels: json["labels"]
+                    .as_object()
+                    .expect("labels")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().expect("label value").to_owned()))
+                    .collect(),
+                value: json["value"].as_f64().expect("value"),
+            }
+        })
+        .collect()
+}
+
+/// The format rules prometheus_client's lenient text parser does not enforce.
+fn check_format(body: &str) {
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut finished: BTreeSet<String> = BTreeSet::new();
+    let mut current = String::new();
+    let mut buckets: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+    for line in body.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            assert!(
+                ["counter", "gauge", "histogram"].contains(&kind),
+                "type {kind}"
+            );
+            assert!(
+                types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "family {name} declared twice"
+            );
+            if !current.is_empty() {
+                finished.insert(std::mem::take(&mut current));
+            }
+            current = name.to_owned();
+            continue;
+        }
+        if line.starts_with("# HELP ") || line.is_empty() {
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unexpected comment {line:?}");
+        let name_end = line.find(['{', ' ']).expect("a sample line");
+        let name = &line[..name_end];
+        let family = if types.get(&current).map(String::as_str) == Some("histogram") {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(name)
+        } else {
+            name
+        };
+        assert_eq!(
+            family, current,
+            "sample {line:?} outside its family's block"
+        );
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("value of {line:?}"));
+        assert!(
+            name.starts_with("rocketmq_") || name.starts_with("ramjet_"),
+            "{name}"
+        );
+        if name.ends_with("_bucket") {
+            let series = line[..line.find(",le=\"").expect("le label")].to_owned();
+            let count = value as u64;
+            let (_, last) = buckets.get(&series).copied().unwrap_or((0.0, 0));
+            assert!(count >= last, "buckets of {series} not cumulative");
+            buckets.insert(series, (value, count));
+        } else if name.ends_with("_count")
+            && types.get(&current).map(String::as_str) == Some("histogram")
+        {
+            let series = format!(
+                "{family}_bucket{}",
+                &line[name_end..line.rfind(' ').unwrap()]
+            );
+            let series = series.trim_end_matches('}').to_owned();
+            let inf = buckets
+                .get(&series)
+                .unwrap_or_else(|| panic!("no buckets before {line:?}"));
+            assert_eq!(
+                inf.1, value as u64,
+                "+Inf bucket equals _count for {line:?}"
+            );
+        }
+    }
+    for family in [
+        "rocketmq_messages_in_total",
+        "rocketmq_messages_out_total",
+        "rocketmq_throughput_in_total",
+        "rocketmq_throughput_out_total",
+        "rocketmq_message_size",
+        "rocketmq_rpc_latency",
+        "rocketmq_consumer_lag_messages",
+        "rocketmq_consumer_lag_latency",
+        "rocketmq_storage_size",
+        "rocketmq_topic_number",
+        "rocketmq_consumer_group_number",
+        "rocketmq_processor_watermark",
+        "ramjet_shard_inbox_depth",
+        "ramjet_shard_cpu_seconds_total",
+        "ramjet_store_append_latency_seconds",
+        "ramjet_store_flush_latency_seconds",
+        "ramjet_long_polling_waiters",
+        "ramjet_connections",
+    ] {
+        assert!(types.contains_key(family), "family {family} missing");
+    }
+}
+
+/// The value of the sample `name` whose labels include `labels`; 0 when there is none.
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .collect();
+    assert!(found.len() <= 1, "{name} {labels:?} matches {found:?}");
+    found.first().map_or(0.0, |s| {
+        for (label, expected) in [
+            ("cluster", "DefaultCluster"),
+            ("node_type", "broker"),
+            ("node_id", "broker-a"),
+        ] {
+            assert_eq!(
+                s.labels.get(label).map(String::as_str),
+                Some(expected),
+                "{s:?}"
+            );
+        }
+        s.value
+    })
+}
+
+/// `mqadmin <command> -n <namesrv> <args>`, which must succeed; its stdout.
+fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
+    let output = Command::new(workspace::server_binary("ramjet-tools", "mqadmin"))
+        .arg(command)
+        .args(["-n", &namesrv.addr])
+        .args(args)
+        .env_remove("NAMESRV_ADDR")
+        .output()
+        .expect("run mqadmin");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "mqadmin {command} {args:?} failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The value after `prefix` on the first line that starts with it.
+fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in\n{text}"))
+        .trim()
+}
+
+/// Polls `probe` until it returns Some, for up to `wait`.
+fn eventually<T>(wait: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} within {wait:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
+    let started = Instant::now();
+    let namesrv = Namesrv::start(TEST, &[]);
+    let broker = Broker::start(&namesrv, TEST);
+    mqadmin(
+        &namesrv,
+        "updateTopic",
+        &["-b", broker.addr(), "-t", TOPIC, "-r", "4", "-w", "4"],
+    );
+    let before = scrape(&broker);
+    let in_labels = [
+        ("topic", TOPIC),
+        ("message_type", "normal"),
+        ("is_system", "false"),
+    ];
+    let in_before = value(&before, "rocketmq_messages_in_total", &in_labels);
+    let bytes_before = value(&before, "rocketmq_throughput_in_total", &in_labels);
+    assert!(value(&before, "rocketmq_topic_number", &[]) >= 1.0);
+
+    let client = RustClient::new("metrics");
+    let sent = client
+        .produce(&namesrv.addr, "metrics_p", TOPIC, "TagA", N)
+        .unwrap_or_else(|error| panic!("{error}\n{}", broker.log_tail()));
+    assert_eq!(sent.len(), N);
+
+    // GET_BROKER_RUNTIME_INFO right after the load: the 10 s rate (sampled every second)
+    // sees it within a second or two.
+    let status = eventually(Duration::from_secs(5), "a non-zero putTps", || {
+        let status = mqadmin(&namesrv, "brokerStatus", &["-b", broker.addr()]);
+        let put_tps: Vec<f64> = field(&status, "putTps")
+            .trim_start_matches(':')
+            .split_whitespace()
+            .map(|t| t.parse().expect("putTps is three numbers"))
+            .collect();
+        assert_eq!(put_tps.len(), 3, "{status}");
+        (put_tps[0] > 0.0).then_some(status)
+    });
+    assert_eq!(
+        field(&status, "msgPutTotalTodayNow")
+            .trim_start_matches(':')
+            .trim(),
+        N.to_string(),
+        "{status}"
+    );
+
+    let after_put = scrape(&broker);
+    assert_eq!(
+        value(&after_put, "rocketmq_messages_in_total", &in_labels) - in_before,
+        N as f64,
+        "rocketmq_messages_in_total{{topic={TOPIC}}} moved by exactly N"
+    );
+    let bytes = value(&after_put, "rocketmq_throughput_in_total", &in_labels) - bytes_before;
+    assert!(
+        bytes >= (N * 20) as f64,
+        "throughput_in counts stored bytes: {bytes}"
+    );
+    let size_labels = [("topic", TOPIC), ("message_type", "normal")];
+    assert_eq!(
+        value(&after_put, "rocketmq_message_size_count", &size_labels),
+        N as f64
+    );
+    assert_eq!(
+        value(
+            &after_put,
+            "rocketmq_message_size_bucket",
+            &[("topic", TOPIC), ("le", "1024")]
+        ),
+        N as f64,
+        "every body is under 1 KiB"
+    );
+    // SEND_MESSAGE (10) or SEND_MESSAGE_V2 (310) answered SUCCESS (0) N times, at least.
+    let sends: f64 = after_put
+        .iter()
+        .filter(|s| s.name == "rocketmq_rpc_latency_count")
+        .filter(|s| s.labels.get("response_code").map(String::as_str) == Some("0"))
+        .filter(|s| ["10", "310"].contains(&s.labels["request_code"].as_str()))
+        .map(|s| s.value)
+        .sum();
+    assert!(sends >= N as f64, "rpc latency counts the sends: {sends}");
+    assert!(
+        value(
+            &after_put,
+            "ramjet_store_append_latency_seconds_count",
+            &[("shard", "0")]
+        ) + value(
+            &after_put,
+            "ramjet_store_append_latency_seconds_count",
+            &[("shard", "1")]
+        ) >= N as f64
+    );
+
+    // topicStatus: the queues hold N messages, and the minute put rate (10 s samples)
+    // appears and never claims more than N messages in one 10 s step.
+    let tps = eventually(Duration::from_secs(25), "a non-zero Topic Put TPS", || {
+        let status = mqadmin(&namesrv, "topicStatus", &["-t", TOPIC]);
+        let held: i64 = status
+            .lines()
+            .filter(|l| l.starts_with("broker-a"))
+            .map(|l| {
+                let cells: Vec<i64> = l
+                    .split_whitespace()
+                    .skip(1)
+                    .take(3)
+                    .map(|c| c.parse().unwrap())
+                    .collect();
+                cells[2] - cells[1]
+            })
+            .sum();
+        assert_eq!(held, N as i64, "{status}");
+        let tps: f64 = field(&status, "Topic Put TPS:").parse().unwrap();
+        (tps > 0.0).then_some(tps)
+    });
+    assert!(
+        tps <= N as f64 / 10.0,
+        "Topic Put TPS {tps} for {N} messages"
+    );
+
+    let group = format!("metrics_c_{}", std::process::id());
+    let received = client
+        .consume(
+            &namesrv.addr,
+            &group,
+            TOPIC,
+            "*",
+            N,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|error| panic!("{error}\n{}", broker.log_tail()));
+    assert_eq!(received.len(), N, "the consumer got every message once");
+    let out_labels = [
+        ("topic", TOPIC),
+        ("consumer_group", group.as_str()),
+        ("is_retry", "false"),
+    ];
+    let after_get = scrape(&broker);
+    assert_eq!(
+        value(&after_get, "rocketmq_messages_out_total", &out_labels),
+        N as f64,
+        "rocketmq_messages_out_total moved by exactly N"
+    );
+    assert!(value(&after_get, "rocketmq_throughput_out_total", &out_labels) >= bytes);
+    // The lag gauge agrees with GET_CONSUME_STATS (consumerProgress's diff total) once
+    // the group has committed offsets; the consumer is gone, so both hold still.
+    let lag_labels = [("topic", TOPIC), ("consumer_group", group.as_str())];
+    let consume_tps = eventually(Duration::from_secs(25), "a non-zero Consume TPS", || {
+        let progress = mqadmin(&namesrv, "consumerProgress", &["-g", &group]);
+        let samples = scrape(&broker);
+        let present = samples.iter().any(|s| {
+            s.name == "rocketmq_consumer_lag_messages"
+                && s.labels.get("consumer_group") == Some(&group)
+        });
+        let tps: f64 = field(&progress, "Consume TPS:").parse().unwrap();
+        if !present || tps <= 0.0 {
+            return None;
+        }
+        let diff: f64 = field(&progress, "Consume Diff Total:").parse().unwrap();
+        let lag = value(&samples, "rocketmq_consumer_lag_messages", &lag_labels);
+        assert_eq!(lag, diff, "lag gauge vs consumerProgress\n{progress}");
+        let latency = value(&samples, "rocketmq_consumer_lag_latency", &lag_labels);
+        assert_eq!(lag > 0.0, latency > 0.0, "lag {lag} with latency {latency}");
+        Some(tps)
+    });
+    assert!(consume_tps <= N as f64 / 10.0, "Consume TPS {consume_tps}");
+
+    // Hostile HTTP: answered, and the exporter serves on.
+    let (status, _) = http(broker.metrics_addr(), b"GET /nope HTTP/1.1\r\n\r\n");
+    assert!(status.contains("404"), "{status}");
+    let (status, _) = http(broker.metrics_addr(), b"POST /metrics HTTP/1.1\r\n\r\n");
+    assert!(status.contains("405"), "{status}");
+    let (status, _) = http(broker.metrics_addr(), b"\x16\x03\x01 not http\r\n\r\n");
+    assert!(status.contains("400"), "{status}");
+    let mut endless = TcpStream::connect(broker.metrics_addr()).unwrap();
+    endless.write_all(&[b'a'; 9000]).unwrap();
+    drop(endless);
+    scrape(&broker);
+
+    // A second broker on the first one's exporter port: it boots, says why it exports
+    // nothing, and serves clients.
+    let port = broker.metrics_addr().rsplit(':').next().unwrap().to_owned();
+    // Its own name server: two broker-a's must not share a route.
+    let second_namesrv = Namesrv::start("broker_metrics_second", &[]);
+    let second = Broker::start_with(
+        &second_namesrv,
+        "broker_metrics_second",
+        &[("metricsPromExporterPort", &port)],
+    );
+    let log = std::fs::read_to_string(second.log_path()).unwrap();
+    assert!(
+        log.contains(&format!("metricsPromExporterPort={port}: cannot listen")),
+        "{log}"
+    );
+    mqadmin(&second_namesrv, "brokerStatus", &["-b", second.addr()]);
+    scrape(&broker);
+    drop(second);
+    eprintln!("broker_metrics: {:?}", started.elapsed());
+}
