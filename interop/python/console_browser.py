@@ -21,6 +21,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -55,13 +56,18 @@ class Console:
         field.send_keys(str(text))
 
     def wait(self, what, condition, timeout=WAIT):
+        # The console re-renders its tables when an answer arrives, so an element found a
+        # moment ago can be gone when the condition reads it: that is "not yet", not a failure.
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.25).until(
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.25,
+                                 ignored_exceptions=(NoSuchElementException,
+                                                     StaleElementReferenceException)).until(
                 lambda d: condition())
-        except Exception:
+        except Exception as error:
             self.shot("failed-" + what.replace(" ", "-"))
             status = self.el("status").text
-            raise SystemExit(f"console: {what} did not happen within {timeout}s (status: {status!r})")
+            raise SystemExit(f"console: {what} did not happen within {timeout}s "
+                             f"(status: {status!r}; {type(error).__name__})")
 
     def shot(self, name):
         os.makedirs(self.shots, exist_ok=True)
