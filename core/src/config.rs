@@ -87,6 +87,8 @@ pub struct BrokerConfig {
     pub limits: ramjet_net::server::ConnectionLimits,
     /// Keys of unbuilt features judged once the file is read (`unbuilt_keys`).
     pub deferred_unbuilt: Vec<(String, String)>,
+    /// Master/slave replication (docs/replication.md).
+    pub ha: crate::ha::HaConfig,
 }
 
 /// Keys UPDATE_BROKER_CONFIG may change on a running broker. The rest (ports, paths, file
@@ -233,6 +235,7 @@ impl Default for BrokerConfig {
             wait_time_in_send_queue: Duration::from_millis(200),
             limits: ramjet_net::server::ConnectionLimits::default(),
             deferred_unbuilt: Vec::new(),
+            ha: crate::ha::HaConfig::default(),
         }
     }
 }
@@ -362,6 +365,23 @@ impl BrokerConfig {
             }
             "fileReservedTime" => store.file_reserved_time = parse(key, value)?,
             "syncFlushTimeout" => store.sync_flush_timeout_ms = parse(key, value)?,
+            "haListenPort" => self.ha.listen_port = Some(parse(key, value)?),
+            "haMasterAddress" => {
+                self.ha.master_address = (!value.is_empty()).then(|| value.to_owned())
+            }
+            "haSendHeartbeatInterval" => {
+                self.ha.send_heartbeat_interval = millis(key, value)?.max(Duration::from_millis(10))
+            }
+            "haHousekeepingInterval" => {
+                self.ha.housekeeping_interval = millis(key, value)?.max(Duration::from_millis(100))
+            }
+            "haTransferBatchSize" => {
+                self.ha.transfer_batch_size = parse::<usize>(key, value)?.clamp(4096, 64 << 20)
+            }
+            "haSlaveFallbehindMax" => self.ha.slave_fallbehind_max = parse(key, value)?,
+            "ramjetSlaveSyncIntervalMillis" => {
+                self.ha.slave_sync_interval = millis(key, value)?.max(Duration::from_millis(100))
+            }
             "deleteWhen" => store.delete_when = value.to_owned(),
             "diskMaxUsedSpaceRatio" => store.disk_max_used_space_ratio = parse(key, value)?,
             // Java reads it from the system property
@@ -422,16 +442,11 @@ impl BrokerConfig {
                     "brokerRole SLAVE needs brokerId > 0".into(),
                 ))
             }
-            BrokerRole::Slave => {
-                return Err(ConfigError::Invalid(
-                    "brokerRole SLAVE: master/slave replication is not implemented yet".into(),
-                ))
-            }
+            BrokerRole::Slave => {}
         }
         crate::unbuilt_keys::check_deferred(
             &self.deferred_unbuilt,
             &self.store.store_path_root_dir,
-            self.listen_port,
         )
         .map_err(ConfigError::Invalid)?;
         if self.listen_port < 3 {

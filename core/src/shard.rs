@@ -144,6 +144,10 @@ impl BrokerShard {
                     )))
                 })
             }
+            ShardRequest::HaConnection(handoff) => {
+                crate::ha::master::adopt(self, handoff);
+                ShardReply::HaAccepted
+            }
             ShardRequest::Leader(request) => ShardReply::Leader(match &self.leader {
                 Some(leader) => leader.execute(request).await,
                 None => Err(BrokerError::Internal(format!(

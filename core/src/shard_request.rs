@@ -55,6 +55,8 @@ pub enum ShardRequest {
     Leader(LeaderRequest),
     /// END_TRANSACTION: runs on the half queue's owner (`transaction::half_owner`).
     EndTransaction(EndTransaction),
+    /// A slave's HA connection for this shard, accepted on shard 0 (docs/replication.md).
+    HaConnection(crate::ha::master::HaHandoff),
 }
 
 pub enum ShardReply {
@@ -66,6 +68,7 @@ pub enum ShardReply {
     Part(PartReply),
     Leader(BrokerResult<LeaderReply>),
     EndTransaction(BrokerResult<()>),
+    HaAccepted,
 }
 
 impl ShardReply {
@@ -79,6 +82,7 @@ impl ShardReply {
             ShardReply::Part(_) => "Part",
             ShardReply::Leader(_) => "Leader",
             ShardReply::EndTransaction(_) => "EndTransaction",
+            ShardReply::HaAccepted => "HaAccepted",
         }
     }
 
