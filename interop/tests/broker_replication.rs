@@ -64,7 +64,7 @@ fn wait_for_log(broker: &Broker, needle: &str, count: usize) {
 /// Every "slave connected" line of the master's current log: the offsets slaves asked
 /// for, by shard.
 fn connect_offsets(master: &Broker) -> Vec<(usize, u64)> {
-    let log = std::fs::read_to_string(master.log_path()).unwrap_or_default();
+    let log = strip_ansi(&std::fs::read_to_string(master.log_path()).unwrap_or_default());
     log.lines()
         .filter(|line| line.contains("HA: slave connected"))
         .filter_map(|line| {
@@ -79,6 +79,24 @@ fn connect_offsets(master: &Broker) -> Vec<(usize, u64)> {
             Some((field("shard")? as usize, field("offset")?))
         })
         .collect()
+}
+
+/// The log without its colour escapes (`ESC [ ... m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Produces `count` messages with unique keys; returns the keys answered SEND_OK.
