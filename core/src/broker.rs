@@ -214,6 +214,7 @@ async fn shard_main(
         config.flush_delay_offset_interval,
     )
     .unwrap_or_else(|e| fail(&e));
+    shard.set_schedule(schedule.clone());
     if !slave {
         schedule.start(&shard);
     }

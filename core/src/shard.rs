@@ -39,6 +39,8 @@ pub struct BrokerShard {
     owner: QueueOwner,
     leader: Option<Rc<Leader>>,
     transactions: TransactionService,
+    /// The delay-level service of this shard, set once at start.
+    schedule: std::cell::RefCell<Option<Rc<crate::schedule::deliver::ScheduleService>>>,
 }
 
 impl BrokerShard {
@@ -61,6 +63,7 @@ impl BrokerShard {
             owner,
             leader,
             transactions: TransactionService::default(),
+            schedule: std::cell::RefCell::new(None),
         }
     }
 
@@ -94,6 +97,14 @@ impl BrokerShard {
     /// Transactional messages; used on the half queue's owner.
     pub fn transactions(&self) -> &TransactionService {
         &self.transactions
+    }
+
+    pub fn set_schedule(&self, schedule: Rc<crate::schedule::deliver::ScheduleService>) {
+        *self.schedule.borrow_mut() = Some(schedule);
+    }
+
+    pub fn schedule(&self) -> Option<Rc<crate::schedule::deliver::ScheduleService>> {
+        self.schedule.borrow().clone()
     }
 
     pub fn leader(&self) -> Option<&Rc<Leader>> {
@@ -131,6 +142,24 @@ impl BrokerShard {
             }
             ShardRequest::QueryByKey(query) => {
                 ShardReply::Query(self.owner.query_by_key(query).await)
+            }
+            ShardRequest::Part(PartRequest::DelayOffsets) => {
+                ShardReply::Part(PartReply::DelayOffsets(match self.schedule() {
+                    Some(schedule) => schedule.offset_table(),
+                    None => Default::default(),
+                }))
+            }
+            ShardRequest::Part(PartRequest::SetDelayOffsets(table)) => {
+                if let Some(schedule) = self.schedule() {
+                    if let Err(error) = schedule.take_from_master(&table).await {
+                        tracing::error!(
+                            shard = self.id,
+                            error,
+                            "delay offsets from master not saved"
+                        );
+                    }
+                }
+                ShardReply::Part(PartReply::Done)
             }
             ShardRequest::Part(part) => ShardReply::Part(self.owner.part(part).await),
             ShardRequest::EndTransaction(request) => {

@@ -227,6 +227,10 @@ pub enum PartRequest {
     ForgetGroup {
         group: String,
     },
+    /// This shard's delay levels and their delivery offsets.
+    DelayOffsets,
+    /// A slave's copy of its master's delay offsets (every level; each shard keeps its own).
+    SetDelayOffsets(BTreeMap<i32, i64>),
 }
 
 pub enum PartReply {
@@ -236,6 +240,7 @@ pub enum PartReply {
     ConsumerOffsets(BTreeMap<String, BTreeMap<i32, i64>>),
     Groups(Vec<String>),
     Runtime(RuntimePart),
+    DelayOffsets(BTreeMap<i32, i64>),
     Done,
 }
 

@@ -327,4 +327,15 @@ fn the_slave_refuses_sends_and_metadata_writes() {
             .contains("slave broker"),
         "{answer:?}"
     );
+    // The master serves GET_ALL_DELAY_OFFSET (what the slave copies): RocketMQ's shape.
+    let mut to_master = BlockingClient::connect(master.addr(), Duration::from_secs(5))
+        .expect("connect to the master");
+    let delay =
+        ramjet_net::RemotingCommand::request(ramjet_net::code::request::GET_ALL_DELAY_OFFSET);
+    let answer = to_master
+        .invoke(delay, Duration::from_secs(5))
+        .expect("delay offsets answered");
+    assert_eq!(answer.code, response::SUCCESS, "{answer:?}");
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    assert!(body.contains("offsetTable"), "{body}");
 }

@@ -1,5 +1,5 @@
 //! RocketMQ's SlaveSynchronize: a slave's leader pulls the master's topics, subscription
-//! groups and consumer offsets over remoting every `ramjetSlaveSyncIntervalMillis` (10 s,
+//! groups, consumer offsets and delay offsets over remoting every `ramjetSlaveSyncIntervalMillis` (10 s,
 //! as RocketMQ) and stores them as its own (saved atomically, off the reactor). The
 //! master's remoting address is the `masterAddr` the name server answered the slave's
 //! registration with.
@@ -15,7 +15,7 @@ use ramjet_net::RemotingCommand;
 
 use crate::placement::owner_shard;
 use crate::shard::BrokerShard;
-use crate::shard_request::OffsetRequest;
+use crate::shard_request::{OffsetRequest, PartRequest, ShardRequest};
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -102,6 +102,18 @@ pub async fn sync_once(shard: &Rc<BrokerShard>, master: &str) -> Result<(), Stri
                 .await
                 .map_err(|e| e.to_string())?;
         }
+    }
+    let delay = fetch(&connection, request::GET_ALL_DELAY_OFFSET).await?;
+    let table = crate::schedule::delay_offsets::DelayOffsets::decode_table(&delay)
+        .map_err(|e| format!("delay offsets: {e}"))?;
+    for target in 0..count {
+        shard
+            .call(
+                target,
+                ShardRequest::Part(PartRequest::SetDelayOffsets(table.clone())),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
     }
     connection.close();
     Ok(())

@@ -57,6 +57,8 @@ impl QueueOwner {
                 self.offsets.borrow_mut().remove_group(&group);
                 PartReply::Done
             }
+            // Answered by the shard (it holds the schedule service), never here.
+            PartRequest::DelayOffsets | PartRequest::SetDelayOffsets(_) => PartReply::Done,
         }
     }
 
