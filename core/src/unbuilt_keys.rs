@@ -29,14 +29,13 @@ pub const DEFERRED_KEYS: &[&str] = &[
 /// `Err` names the key and says what is missing when `value` asks for an unbuilt feature.
 pub fn check(key: &str, value: &str) -> Result<(), String> {
     let value = value.trim();
-    let asks = match key {
-        _ => is_true(value),
-    };
+    // Every key left here is a switch: only `true` asks for the feature.
+    let asks = is_true(value);
     if !asks {
         return Ok(());
     }
     let missing = match key {
-        "slaveReadEnable" => "master/slave replication",
+        "slaveReadEnable" => "reading from a slave while its master is up (suggestWhichBrokerId)",
         "enableDLegerCommitLog" => "the DLedger (Raft) CommitLog",
         "enableControllerMode" => "controller-mode (automatic master failover)",
         "duplicationEnable" => "CommitLog duplication",

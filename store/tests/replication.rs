@@ -70,10 +70,7 @@ async fn replicated_records_land_at_the_same_offsets_across_rolls<S: TestStorage
     put_some(&master, seq, 20).await;
     ship_all(&master, &slave, 4 * 1024).await;
     assert_eq!(slave.commit_log_bounds(), master.commit_log_bounds());
-    assert_eq!(
-        slave.queue_bounds(TOPIC, 1),
-        master.queue_bounds(TOPIC, 1)
-    );
+    assert_eq!(slave.queue_bounds(TOPIC, 1), master.queue_bounds(TOPIC, 1));
 }
 
 on_both_storages!(a_gap_or_an_overlap_is_refused);
@@ -88,7 +85,12 @@ async fn a_gap_or_an_overlap_is_refused<S: TestStorage>(env: Env<S>) {
     assert_eq!(end, start + first.len() as u64);
     let second = master.read_for_replica(end, 1).await.unwrap().unwrap().0;
     let third_at = end + second.len() as u64;
-    let third = master.read_for_replica(third_at, 1).await.unwrap().unwrap().0;
+    let third = master
+        .read_for_replica(third_at, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     match slave.append_replicated(third_at, &third).await {
         Err(ReplicaError::Gap { expected, got }) => assert_eq!((expected, got), (end, third_at)),
         other => panic!("gap accepted: {other:?}"),
@@ -97,7 +99,11 @@ async fn a_gap_or_an_overlap_is_refused<S: TestStorage>(env: Env<S>) {
         Err(ReplicaError::Overlap { expected, got }) => assert_eq!((expected, got), (end, start)),
         other => panic!("overlap accepted: {other:?}"),
     }
-    assert_eq!(slave.replica_next_offset(), end, "nothing of a refused transfer");
+    assert_eq!(
+        slave.replica_next_offset(),
+        end,
+        "nothing of a refused transfer"
+    );
     slave.append_replicated(end, &second).await.unwrap();
 }
 
@@ -110,7 +116,12 @@ async fn damaged_records_are_refused_whole<S: TestStorage>(env: Env<S>) {
     let slave = open_slave(&env).await;
     put_some(&master, 0, 8).await;
     let start = slave.replica_next_offset();
-    let good = master.read_for_replica(start, 64 * 1024).await.unwrap().unwrap().0;
+    let good = master
+        .read_for_replica(start, 64 * 1024)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     let first_size = i32::from_be_bytes(good[..4].try_into().unwrap()) as usize;
     assert!(good.len() > first_size, "several records in one transfer");
     let refused = |bytes: Vec<u8>, what: &'static str| {
@@ -135,8 +146,13 @@ async fn damaged_records_are_refused_whole<S: TestStorage>(env: Env<S>) {
     let second_size =
         i32::from_be_bytes(good[first_size..first_size + 4].try_into().unwrap()) as usize;
     let second = good[first_size..first_size + second_size].to_vec();
-    assert!(refused(second, "a record at the wrong offset").await.contains("PHYSICALOFFSET"));
+    assert!(refused(second, "a record at the wrong offset")
+        .await
+        .contains("PHYSICALOFFSET"));
     assert_eq!(slave.replica_next_offset(), start);
     assert_eq!(slave.commit_log_bounds().1, start);
-    assert_eq!(slave.append_replicated(start, &good).await.unwrap(), start + good.len() as u64);
+    assert_eq!(
+        slave.append_replicated(start, &good).await.unwrap(),
+        start + good.len() as u64
+    );
 }

@@ -141,7 +141,10 @@ impl<S: Storage> MessageStore<S> {
             };
             let rest = &bytes[at..];
             if rest.len() < 8 {
-                return Err(bad(format!("{} trailing bytes, no record header", rest.len())));
+                return Err(bad(format!(
+                    "{} trailing bytes, no record header",
+                    rest.len()
+                )));
             }
             let size = i32::from_be_bytes(rest[..4].try_into().unwrap());
             let magic = i32::from_be_bytes(rest[4..8].try_into().unwrap());
