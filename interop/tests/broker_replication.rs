@@ -339,3 +339,70 @@ fn the_slave_refuses_sends_and_metadata_writes() {
     let body = String::from_utf8_lossy(&answer.body).into_owned();
     assert!(body.contains("offsetTable"), "{body}");
 }
+
+/// Sends SIGSTOP or SIGCONT to a test's own broker process.
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[test]
+fn sync_master_answers_flush_slave_timeout_while_its_slave_is_stopped() {
+    // Proves a SYNC_MASTER whose slave is connected but silent (SIGSTOP) answers
+    // FLUSH_SLAVE_TIMEOUT after syncFlushTimeout instead of SEND_OK, and SEND_OK again once
+    // the slave reports (SIGCONT).
+    let namesrv = Namesrv::start("ha_timeout", &[]);
+    let ha = free_port().to_string();
+    let master = Broker::start_with(
+        &namesrv,
+        "ha_timeout_master",
+        &[
+            ("brokerRole", "SYNC_MASTER"),
+            ("haListenPort", &ha),
+            ("syncFlushTimeout", "1000"),
+        ],
+    );
+    let ha_addr = format!("127.0.0.1:{ha}");
+    let slave = Broker::start_with(
+        &namesrv,
+        "ha_timeout_slave",
+        &[
+            ("brokerRole", "SLAVE"),
+            ("brokerId", "1"),
+            ("haMasterAddress", &ha_addr),
+        ],
+    );
+    wait_for_log(&master, "HA: slave connected", 2);
+    let client = RustClient::new("ha_timeout");
+    let producer = client.start_producer(&namesrv.addr, "ha_timeout_producer");
+    let send = |seq: usize| {
+        let key = format!("k{seq}");
+        match producer.send(message("HaTimeout", "TagA", &key, "body")) {
+            Ok(sent) => sent.status,
+            Err(error) => error,
+        }
+    };
+    assert_eq!(send(0), "SendOk");
+    let pid = slave.pid().expect("slave running");
+    signal(pid, "STOP");
+    let started = Instant::now();
+    let stopped = send(1);
+    let waited = started.elapsed();
+    signal(pid, "CONT");
+    assert!(stopped.contains("FlushSlaveTimeout"), "{stopped}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "answered after {waited:?}"
+    );
+    let started = Instant::now();
+    loop {
+        let status = send(2);
+        if status == "SendOk" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "after SIGCONT: {status}");
+    }
+}
