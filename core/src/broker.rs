@@ -193,7 +193,9 @@ async fn shard_main(
     } else {
         glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
         glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
-        glommio::spawn_local(shard.owner().ha().clone().expiry_loop()).detach();
+        if config.broker_role == BrokerRole::SyncMaster {
+            glommio::spawn_local(shard.owner().ha().clone().expiry_loop()).detach();
+        }
         if id == LEADER_SHARD {
             let port = config.ha.port(config.listen_port);
             let addr: SocketAddr = format!("{}:{port}", config.bind_address)

@@ -171,7 +171,20 @@ async fn serve(
             )
             .await;
             match read {
-                Some(Ok(())) => ha.ack(u64::from_be_bytes(report)),
+                Some(Ok(())) => {
+                    let reported = u64::from_be_bytes(report);
+                    // A report past what this master ever wrote would acknowledge SYNC
+                    // sends the slave cannot have: a broken or hostile peer.
+                    let end = store.replica_next_offset();
+                    if reported > end {
+                        tracing::error!(
+                            shard = id, %peer, reported, end,
+                            "HA: slave reported an offset past this master's end; closing"
+                        );
+                        break;
+                    }
+                    ha.ack(reported);
+                }
                 Some(Err(error)) => {
                     tracing::warn!(shard = id, %peer, %error, "HA: slave link closed");
                     break;
