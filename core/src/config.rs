@@ -541,6 +541,27 @@ impl BrokerConfig {
             ),
             ("namesrvAddr", self.namesrv_addr.join(";")),
             ("listenPort", self.listen_port.to_string()),
+            ("haListenPort", self.ha.port(self.listen_port).to_string()),
+            (
+                "haMasterAddress",
+                self.ha.master_address.clone().unwrap_or_default(),
+            ),
+            (
+                "haSendHeartbeatInterval",
+                self.ha.send_heartbeat_interval.as_millis().to_string(),
+            ),
+            (
+                "haHousekeepingInterval",
+                self.ha.housekeeping_interval.as_millis().to_string(),
+            ),
+            (
+                "haTransferBatchSize",
+                self.ha.transfer_batch_size.to_string(),
+            ),
+            (
+                "haSlaveFallbehindMax",
+                self.ha.slave_fallbehind_max.to_string(),
+            ),
             ("bindAddress", self.bind_address.clone()),
             ("brokerIP1", self.broker_ip1.clone()),
             ("brokerIP2", self.broker_ip2.clone()),
@@ -777,6 +798,28 @@ mod tests {
             .updated("slaveReadEnable=true")
             .unwrap_err();
         assert!(error.contains("slaveReadEnable"), "{error}");
+    }
+
+    #[test]
+    fn a_slave_starts_with_its_ha_keys() {
+        let mut config = BrokerConfig::default();
+        let text =
+            "brokerRole=SLAVE\nbrokerId=1\nlistenPort=10921\nhaMasterAddress=10.0.0.1:10912\n\
+                    haSendHeartbeatInterval=1000\nhaHousekeepingInterval=3000\n\
+                    haTransferBatchSize=65536\nramjetSlaveSyncIntervalMillis=500\n";
+        for (key, value) in ramjet_net::properties::parse(text) {
+            assert!(config.set(&key, &value).unwrap(), "{key} is a known key");
+        }
+        config.finish().unwrap();
+        assert_eq!(config.broker_role, BrokerRole::Slave);
+        assert_eq!(config.ha.master_address.as_deref(), Some("10.0.0.1:10912"));
+        assert_eq!(config.ha.port(config.listen_port), 10922, "listenPort + 1");
+        assert_eq!(config.ha.housekeeping_interval, Duration::from_secs(3));
+        assert_eq!(config.ha.transfer_batch_size, 65536);
+        assert_eq!(config.ha.slave_sync_interval, Duration::from_millis(500));
+        let mut no_id = BrokerConfig::default();
+        no_id.set("brokerRole", "SLAVE").unwrap();
+        assert!(no_id.finish().unwrap_err().to_string().contains("brokerId"));
     }
 
     #[test]
