@@ -140,10 +140,13 @@ async fn receive(
             .await
             .map_err(|e| format!("read: {e}"))?;
         if len > 0 {
-            store
-                .append_replicated(offset, &body)
-                .await
-                .map_err(|e| format!("replicated append refused: {e}"))?;
+            if let Err(error) = store.append_replicated(offset, &body).await {
+                // Nothing of the transfer was stored; reconnecting asks again from the
+                // slave's own end. Loud: a gap, an overlap or a damaged record means the
+                // two stores disagree.
+                tracing::error!(shard = shard.id(), %error, "slave: replicated transfer refused");
+                return Err(format!("replicated append refused: {error}"));
+            }
             ha.received_bytes.set(ha.received_bytes.get() + len as u64);
         }
         let end = store.replica_next_offset();
