@@ -406,3 +406,36 @@ fn sync_master_answers_flush_slave_timeout_while_its_slave_is_stopped() {
         assert!(started.elapsed() < WAIT, "after SIGCONT: {status}");
     }
 }
+
+#[test]
+fn a_slave_with_another_shard_count_is_refused_naming_both() {
+    // Proves the shard layout is checked at connect: a slave started with shardCount=1
+    // against a 2-shard master is refused, and both logs name both values.
+    let namesrv = Namesrv::start("ha_layout", &[]);
+    let ha = free_port().to_string();
+    let master = Broker::start_with(
+        &namesrv,
+        "ha_layout_master",
+        &[("brokerRole", "ASYNC_MASTER"), ("haListenPort", &ha)],
+    );
+    let ha_addr = format!("127.0.0.1:{ha}");
+    let slave = Broker::start_with(
+        &namesrv,
+        "ha_layout_slave",
+        &[
+            ("brokerRole", "SLAVE"),
+            ("brokerId", "1"),
+            ("haMasterAddress", &ha_addr),
+            ("shardCount", "1"),
+        ],
+    );
+    let remark = "master shardCount=2, slave shardCount=1";
+    wait_for_log(&master, remark, 1);
+    wait_for_log(&slave, remark, 1);
+    let log = std::fs::read_to_string(master.log_path()).unwrap_or_default();
+    assert!(
+        !log.contains("HA: slave connected"),
+        "{}",
+        master.log_tail()
+    );
+}
