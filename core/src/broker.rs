@@ -14,7 +14,7 @@ use ramjet_store::{DmaStorage, MessageStore, StoreConfig};
 
 use crate::acl::AclState;
 use crate::client_connections::ClientConnections;
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, BrokerRole};
 use crate::consumer_offset_manager::ConsumerOffsetManager;
 use crate::leader::Leader;
 use crate::mesh::{Mesh, ShardMessage, SHARD_INBOX_CAPACITY};
@@ -36,7 +36,11 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
     config.finish().map_err(|e| e.to_string())?;
     let shard_count = config.effective_shard_count();
     check_shard_layout(&config.store.store_path_root_dir, shard_count)?;
-    for port in [config.listen_port, config.listen_port - 2] {
+    let mut ports = vec![config.listen_port, config.listen_port - 2];
+    if config.broker_role != BrokerRole::Slave {
+        ports.push(config.ha.port(config.listen_port));
+    }
+    for port in ports {
         if let Ok(addr) = format!("{}:{port}", config.bind_address).parse() {
             server::ensure_port_free(addr).map_err(|e| e.to_string())?;
         }
@@ -212,8 +216,32 @@ async fn shard_main(
     if id == LEADER_SHARD {
         crate::metrics::start_exporter(&shard);
     }
-    glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
-    glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
+    let slave = config.broker_role == BrokerRole::Slave;
+    if slave {
+        // A slave writes nothing of its own: no check-backs, timer or delay deliveries
+        // (RocketMQ stops its schedule service on a slave); records come by replication.
+        glommio::spawn_local(crate::ha::slave::run(shard.clone())).detach();
+        if id == LEADER_SHARD {
+            glommio::spawn_local(crate::ha::sync_meta::run(shard.clone())).detach();
+        }
+    } else {
+        glommio::spawn_local(crate::transaction::check_loop(shard.clone())).detach();
+        glommio::spawn_local(crate::timer::timer_loop(shard.clone())).detach();
+        if config.broker_role == BrokerRole::SyncMaster {
+            glommio::spawn_local(shard.owner().ha().clone().expiry_loop()).detach();
+        }
+        if id == LEADER_SHARD {
+            let port = config.ha.port(config.listen_port);
+            let addr: SocketAddr = format!("{}:{port}", config.bind_address)
+                .parse()
+                .unwrap_or_else(|_| {
+                    fail(&format!("bad HA address {}:{port}", config.bind_address))
+                });
+            let listener = crate::ha::master::bind(addr)
+                .unwrap_or_else(|e| fail(&format!("cannot listen on haListenPort {addr}: {e}")));
+            glommio::spawn_local(crate::ha::master::listen(shard.clone(), listener)).detach();
+        }
+    }
     let schedule = ScheduleService::load(
         shard_root(&config, id),
         id,
@@ -222,7 +250,10 @@ async fn shard_main(
         config.flush_delay_offset_interval,
     )
     .unwrap_or_else(|e| fail(&e));
-    schedule.start(&shard);
+    shard.set_schedule(schedule.clone());
+    if !slave {
+        schedule.start(&shard);
+    }
     let addrs = [config.listen_port, config.listen_port - 2].map(|port| {
         let text = format!("{}:{port}", config.bind_address);
         text.parse::<SocketAddr>().unwrap_or_else(|_| {

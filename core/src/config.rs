@@ -108,6 +108,8 @@ pub struct BrokerConfig {
     pub metrics_prom_exporter_host: String,
     /// `metricsPromExporterPort` (5557); 0 turns the exporter off.
     pub metrics_prom_exporter_port: u16,
+    /// Master/slave replication (docs/replication.md).
+    pub ha: crate::ha::HaConfig,
 }
 
 /// RocketMQ 5's `MetricsExporterType`, of which Ramjet builds DISABLE and PROM.
@@ -284,6 +286,7 @@ impl Default for BrokerConfig {
             metrics_exporter: MetricsExporterType::Prom,
             metrics_prom_exporter_host: "127.0.0.1".into(),
             metrics_prom_exporter_port: 5557,
+            ha: crate::ha::HaConfig::default(),
         }
     }
 }
@@ -424,6 +427,23 @@ impl BrokerConfig {
             }
             "fileReservedTime" => store.file_reserved_time = parse(key, value)?,
             "syncFlushTimeout" => store.sync_flush_timeout_ms = parse(key, value)?,
+            "haListenPort" => self.ha.listen_port = Some(parse(key, value)?),
+            "haMasterAddress" => {
+                self.ha.master_address = (!value.is_empty()).then(|| value.to_owned())
+            }
+            "haSendHeartbeatInterval" => {
+                self.ha.send_heartbeat_interval = millis(key, value)?.max(Duration::from_millis(10))
+            }
+            "haHousekeepingInterval" => {
+                self.ha.housekeeping_interval = millis(key, value)?.max(Duration::from_millis(100))
+            }
+            "haTransferBatchSize" => {
+                self.ha.transfer_batch_size = parse::<usize>(key, value)?.clamp(4096, 64 << 20)
+            }
+            "haSlaveFallbehindMax" => self.ha.slave_fallbehind_max = parse(key, value)?,
+            "ramjetSlaveSyncIntervalMillis" => {
+                self.ha.slave_sync_interval = millis(key, value)?.max(Duration::from_millis(100))
+            }
             "deleteWhen" => store.delete_when = value.to_owned(),
             "diskMaxUsedSpaceRatio" => store.disk_max_used_space_ratio = parse(key, value)?,
             // Java reads it from the system property
@@ -499,16 +519,11 @@ impl BrokerConfig {
                     "brokerRole SLAVE needs brokerId > 0".into(),
                 ))
             }
-            BrokerRole::Slave => {
-                return Err(ConfigError::Invalid(
-                    "brokerRole SLAVE: master/slave replication is not implemented yet".into(),
-                ))
-            }
+            BrokerRole::Slave => {}
         }
         crate::unbuilt_keys::check_deferred(
             &self.deferred_unbuilt,
             &self.store.store_path_root_dir,
-            self.listen_port,
         )
         .map_err(ConfigError::Invalid)?;
         if self.listen_port < 3 {
@@ -605,6 +620,27 @@ impl BrokerConfig {
             ("listenPort", self.listen_port.to_string()),
             ("httpPort", self.http_port.to_string()),
             ("httpBindAddress", self.http_bind_address.clone()),
+            ("haListenPort", self.ha.port(self.listen_port).to_string()),
+            (
+                "haMasterAddress",
+                self.ha.master_address.clone().unwrap_or_default(),
+            ),
+            (
+                "haSendHeartbeatInterval",
+                self.ha.send_heartbeat_interval.as_millis().to_string(),
+            ),
+            (
+                "haHousekeepingInterval",
+                self.ha.housekeeping_interval.as_millis().to_string(),
+            ),
+            (
+                "haTransferBatchSize",
+                self.ha.transfer_batch_size.to_string(),
+            ),
+            (
+                "haSlaveFallbehindMax",
+                self.ha.slave_fallbehind_max.to_string(),
+            ),
             ("bindAddress", self.bind_address.clone()),
             ("brokerIP1", self.broker_ip1.clone()),
             ("brokerIP2", self.broker_ip2.clone()),
@@ -872,6 +908,28 @@ mod tests {
             .updated("enableDLegerCommitLog=true")
             .unwrap_err();
         assert!(error.contains("enableDLegerCommitLog"), "{error}");
+    }
+
+    #[test]
+    fn a_slave_starts_with_its_ha_keys() {
+        let mut config = BrokerConfig::default();
+        let text =
+            "brokerRole=SLAVE\nbrokerId=1\nlistenPort=10921\nhaMasterAddress=10.0.0.1:10912\n\
+                    haSendHeartbeatInterval=1000\nhaHousekeepingInterval=3000\n\
+                    haTransferBatchSize=65536\nramjetSlaveSyncIntervalMillis=500\n";
+        for (key, value) in ramjet_net::properties::parse(text) {
+            assert!(config.set(&key, &value).unwrap(), "{key} is a known key");
+        }
+        config.finish().unwrap();
+        assert_eq!(config.broker_role, BrokerRole::Slave);
+        assert_eq!(config.ha.master_address.as_deref(), Some("10.0.0.1:10912"));
+        assert_eq!(config.ha.port(config.listen_port), 10922, "listenPort + 1");
+        assert_eq!(config.ha.housekeeping_interval, Duration::from_secs(3));
+        assert_eq!(config.ha.transfer_batch_size, 65536);
+        assert_eq!(config.ha.slave_sync_interval, Duration::from_millis(500));
+        let mut no_id = BrokerConfig::default();
+        no_id.set("brokerRole", "SLAVE").unwrap();
+        assert!(no_id.finish().unwrap_err().to_string().contains("brokerId"));
     }
 
     #[test]

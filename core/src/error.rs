@@ -65,6 +65,10 @@ pub enum BrokerError {
     #[error("{0}")]
     GlobalWhiteUpdateFailed(String),
     /// The shard's queue of puts is full: the client should back off and retry.
+    /// The broker cannot take this now (a slave refusing a send: RocketMQ's
+    /// SERVICE_NOT_AVAILABLE).
+    #[error("{0}")]
+    ServiceNotAvailable(String),
     #[error("[REJECTREQUEST]system busy, start flow control for a while")]
     Busy,
     #[error(transparent)]

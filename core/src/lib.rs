@@ -21,6 +21,7 @@ pub mod client_manager;
 pub mod config;
 pub mod consumer_offset_manager;
 pub mod error;
+pub mod ha;
 pub mod leader;
 mod leader_requests;
 pub mod long_polling;

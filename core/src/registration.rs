@@ -9,7 +9,8 @@ use std::time::Duration;
 use ramjet_net::body::RegisterBrokerBody;
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{
-    CommandHeader, RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader,
+    CommandHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
+    UnregisterBrokerRequestHeader,
 };
 use ramjet_net::server::Connection;
 use ramjet_net::RemotingCommand;
@@ -77,7 +78,11 @@ impl NamesrvRegistration {
             broker_name: config.broker_name.clone(),
             broker_addr: config.broker_addr(),
             cluster_name: config.broker_cluster_name.clone(),
-            ha_server_addr: format!("{}:{}", config.broker_ip2, config.listen_port + 1),
+            ha_server_addr: format!(
+                "{}:{}",
+                config.broker_ip2,
+                config.ha.port(config.listen_port)
+            ),
             broker_id: config.broker_id,
             heartbeat_timeout_millis: None,
             enable_acting_master: Some(false),
@@ -121,6 +126,13 @@ impl NamesrvRegistration {
         {
             Ok(answer) if answer.code == response::SUCCESS => {
                 tracing::debug!(namesrv = addr, "registered");
+                if self.leader.config().broker_role == crate::config::BrokerRole::Slave {
+                    // The answer names this slave's master (RocketMQ's
+                    // RegisterBrokerResult: haServerAddr, masterAddr).
+                    if let Ok(header) = RegisterBrokerResponseHeader::decode(answer.fields()) {
+                        crate::ha::learn_master(header.ha_server_addr, header.master_addr);
+                    }
+                }
                 true
             }
             Ok(answer) => {

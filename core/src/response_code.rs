@@ -23,6 +23,7 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::IllegalOperation(_) => response::ILLEGAL_OPERATION,
         BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
         BrokerError::Busy => response::SYSTEM_BUSY,
+        BrokerError::ServiceNotAvailable(_) => response::SERVICE_NOT_AVAILABLE,
         BrokerError::AclUpdateFailed(_) => response::UPDATE_AND_CREATE_ACL_CONFIG_FAILED,
         BrokerError::AclDeleteFailed(_) => response::DELETE_ACL_CONFIG_FAILED,
         BrokerError::GlobalWhiteUpdateFailed(_) => {

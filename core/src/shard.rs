@@ -50,6 +50,8 @@ pub struct BrokerShard {
     rpc_latency: RefCell<HashMap<(i32, i32), Histogram>>,
     /// Requests from other shards running here (`ramjet_shard_inbox_depth`).
     inbox_depth: Cell<u64>,
+    /// The delay-level service of this shard, set once at start.
+    schedule: std::cell::RefCell<Option<Rc<crate::schedule::deliver::ScheduleService>>>,
 }
 
 impl BrokerShard {
@@ -74,6 +76,7 @@ impl BrokerShard {
             transactions: TransactionService::default(),
             rpc_latency: RefCell::new(HashMap::new()),
             inbox_depth: Cell::new(0),
+            schedule: std::cell::RefCell::new(None),
         }
     }
 
@@ -107,6 +110,14 @@ impl BrokerShard {
     /// Transactional messages; used on the half queue's owner.
     pub fn transactions(&self) -> &TransactionService {
         &self.transactions
+    }
+
+    pub fn set_schedule(&self, schedule: Rc<crate::schedule::deliver::ScheduleService>) {
+        *self.schedule.borrow_mut() = Some(schedule);
+    }
+
+    pub fn schedule(&self) -> Option<Rc<crate::schedule::deliver::ScheduleService>> {
+        self.schedule.borrow().clone()
     }
 
     pub fn leader(&self) -> Option<&Rc<Leader>> {
@@ -176,6 +187,24 @@ impl BrokerShard {
                 }
                 ShardReply::Part(part)
             }
+            ShardRequest::Part(PartRequest::DelayOffsets) => {
+                ShardReply::Part(PartReply::DelayOffsets(match self.schedule() {
+                    Some(schedule) => schedule.offset_table(),
+                    None => Default::default(),
+                }))
+            }
+            ShardRequest::Part(PartRequest::SetDelayOffsets(table)) => {
+                if let Some(schedule) = self.schedule() {
+                    if let Err(error) = schedule.take_from_master(&table).await {
+                        tracing::error!(
+                            shard = self.id,
+                            error,
+                            "delay offsets from master not saved"
+                        );
+                    }
+                }
+                ShardReply::Part(PartReply::Done)
+            }
             ShardRequest::Part(part) => ShardReply::Part(self.owner.part(part).await),
             ShardRequest::EndTransaction(request) => {
                 ShardReply::EndTransaction(if self.id == half_owner(self.shard_count) {
@@ -187,6 +216,10 @@ impl BrokerShard {
                         self.id
                     )))
                 })
+            }
+            ShardRequest::HaConnection(handoff) => {
+                crate::ha::master::adopt(self, handoff);
+                ShardReply::HaAccepted
             }
             ShardRequest::Leader(request) => ShardReply::Leader(match &self.leader {
                 Some(leader) => leader.execute(request).await,

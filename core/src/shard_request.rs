@@ -55,6 +55,8 @@ pub enum ShardRequest {
     Leader(LeaderRequest),
     /// END_TRANSACTION: runs on the half queue's owner (`transaction::half_owner`).
     EndTransaction(EndTransaction),
+    /// A slave's HA connection for this shard, accepted on shard 0 (docs/replication.md).
+    HaConnection(crate::ha::master::HaHandoff),
 }
 
 pub enum ShardReply {
@@ -66,6 +68,7 @@ pub enum ShardReply {
     Part(PartReply),
     Leader(BrokerResult<LeaderReply>),
     EndTransaction(BrokerResult<()>),
+    HaAccepted,
 }
 
 impl ShardReply {
@@ -79,6 +82,7 @@ impl ShardReply {
             ShardReply::Part(_) => "Part",
             ShardReply::Leader(_) => "Leader",
             ShardReply::EndTransaction(_) => "EndTransaction",
+            ShardReply::HaAccepted => "HaAccepted",
         }
     }
 
@@ -227,6 +231,10 @@ pub enum PartRequest {
     ForgetGroup {
         group: String,
     },
+    /// This shard's delay levels and their delivery offsets.
+    DelayOffsets,
+    /// A slave's copy of its master's delay offsets (every level; each shard keeps its own).
+    SetDelayOffsets(BTreeMap<i32, i64>),
 }
 
 pub enum PartReply {
@@ -239,6 +247,7 @@ pub enum PartReply {
     Groups(Vec<String>),
     Runtime(RuntimePart),
     Metrics(Box<MetricsPart>),
+    DelayOffsets(BTreeMap<i32, i64>),
     Done,
 }
 

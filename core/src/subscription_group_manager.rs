@@ -72,6 +72,16 @@ impl SubscriptionGroupManager {
         Ok(Some(config))
     }
 
+    /// A slave takes its master's groups whole (RocketMQ's SlaveSynchronize). Returns
+    /// whether anything changed.
+    pub fn replace_from_master(&mut self, master: SubscriptionGroupWrapper) -> bool {
+        if master == self.wrapper {
+            return false;
+        }
+        self.wrapper = master;
+        true
+    }
+
     pub fn put(&mut self, config: SubscriptionGroupConfig) -> Result<(), String> {
         crate::topic_validator::validate_group(&config.group_name)?;
         self.wrapper

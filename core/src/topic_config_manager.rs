@@ -96,6 +96,17 @@ impl TopicConfigManager {
         }
     }
 
+    /// A slave takes its master's table whole when the master's data version differs
+    /// (RocketMQ's SlaveSynchronize). Returns whether anything changed.
+    pub fn replace_from_master(&mut self, master: TopicConfigSerializeWrapper) -> bool {
+        if master.data_version == self.data_version && master.topic_config_table == self.table {
+            return false;
+        }
+        self.table = master.topic_config_table;
+        self.data_version = master.data_version;
+        true
+    }
+
     /// Creates or replaces a topic (UPDATE_AND_CREATE_TOPIC, auto-creation).
     pub fn put(&mut self, config: TopicConfig) -> Result<(), String> {
         topic_validator::validate(&config.topic_name)?;

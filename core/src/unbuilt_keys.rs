@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 /// Keys checked value by value in `check`.
 pub const KEYS: &[&str] = &[
-    "haMasterAddress",
     "enableDLegerCommitLog",
     "enableControllerMode",
     "duplicationEnable",
@@ -19,26 +18,22 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Keys whose value can only be judged once the whole file is read (they depend on
-/// `storePathRootDir` or `listenPort`); `check_deferred` judges them.
+/// `storePathRootDir`); `check_deferred` judges them.
 pub const DEFERRED_KEYS: &[&str] = &[
     "storePathCommitLog",
     "storePathConsumeQueue",
     "storePathIndex",
-    "haListenPort",
 ];
 
 /// `Err` names the key and says what is missing when `value` asks for an unbuilt feature.
 pub fn check(key: &str, value: &str) -> Result<(), String> {
     let value = value.trim();
-    let asks = match key {
-        "haMasterAddress" => !value.is_empty(),
-        _ => is_true(value),
-    };
+    // Every key left here is a switch: only `true` asks for the feature.
+    let asks = is_true(value);
     if !asks {
         return Ok(());
     }
     let missing = match key {
-        "haMasterAddress" => "master/slave replication",
         "enableDLegerCommitLog" => "the DLedger (Raft) CommitLog",
         "enableControllerMode" => "controller-mode (automatic master failover)",
         "duplicationEnable" => "CommitLog duplication",
@@ -54,31 +49,20 @@ pub fn check(key: &str, value: &str) -> Result<(), String> {
 
 /// Checks the path and port keys against the settings they default from. `set` holds
 /// each deferred key given, with its value.
-pub fn check_deferred(
-    set: &[(String, String)],
-    store_root: &Path,
-    listen_port: u16,
-) -> Result<(), String> {
+pub fn check_deferred(set: &[(String, String)], store_root: &Path) -> Result<(), String> {
     for (key, value) in set {
         let harmless = match key.as_str() {
             "storePathCommitLog" => same_path(value, &store_root.join("commitlog")),
             "storePathConsumeQueue" => same_path(value, &store_root.join("consumequeue")),
             "storePathIndex" => same_path(value, &store_root.join("index")),
-            // Java's default is listenPort + 1; another port promises a replication
-            // listener there.
-            "haListenPort" => value.trim().parse::<u32>().ok() == Some(u32::from(listen_port) + 1),
             _ => true,
         };
         if !harmless {
-            let what = if key == "haListenPort" {
-                "Ramjet does not implement master/slave replication (no HA listener)".to_owned()
-            } else {
-                format!(
-                    "Ramjet keeps this data under storePathRootDir ({}/shards/<n>/...) and cannot \
-                     place it elsewhere",
-                    store_root.display()
-                )
-            };
+            let what = format!(
+                "Ramjet keeps this data under storePathRootDir ({}/shards/<n>/...) and cannot \
+                 place it elsewhere",
+                store_root.display()
+            );
             return Err(format!("{key}={value}: {what}; remove the key"));
         }
     }
@@ -100,10 +84,9 @@ mod tests {
 
     #[test]
     fn defaults_pass_and_requests_are_refused_by_name() {
-        assert!(check("haMasterAddress", "").is_ok());
-        let error = check("haMasterAddress", "10.0.0.1:10912").unwrap_err();
-        assert!(error.contains("haMasterAddress"), "{error}");
-        assert!(check("haMasterAddress", "10.0.0.1:10912").is_err());
+        assert!(check("enableControllerMode", "false").is_ok());
+        let error = check("enableControllerMode", "true").unwrap_err();
+        assert!(error.contains("enableControllerMode"), "{error}");
         assert!(check("enableDLegerCommitLog", "TRUE").is_err());
     }
 
@@ -111,13 +94,8 @@ mod tests {
     fn deferred_paths_must_match_the_root() {
         let root = Path::new("/data/store");
         let given = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
-        assert!(
-            check_deferred(&given("storePathIndex", "/data/store/index/"), root, 10911).is_ok()
-        );
-        let error =
-            check_deferred(&given("storePathIndex", "/ssd/index"), root, 10911).unwrap_err();
+        assert!(check_deferred(&given("storePathIndex", "/data/store/index/"), root).is_ok());
+        let error = check_deferred(&given("storePathIndex", "/ssd/index"), root).unwrap_err();
         assert!(error.contains("storePathIndex"), "{error}");
-        assert!(check_deferred(&given("haListenPort", "10912"), root, 10911).is_ok());
-        assert!(check_deferred(&given("haListenPort", "20000"), root, 10911).is_err());
     }
 }

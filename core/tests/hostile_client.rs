@@ -402,6 +402,7 @@ fn base_probes() -> Vec<Probe> {
         ),
         Probe::new(request::GET_BROKER_CONFIG, &[], b"", "base"),
         Probe::new(request::GET_ALL_CONSUMER_OFFSET, &[], b"", "base"),
+        Probe::new(request::GET_ALL_DELAY_OFFSET, &[], b"", "base"),
         // ACL admin codes on a broker without aclEnable: each refused with its code.
         Probe::new(
             request::UPDATE_AND_CREATE_ACL_CONFIG,
@@ -433,7 +434,6 @@ fn base_probes() -> Vec<Probe> {
         Probe::new(request::CHECK_TRANSACTION_STATE, &[], b"", "base"),
         Probe::new(request::NOTIFY_CONSUMER_IDS_CHANGED, &[], b"", "base"),
         Probe::new(request::RESET_CONSUMER_CLIENT_OFFSET, &[], b"", "base"),
-        Probe::new(request::GET_ALL_DELAY_OFFSET, &[], b"", "base"),
         Probe::new(request::REGISTER_BROKER, &[], b"", "base"),
         Probe::new(
             request::GET_ROUTEINFO_BY_TOPIC,

@@ -77,9 +77,9 @@ fn a_key_of_an_unbuilt_feature_stops_the_start_by_name() {
             "storePathIndex",
         ),
         (
-            "unbuilt_ha_master",
-            &["--haMasterAddress", "10.0.0.9:10912"][..],
-            "haMasterAddress",
+            "unbuilt_controller",
+            &["--enableControllerMode", "true"][..],
+            "enableControllerMode",
         ),
     ] {
         let (code, output) = mqbroker_exit(name, args);

@@ -223,6 +223,11 @@ impl Broker {
         &self.metrics_addr
     }
 
+    /// The running process's PID (for signals a test sends itself, e.g. SIGSTOP).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|process| process.pid())
+    }
+
     /// Whether the process is running (false after stop/kill, or if it crashed).
     pub fn is_running(&mut self) -> bool {
         self.process

@@ -299,7 +299,13 @@ impl<S: Storage> CommitLog<S> {
         Ok(offset)
     }
 
-    fn segment_base_of(&self, offset: u64) -> u64 {
+    /// Where the next record goes (appended, maybe not yet written).
+    pub fn append_offset(&self) -> u64 {
+        self.append_offset.get()
+    }
+
+    /// The base offset of the segment `offset` falls in.
+    pub(crate) fn segment_base_of(&self, offset: u64) -> u64 {
         let first = self
             .segments
             .borrow()

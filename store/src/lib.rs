@@ -44,7 +44,7 @@ pub use get::{
     QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
-pub use message_store::{MessageStore, PutOk, PutStatus};
+pub use message_store::{MessageStore, PutOk, PutStatus, ReplicaError};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use retention::CleanReport;
 pub use storage::{DmaStorage, FileRange, SimFaults, SimStorage, Storage};

@@ -20,7 +20,10 @@ use crate::message::sys_flag::is_consumable;
 use crate::message::{push_offset_msg_id, AppendStamp, MessageRecord, RecordError};
 use crate::recovery::{recover, RecoveryReport};
 use crate::storage::{run_sync_jobs, Storage};
-use crate::sync::AsyncMutex;
+use crate::sync::{AsyncMutex, Progress};
+
+mod replica;
+pub use replica::ReplicaError;
 
 /// How a stored put was acknowledged (`PutMessageStatus`, the stored cases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +32,11 @@ pub enum PutStatus {
     /// SYNC_FLUSH: the record is stored, but did not become durable within
     /// `syncFlushTimeout`. The broker answers `FLUSH_DISK_TIMEOUT` with the send result.
     FlushDiskTimeout,
+    /// SYNC_MASTER: stored, but the slave did not report it within `syncFlushTimeout`
+    /// (set by the broker's replication, not by the store).
+    FlushSlaveTimeout,
+    /// SYNC_MASTER: stored, but no slave is connected or it is too far behind.
+    SlaveNotAvailable,
 }
 
 /// What an acknowledged put returns (`AppendMessageResult`).
@@ -85,6 +93,9 @@ pub(crate) struct StoreInner<S: Storage> {
     /// Set by the first failed dispatch: the CommitLog offset of the record that failed
     /// and why. Records from there on may be missing from their queues.
     dispatch_failure: RefCell<Option<(u64, String)>>,
+    /// The written end as of the last acknowledged put or replicated append: a master's
+    /// HA connections wait on it for records to ship.
+    replica_signal: Progress,
 }
 
 impl<S: Storage> MessageStore<S> {
@@ -160,6 +171,7 @@ impl<S: Storage> MessageStore<S> {
             disk: RefCell::new(crate::retention::DiskState::default()),
             shut_down: Cell::new(false),
             dispatch_failure: RefCell::new(None),
+            replica_signal: Progress::new(0),
         };
         Ok((
             Self {
@@ -357,6 +369,12 @@ impl<S: Storage> MessageStore<S> {
                 Err(error) => error.to_string(),
             };
             self.fail_dispatch(&request, failure);
+        }
+        drop(dispatcher);
+        let signal = &self.inner.replica_signal;
+        if written > signal.get() {
+            signal.set(written);
+            signal.notify(false);
         }
     }
 

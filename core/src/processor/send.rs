@@ -263,6 +263,10 @@ fn response_for(
     let code = match ok.status {
         PutStatus::PutOk => response::SUCCESS,
         PutStatus::FlushDiskTimeout => response::FLUSH_DISK_TIMEOUT,
+        // Stored on the master, not (yet) on a slave: Java answers these codes with the
+        // full send result too, and the client reports the matching SendStatus.
+        PutStatus::FlushSlaveTimeout => response::FLUSH_SLAVE_TIMEOUT,
+        PutStatus::SlaveNotAvailable => response::SLAVE_NOT_AVAILABLE,
     };
     RemotingCommand::response_to(request, code).with_ext_fields(header.to_ext_fields())
 }

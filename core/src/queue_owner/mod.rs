@@ -16,9 +16,10 @@ use futures_channel::oneshot;
 
 use ramjet_store::{DmaStorage, MessageStore, PutOk};
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, BrokerRole};
 use crate::consumer_offset_manager::ConsumerOffsetManager;
 use crate::error::{BrokerError, BrokerResult};
+use crate::ha::ShardHa;
 use crate::long_polling::LongPolling;
 use crate::placement::owner_shard;
 use crate::shard_request::{KeyQuery, KeyQueryPart, OffsetRequest, PutPatience, PutRequest};
@@ -26,6 +27,11 @@ use crate::snapshot::SharedMetadata;
 use crate::stats::ShardStats;
 
 pub type Store = MessageStore<DmaStorage>;
+
+/// RocketMQ's remark for SERVICE_NOT_AVAILABLE, which names the slave case.
+pub const SLAVE_REFUSES_PUT: &str = "service not available now. It may be caused by one of the \
+     following reasons: the broker's disk is full, messages are put to the slave, message store \
+     has been shut down, etc. (this broker is a slave: send to its master)";
 
 pub struct QueueOwner {
     id: usize,
@@ -39,6 +45,8 @@ pub struct QueueOwner {
     /// Puts waiting for `in_flight_puts` to drop below `sendQueueCapacity`, oldest first;
     /// each finished put wakes as many as it freed.
     room_waiters: RefCell<VecDeque<oneshot::Sender<()>>>,
+    /// Replication state of this shard (docs/replication.md).
+    ha: Rc<ShardHa>,
 }
 
 impl QueueOwner {
@@ -64,6 +72,7 @@ impl QueueOwner {
             stats: ShardStats::default(),
             in_flight_puts: Cell::new(0),
             room_waiters: RefCell::new(VecDeque::new()),
+            ha: ShardHa::new(),
         }
     }
 
@@ -82,6 +91,10 @@ impl QueueOwner {
 
     pub fn long_polling(&self) -> &LongPolling {
         &self.long_polling
+    }
+
+    pub fn ha(&self) -> &Rc<ShardHa> {
+        &self.ha
     }
 
     pub fn in_flight_puts(&self) -> usize {
@@ -123,6 +136,14 @@ impl QueueOwner {
                 "a put's records must all belong to its queue".into(),
             ));
         }
+        let config = self.config();
+        if config.broker_role == BrokerRole::Slave {
+            // RocketMQ's store refuses every put on a slave (PutMessageStatus
+            // SERVICE_NOT_AVAILABLE); records reach a slave only by replication.
+            return Err(BrokerError::ServiceNotAvailable(SLAVE_REFUSES_PUT.into()));
+        }
+        let wait_slave = config.broker_role == BrokerRole::SyncMaster
+            && request.records[0].properties.get("WAIT") != Some("false");
         self.wait_for_room(patience).await?;
         let count = request.records.len();
         self.in_flight_puts.set(self.in_flight_puts.get() + count);
@@ -135,9 +156,20 @@ impl QueueOwner {
         self.stats.record_append(started.elapsed().as_secs_f64());
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
         self.wake_room_waiters(count);
-        let ok = result?;
+        let mut ok = result?;
         self.stats
             .record_put(&request.topic, &request.records, ok.size);
+        if wait_slave {
+            // SYNC_MASTER (RocketMQ's handleHA): acknowledged once the slave reported the
+            // records' end; sends wait in one list per shard, woken by each report.
+            let end = ok.physical_offset + ok.size as u64;
+            let timeout = std::time::Duration::from_millis(config.store.sync_flush_timeout_ms);
+            let ack = self
+                .ha
+                .wait_for_slave(end, timeout, config.ha.slave_fallbehind_max)
+                .await;
+            ok.status = ack.status(ok.status);
+        }
         Ok(ok)
     }
 

@@ -71,6 +71,8 @@ impl QueueOwner {
                 self.stats.forget_group(&group);
                 PartReply::Done
             }
+            // Answered by the shard (it holds the schedule service), never here.
+            PartRequest::DelayOffsets | PartRequest::SetDelayOffsets(_) => PartReply::Done,
         }
     }
 

@@ -51,6 +51,25 @@ impl DelayOffsets {
         }
     }
 
+    /// Every level's offset (GET_ALL_DELAY_OFFSET).
+    pub fn table(&self) -> &BTreeMap<i32, i64> {
+        &self.table
+    }
+
+    /// The body of GET_ALL_DELAY_OFFSET: `{"offsetTable":{level:offset}}`.
+    pub fn encode_table(table: &BTreeMap<i32, i64>) -> Vec<u8> {
+        let wrapper = DelayOffsetSerializeWrapper {
+            offset_table: table.clone(),
+        };
+        serde_json::to_vec(&wrapper).expect("a map of numbers serializes")
+    }
+
+    /// Reads GET_ALL_DELAY_OFFSET's body (fastjson: unquoted number keys accepted).
+    pub fn decode_table(body: &[u8]) -> Result<BTreeMap<i32, i64>, String> {
+        let wrapper: DelayOffsetSerializeWrapper = ramjet_net::body::fastjson::from_slice(body)?;
+        Ok(wrapper.offset_table)
+    }
+
     /// The file's path and bytes when something changed since the last call.
     pub fn take_dirty(&mut self) -> Option<(PathBuf, Vec<u8>)> {
         if !self.dirty {

@@ -15,7 +15,7 @@
 //! skipping would lose an acknowledged message.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -119,6 +119,31 @@ impl ScheduleService {
         let service = self.clone();
         glommio::spawn_local(async move { service.flush_loop().await }).detach();
         tracing::info!(shard = self.shard_id, ?levels, table = %self.table, "delay levels served");
+    }
+
+    /// This shard's levels and their delivery offsets.
+    pub fn offset_table(&self) -> BTreeMap<i32, i64> {
+        let owned = self.owned_levels();
+        let offsets = self.offsets.borrow();
+        offsets
+            .table()
+            .iter()
+            .filter(|(level, _)| owned.contains(level))
+            .map(|(level, offset)| (*level, *offset))
+            .collect()
+    }
+
+    /// A slave takes its master's progress for the levels this shard owns, and saves it.
+    pub async fn take_from_master(&self, table: &BTreeMap<i32, i64>) -> Result<(), String> {
+        {
+            let mut offsets = self.offsets.borrow_mut();
+            for level in self.owned_levels() {
+                if let Some(&offset) = table.get(&level) {
+                    offsets.set(level, offset.max(0) as u64);
+                }
+            }
+        }
+        self.flush().await
     }
 
     /// Writes delayOffset.json if it changed (off the reactor).

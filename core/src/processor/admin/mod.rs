@@ -20,11 +20,26 @@ use crate::response_code::success;
 use crate::shard::BrokerShard;
 use crate::shard_request::{LeaderReply, LeaderRequest};
 
+/// RocketMQ's remark (SYSTEM_ERROR) for a topic or group change sent to a slave.
+pub const SLAVE_REFUSES_METADATA: &str =
+    "Can't modify topic or subscription group from slave broker, please execute it from master broker.";
+
 /// Runs an admin code; `None` when `request.code` is not one.
 pub async fn process(
     shard: &Rc<BrokerShard>,
     request: &RemotingCommand,
 ) -> Option<BrokerResult<RemotingCommand>> {
+    let metadata_write = matches!(
+        request.code,
+        request::UPDATE_AND_CREATE_TOPIC
+            | request::DELETE_TOPIC_IN_BROKER
+            | request::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP
+            | request::DELETE_SUBSCRIPTIONGROUP
+    );
+    if metadata_write && shard.config().broker_role == crate::config::BrokerRole::Slave {
+        // RocketMQ's validateSlave: a slave's topics and groups come from its master.
+        return Some(Err(BrokerError::Refused(SLAVE_REFUSES_METADATA.into())));
+    }
     Some(match request.code {
         request::UPDATE_AND_CREATE_TOPIC => topics::create(shard, request).await,
         request::DELETE_TOPIC_IN_BROKER => topics::delete(shard, request).await,
@@ -41,6 +56,7 @@ pub async fn process(
         request::GET_BROKER_CONFIG => config::get(shard, request).await,
         request::UPDATE_BROKER_CONFIG => config::update(shard, request).await,
         request::GET_ALL_CONSUMER_OFFSET => offsets::all(shard, request).await,
+        request::GET_ALL_DELAY_OFFSET => offsets::all_delay(shard, request).await,
         request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
         request::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(shard, request).await,
         _ => return None,

@@ -28,6 +28,22 @@ pub async fn all(
     Ok(success(request).with_body(wrapper.encode()))
 }
 
+/// GET_ALL_DELAY_OFFSET (45): every delay level's delivery progress, gathered from the
+/// shards that own the levels (what a slave copies, as RocketMQ's SlaveSynchronize does).
+pub async fn all_delay(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let mut table = std::collections::BTreeMap::new();
+    for part in shard.parts(|| PartRequest::DelayOffsets).await? {
+        if let PartReply::DelayOffsets(part) = part {
+            table.extend(part);
+        }
+    }
+    let body = crate::schedule::delay_offsets::DelayOffsets::encode_table(&table);
+    Ok(success(request).with_body(body))
+}
+
 /// Groups online now (the leader's registry) or with offsets on the topic (every shard).
 pub async fn consumed_by(
     shard: &Rc<BrokerShard>,

@@ -1,0 +1,288 @@
+//! Replication on the store: a master reads whole records to ship from any CommitLog
+//! offset, and a slave appends shipped records at exactly the physical offsets they
+//! have on the master, dispatching them to ConsumeQueue and index as a local put would.
+//!
+//! The slave trusts nothing it is sent: every record is checked (magic, TOTALSIZE within
+//! the largest record a put accepts, body CRC, its PHYSICALOFFSET field naming the offset
+//! it lands at, room in the segment as the master's roll rule leaves it) before any byte
+//! of the transfer is appended, and a transfer that does not start exactly at the local
+//! end is refused as a gap or an overlap.
+
+use std::rc::Rc;
+
+use crate::config::FlushDiskType;
+use crate::dispatch::DispatchRequest;
+use crate::error::PutError;
+use crate::fx_hash::FxHashMap;
+use crate::message::record::{
+    decode_record, BLANK_MAGIC_CODE, END_FILE_MIN_BLANK_LENGTH, MESSAGE_MAGIC_CODE_V1,
+    MESSAGE_MAGIC_CODE_V2,
+};
+use crate::storage::Storage;
+
+use super::MessageStore;
+
+/// Why a replicated transfer was refused. Nothing of a refused transfer is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("replicated transfer starts at {got}, past the local CommitLog end {expected} (gap)")]
+    Gap { expected: u64, got: u64 },
+    #[error(
+        "replicated transfer starts at {got}, before the local CommitLog end {expected} (overlap)"
+    )]
+    Overlap { expected: u64, got: u64 },
+    #[error("replicated record at CommitLog offset {offset} is invalid: {reason}")]
+    BadRecord { offset: u64, reason: String },
+    #[error(transparent)]
+    Put(#[from] PutError),
+}
+
+/// One checked piece of a transfer.
+enum Piece {
+    /// A record: its position in the transfer and what dispatch needs.
+    Record {
+        at: usize,
+        size: usize,
+        request: DispatchRequest,
+    },
+    /// The end-of-file marker: the next record starts in a new segment.
+    Blank,
+}
+
+impl<S: Storage> MessageStore<S> {
+    /// Where the next replicated record must start: the end of everything appended.
+    pub fn replica_next_offset(&self) -> u64 {
+        self.inner.commit_log.append_offset()
+    }
+
+    /// Appends the records of `bytes` (whole records, as the master stored them; a blank
+    /// end-of-file marker is sent as its 8-byte header) at CommitLog offset `offset`,
+    /// which must be this store's end. Resolves with the new end once the records are
+    /// written (and durable under SYNC_FLUSH) and dispatched.
+    pub async fn append_replicated(&self, offset: u64, bytes: &[u8]) -> Result<u64, ReplicaError> {
+        let inner = &*self.inner;
+        if inner.shut_down.get() {
+            return Err(PutError::Io("store is shut down".into()).into());
+        }
+        self.check_dispatch_failure(0)?;
+        self.check_disk_space()?;
+        let guard = inner.append_lock.lock().await;
+        let expected = inner.commit_log.append_offset();
+        if offset > expected {
+            return Err(ReplicaError::Gap {
+                expected,
+                got: offset,
+            });
+        }
+        if offset < expected {
+            return Err(ReplicaError::Overlap {
+                expected,
+                got: offset,
+            });
+        }
+        let pieces = self.check_transfer(offset, bytes)?;
+        let mut end = offset;
+        // What must be written before the transfer is acknowledged. A blank marker's
+        // write covers its 8 bytes, not the rest of its segment.
+        let mut written_target = offset;
+        for piece in pieces {
+            match piece {
+                Piece::Blank => {
+                    let segment_end =
+                        inner.commit_log.segment_base_of(end) + inner.commit_log.segment_size();
+                    // Too large to fit: writes the blank marker and rolls.
+                    inner
+                        .commit_log
+                        .roll_unless_fits((segment_end - end) as usize)
+                        .await?;
+                    written_target = end + END_FILE_MIN_BLANK_LENGTH as u64;
+                    end = segment_end;
+                }
+                Piece::Record { at, size, request } => {
+                    let source = &bytes[at..at + size];
+                    let placed = inner
+                        .commit_log
+                        .append(size, |dst, _| dst.copy_from_slice(source))
+                        .await?;
+                    debug_assert_eq!(placed, end);
+                    if crate::message::sys_flag::is_consumable(request.sys_flag) {
+                        self.note_replicated_queue_offset(&request);
+                    }
+                    if request.store_timestamp > inner.last_store_timestamp.get() {
+                        inner.last_store_timestamp.set(request.store_timestamp);
+                    }
+                    inner.pending_dispatch.borrow_mut().push_back(request);
+                    end = placed + size as u64;
+                    written_target = end;
+                }
+            }
+        }
+        drop(guard);
+        inner.commit_log.wait_written(written_target).await?;
+        self.dispatch_written();
+        self.check_dispatch_failure(written_target)?;
+        if inner.config.flush_disk_type == FlushDiskType::SyncFlush {
+            inner.commit_log.wait_flushed(written_target).await?;
+        }
+        Ok(end)
+    }
+
+    /// Checks every record of a transfer before anything is appended.
+    fn check_transfer(&self, offset: u64, bytes: &[u8]) -> Result<Vec<Piece>, ReplicaError> {
+        let commit_log = &self.inner.commit_log;
+        let segment_size = commit_log.segment_size();
+        let record_max = self.inner.config.record_size_max();
+        let mut pieces = Vec::new();
+        let (mut at, mut position) = (0usize, offset);
+        while at < bytes.len() {
+            let bad = |reason: String| ReplicaError::BadRecord {
+                offset: position,
+                reason,
+            };
+            let rest = &bytes[at..];
+            if rest.len() < 8 {
+                return Err(bad(format!(
+                    "{} trailing bytes, no record header",
+                    rest.len()
+                )));
+            }
+            let size = i32::from_be_bytes(rest[..4].try_into().unwrap());
+            let magic = i32::from_be_bytes(rest[4..8].try_into().unwrap());
+            let segment_end = commit_log.segment_base_of(position) + segment_size;
+            if magic == BLANK_MAGIC_CODE {
+                if size < END_FILE_MIN_BLANK_LENGTH as i32 || position + size as u64 != segment_end
+                {
+                    return Err(bad(format!(
+                        "blank marker of {size} bytes does not end the segment at {segment_end}"
+                    )));
+                }
+                pieces.push(Piece::Blank);
+                at += END_FILE_MIN_BLANK_LENGTH;
+                position = segment_end;
+                continue;
+            }
+            if magic != MESSAGE_MAGIC_CODE_V1 && magic != MESSAGE_MAGIC_CODE_V2 {
+                return Err(bad(format!("magic {magic:#010x}")));
+            }
+            if size <= 8 || size as usize > record_max {
+                return Err(bad(format!("TOTALSIZE {size}, at most {record_max}")));
+            }
+            let size = size as usize;
+            if size > rest.len() {
+                return Err(bad(format!(
+                    "TOTALSIZE {size} but the transfer holds {} more bytes",
+                    rest.len()
+                )));
+            }
+            if position + (size + END_FILE_MIN_BLANK_LENGTH) as u64 > segment_end {
+                return Err(bad(format!(
+                    "{size} bytes do not fit before the segment end at {segment_end}"
+                )));
+            }
+            let record = decode_record(&rest[..size], true).map_err(|e| bad(e.to_string()))?;
+            if record.total_size != size {
+                return Err(bad(format!("decodes as {} bytes", record.total_size)));
+            }
+            if record.stamp.physical_offset != position as i64 {
+                let named = record.stamp.physical_offset;
+                return Err(bad(format!("PHYSICALOFFSET field says {named}")));
+            }
+            let mut request = DispatchRequest::from_decoded(&record);
+            if !self.inner.config.message_index_enable {
+                request.keys.clear();
+            }
+            pieces.push(Piece::Record { at, size, request });
+            at += size;
+            position += size as u64;
+        }
+        Ok(pieces)
+    }
+
+    /// Keeps the queue-offset table past replicated records, as a local put leaves it.
+    fn note_replicated_queue_offset(&self, request: &DispatchRequest) {
+        let mut offsets = self.inner.queue_offsets.borrow_mut();
+        let topic = &*request.topic;
+        if !offsets.contains_key(topic) {
+            offsets.insert(topic.to_string(), (Rc::from(topic), FxHashMap::default()));
+        }
+        let (_, queues) = offsets.get_mut(topic).unwrap();
+        let next = queues.entry(request.queue_id).or_insert(0);
+        *next = (*next).max(request.queue_offset as u64 + 1);
+    }
+
+    /// Whole records (or one blank marker, as its 8-byte header) from `offset`, at most
+    /// `max_bytes` unless the first record alone is larger, and the offset the next
+    /// transfer starts at. `None` when nothing is written past `offset` yet. The bytes are read into memory: the transfer is cut at
+    /// record boundaries, and recent records are still in the write buffers
+    /// (docs/replication.md says why this is not sendfile).
+    pub async fn read_for_replica(
+        &self,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Result<Option<(Vec<u8>, u64)>, ReplicaError> {
+        let commit_log = &self.inner.commit_log;
+        let written = commit_log.max_offset();
+        if offset >= written {
+            return Ok(None);
+        }
+        let bad = |reason: String| ReplicaError::BadRecord { offset, reason };
+        if offset < commit_log.min_offset() {
+            return Err(bad(format!(
+                "already deleted by retention (oldest offset {})",
+                commit_log.min_offset()
+            )));
+        }
+        let head = commit_log
+            .read(offset, 8)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        let size = i32::from_be_bytes(head[..4].try_into().unwrap());
+        let magic = i32::from_be_bytes(head[4..8].try_into().unwrap());
+        let segment_end = commit_log.segment_base_of(offset) + commit_log.segment_size();
+        if magic == BLANK_MAGIC_CODE {
+            return Ok(Some((head, segment_end)));
+        }
+        let record_max = self.inner.config.record_size_max();
+        if size <= 8 || size as usize > record_max {
+            return Err(bad(format!("TOTALSIZE {size} (magic {magic:#010x})")));
+        }
+        let limit = written
+            .min(segment_end)
+            .min(offset + max_bytes.max(size as usize) as u64);
+        let chunk = commit_log
+            .read(offset, (limit - offset) as usize)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        // Cut after the last whole record; stop before a blank marker (it goes alone).
+        let mut at = 0usize;
+        while chunk.len() - at >= 8 {
+            let size = i32::from_be_bytes(chunk[at..at + 4].try_into().unwrap());
+            let magic = i32::from_be_bytes(chunk[at + 4..at + 8].try_into().unwrap());
+            if magic == BLANK_MAGIC_CODE || size <= 8 || at + size as usize > chunk.len() {
+                break;
+            }
+            at += size as usize;
+        }
+        let mut chunk = chunk;
+        chunk.truncate(at);
+        if chunk.is_empty() {
+            return Err(bad("no whole record at this offset".into()));
+        }
+        let end = offset + chunk.len() as u64;
+        Ok(Some((chunk, end)))
+    }
+
+    /// The written end of the CommitLog (`getMaxPhyOffset`).
+    pub fn max_physical_offset(&self) -> u64 {
+        self.inner.commit_log.max_offset()
+    }
+
+    /// Resolves once the CommitLog's written end passes `offset` (or soon after some
+    /// put or replicated append was acknowledged: callers re-check).
+    pub async fn wait_written_past(&self, offset: u64) {
+        if self.inner.commit_log.max_offset() > offset {
+            return;
+        }
+        self.inner.replica_signal.wait(offset + 1).await;
+    }
+}
