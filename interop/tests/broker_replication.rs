@@ -439,3 +439,179 @@ fn a_slave_with_another_shard_count_is_refused_naming_both() {
         master.log_tail()
     );
 }
+
+/// One SYNC_MASTER of `name` and its slave, in directories of their own.
+fn start_named_pair(namesrv: &Namesrv, test: &str, name: &str) -> (Broker, Broker) {
+    let ha_port = free_port().to_string();
+    let master = Broker::start_named(
+        &[namesrv],
+        &format!("{test}_{name}_master"),
+        name,
+        &[("brokerRole", "SYNC_MASTER"), ("haListenPort", &ha_port)],
+    );
+    let ha_addr = format!("127.0.0.1:{ha_port}");
+    let slave = Broker::start_named(
+        &[namesrv],
+        &format!("{test}_{name}_slave"),
+        name,
+        &[
+            ("brokerRole", "SLAVE"),
+            ("brokerId", "1"),
+            ("haMasterAddress", &ha_addr),
+            ("ramjetSlaveSyncIntervalMillis", "300"),
+        ],
+    );
+    (master, slave)
+}
+
+/// What a producer was answered, by phase and broker.
+#[derive(Default)]
+struct Tally {
+    acked: BTreeSet<String>,
+    by_broker: std::collections::BTreeMap<(String, String), usize>,
+    failed: Vec<String>,
+}
+
+impl Tally {
+    fn send(
+        &mut self,
+        producer: &common::rust_client::Producer,
+        topic: &str,
+        phase: &str,
+        n: usize,
+    ) {
+        for seq in 0..n {
+            let key = format!("{phase}-{seq}");
+            match producer.send(message(topic, "TagA", &key, &key)) {
+                Ok(sent) if sent.status == "SendOk" => {
+                    let broker = sent.broker_name.clone().unwrap_or_default();
+                    *self
+                        .by_broker
+                        .entry((phase.to_owned(), broker))
+                        .or_insert(0) += 1;
+                    self.acked.insert(key);
+                }
+                Ok(sent) => self.failed.push(format!("{key}: {}", sent.status)),
+                Err(error) => self.failed.push(format!("{key}: {error}")),
+            }
+        }
+    }
+
+    fn count(&self, phase: &str, broker: &str) -> usize {
+        let key = (phase.to_owned(), broker.to_owned());
+        self.by_broker.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Waits until `consumer` received every acknowledged key; returns those it never did.
+    fn undelivered(&self, consumer: &common::rust_client::PushConsumer) -> Vec<String> {
+        consumer.wait_until(WAIT, |received| {
+            let seen: BTreeSet<&str> = received
+                .iter()
+                .flat_map(|m| m.keys.iter().map(String::as_str))
+                .collect();
+            self.acked.iter().all(|key| seen.contains(key.as_str()))
+        });
+        let seen: BTreeSet<String> = consumer
+            .received()
+            .iter()
+            .flat_map(|m| m.keys.clone())
+            .collect();
+        self.acked
+            .iter()
+            .filter(|key| !seen.contains(*key))
+            .cloned()
+            .collect()
+    }
+}
+
+#[test]
+fn two_masters_two_slaves_lose_nothing_acknowledged_when_a_master_dies() {
+    // Proves the 2m-2s deployment: a failover producer spreads over two SYNC_MASTERs; after
+    // kill -9 of broker-a's master it goes on to broker-b, a clustering consumer reads
+    // broker-a's queues from its slave and broker-b's from its master, and every SEND_OK
+    // arrives; the restarted master takes its slave back and is written to again.
+    let test = "ha_2m2s";
+    let topic = "Ha2m2sTopic";
+    let namesrv = Namesrv::start(test, &[]);
+    let (mut master_a, slave_a) = start_named_pair(&namesrv, test, "broker-a");
+    let (master_b, _slave_b) = start_named_pair(&namesrv, test, "broker-b");
+    wait_for_log(&master_a, "HA: slave connected", 2);
+    wait_for_log(&master_b, "HA: slave connected", 2);
+    for master in [&master_a, &master_b] {
+        let mut admin = BlockingClient::connect(master.addr(), Duration::from_secs(5))
+            .expect("connect to a master");
+        let config = ramjet_net::client::requests::topic_config(topic, 4);
+        let answer = admin
+            .invoke(
+                ramjet_net::client::requests::create_topic(&config, None),
+                Duration::from_secs(5),
+            )
+            .expect("create the topic");
+        assert_eq!(answer.code, response::SUCCESS, "{:?}", answer.remark);
+    }
+
+    let client = RustClient::new(test);
+    let producer =
+        client.start_failover_producer(&namesrv.addr, "ha_2m2s_producer", Duration::from_secs(3));
+    let mut tally = Tally::default();
+    tally.send(&producer, topic, "before", 80);
+    master_a.kill();
+    tally.send(&producer, topic, "down", 60);
+    let by_broker = &tally.by_broker;
+    assert!(
+        tally.count("before", "broker-a") > 0 && tally.count("before", "broker-b") > 0,
+        "sends spread over both masters: {by_broker:?}"
+    );
+    assert_eq!(
+        tally.count("down", "broker-a"),
+        0,
+        "a dead master acknowledged"
+    );
+    assert!(
+        tally.count("down", "broker-b") >= 55,
+        "{by_broker:?}; failed {:?}",
+        tally.failed
+    );
+
+    let mut options = ConsumerOptions::new("ha_2m2s_consumer", topic);
+    options.poll_name_server_interval_ms = Some(10_000);
+    let consumer = client.start_push_consumer(&namesrv.addr, &options);
+    let lost = tally.undelivered(&consumer);
+    assert!(
+        lost.is_empty(),
+        "acknowledged but never delivered while broker-a's master was down: {lost:?}\n{}",
+        slave_a.log_tail()
+    );
+
+    master_a.restart();
+    wait_for_log(&master_a, "HA: slave connected", 2);
+    // The producer finds broker-a again at its next route poll (10 s).
+    let started = Instant::now();
+    let mut round = 0;
+    loop {
+        round += 1;
+        let phase = format!("after{round}");
+        tally.send(&producer, topic, &phase, 8);
+        if tally.count(&phase, "broker-a") > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the restarted master is never written to: {:?}; failed {:?}",
+            tally.by_broker,
+            tally.failed
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let lost = tally.undelivered(&consumer);
+    assert!(
+        lost.is_empty(),
+        "after the restart, never delivered: {lost:?}"
+    );
+    println!(
+        "interop: 2m-2s: {} acknowledged ({:?}), {} failed sends, all delivered",
+        tally.acked.len(),
+        tally.by_broker,
+        tally.failed.len()
+    );
+}
