@@ -110,6 +110,8 @@ impl QueueOwner {
 
     /// Appends the records of one queue: the typed put every writer uses.
     pub async fn put(&self, request: PutRequest, patience: PutPatience) -> BrokerResult<PutOk> {
+        // The send latency counts from here: the send queue's wait is part of it.
+        let arrived = Instant::now();
         self.check_owned(&request.topic, request.queue_id)?;
         if request.records.is_empty() {
             return Err(BrokerError::MessageIllegal("no message to put".into()));
@@ -136,8 +138,14 @@ impl QueueOwner {
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
         self.wake_room_waiters(count);
         let ok = result?;
-        self.stats
-            .record_put(&request.topic, &request.records, ok.size);
+        // The store answers after the SYNC_FLUSH wait (when the broker is configured so),
+        // so the send latency includes it.
+        self.stats.record_put(
+            &request.topic,
+            &request.records,
+            ok.size,
+            arrived.elapsed().as_secs_f64(),
+        );
         Ok(ok)
     }
 
