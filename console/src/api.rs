@@ -4,6 +4,7 @@
 //! only ordinary URL encoding.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -22,6 +23,7 @@ use ramjet_tools::remote::{expect_success, read_body, Remote};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::latency::LatencyMemory;
 use crate::ConsoleConfig;
 
 type ApiResult = Result<Value, ApiError>;
@@ -122,14 +124,16 @@ pub struct Api {
     remote: Remote,
     config: ConsoleConfig,
     last_used: Instant,
+    latency: Arc<LatencyMemory>,
 }
 
 impl Api {
-    pub fn new(config: &ConsoleConfig) -> Api {
+    pub fn new(config: &ConsoleConfig, latency: Arc<LatencyMemory>) -> Api {
         Api {
             remote: fresh_remote(config),
             config: config.clone(),
             last_used: Instant::now(),
+            latency,
         }
     }
 
@@ -156,6 +160,11 @@ impl Api {
             ("POST", "/api/topics") | ("PUT", "/api/topics") => self.update_topic(&req.json()?),
             ("DELETE", "/api/topics") => self.delete_topic(req.required("topic")?),
             ("GET", "/api/topic/status") => self.topic_status(req.required("topic")?),
+            ("GET", "/api/topic/latency") => Ok(crate::latency::topic_latency(
+                &self.latency,
+                self.config.metrics_addr.as_deref(),
+                req.required("topic")?,
+            )),
             ("GET", "/api/topic/route") => self.topic_route(req.required("topic")?),
             ("GET", "/api/topic/consumers") => self.topic_consumers(req.required("topic")?),
             ("GET", "/api/groups") => self.groups(),

@@ -9,12 +9,14 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ramjet_net::code::response;
 
 use crate::api::{Api, ApiRequest};
 use crate::error::ApiError;
+use crate::latency::LatencyMemory;
 use crate::ConsoleConfig;
 
 /// The largest request body the API reads (topic or config updates are a few hundred
@@ -39,8 +41,8 @@ struct RawRequest {
 
 /// Serves connections from `listener` until the process exits. Each worker owns its own
 /// connections to the broker and the name servers.
-pub fn serve(listener: &TcpListener, config: &ConsoleConfig) {
-    let mut api = Api::new(config);
+pub fn serve(listener: &TcpListener, config: &ConsoleConfig, latency: Arc<LatencyMemory>) {
+    let mut api = Api::new(config, latency);
     loop {
         match listener.accept() {
             Ok((stream, _)) => serve_connection(&mut api, stream),

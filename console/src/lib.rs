@@ -17,6 +17,7 @@ mod api;
 mod assets;
 mod error;
 mod http;
+mod latency;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub struct ConsoleConfig {
     pub namesrv_addr: String,
     pub cluster_name: String,
     pub broker_name: String,
+    /// This broker's Prometheus exporter (`host:port`), `None` when it is off: the source
+    /// of the live send latency (`/api/topic/latency`, docs/console.md).
+    pub metrics_addr: Option<String>,
 }
 
 /// Worker threads, each serving one connection at a time: the console polls once a
@@ -49,14 +53,18 @@ pub fn start(config: ConsoleConfig) -> Result<(), String> {
     let listener = TcpListener::bind(&config.http_addr)
         .map_err(|e| format!("cannot bind {}: {e}", config.http_addr))?;
     let config = Arc::new(config);
+    // Shared by the workers: a poll's interval starts at the previous poll, whichever
+    // worker answered it.
+    let latency = Arc::new(latency::LatencyMemory::default());
     for worker in 0..WORKERS {
         let listener = listener
             .try_clone()
             .map_err(|e| format!("cannot share the console listener: {e}"))?;
         let config = config.clone();
+        let latency = latency.clone();
         std::thread::Builder::new()
             .name(format!("http-console-{worker}"))
-            .spawn(move || http::serve(&listener, &config))
+            .spawn(move || http::serve(&listener, &config, latency))
             .map_err(|e| format!("cannot start the console thread: {e}"))?;
     }
     Ok(())

@@ -74,6 +74,7 @@ fn start_console(config: &BrokerConfig) {
         namesrv_addr: config.namesrv_addr.join(";"),
         cluster_name: config.broker_cluster_name.clone(),
         broker_name: config.broker_name.clone(),
+        metrics_addr: config.metrics_prom_addr(),
     };
     match ramjet_console::start(console) {
         Ok(()) => tracing::info!(

@@ -101,6 +101,7 @@ def inspect(console, args):
     row.find_element(By.CSS_SELECTOR, "button[data-act=live]").click()
     console.wait("throughput", lambda: "msg/s" in (console.text("tps-now") or ""))
     rates = []
+    p50s = []
     deadline = time.time() + 6
     while time.time() < deadline:
         text = console.text("tps-now") or ""
@@ -108,8 +109,14 @@ def inspect(console, args):
             rates.append(float(text.split()[0]))
         except ValueError:
             pass
+        # The send latency of the second, shown while the topic receives traffic.
+        try:
+            p50s.append(float(console.text("latency-p50") or ""))
+        except ValueError:
+            pass
         time.sleep(1)
     result["live_rates"] = rates
+    result["live_p50s"] = p50s
     result["latency_text"] = console.text("latency-now")
     console.shot("02-live-charts")
 

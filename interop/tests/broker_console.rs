@@ -224,6 +224,17 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
         rates.iter().any(|rate| *rate > 1.0),
         "the live chart never showed the traffic: {rates:?}"
     );
+    let p50s: Vec<f64> = inspected["live_p50s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(
+        p50s.iter().any(|p50| *p50 > 0.0),
+        "the live chart never showed a send latency: {p50s:?} ({})",
+        inspected["latency_text"]
+    );
     assert_eq!(inspected["by_time"], (MESSAGES + LATE) as i64);
     assert_eq!(inspected["body"], "console-body-3");
     assert_eq!(inspected["lag"], LATE as i64);

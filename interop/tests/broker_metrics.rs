@@ -10,6 +10,9 @@
 //! topicStatus and consumerProgress show put and consume TPS consistent with N. A second
 //! broker told to use the first one's exporter port boots anyway and says why it has no
 //! exporter; bad HTTP requests are answered 404/405/400 and the exporter keeps serving.
+//! ramjet_send_latency_seconds{topic} counts exactly the N sends, and the console's
+//! GET /api/topic/latency (which reads it from /metrics) answers a p50 > 0 over them, then
+//! an empty interval when nothing was sent since its previous poll.
 
 // The Rust client's deeply nested async types need more than the default query depth.
 #![recursion_limit = "512"]
@@ -201,6 +204,7 @@ fn check_format(body: &str) {
         "ramjet_shard_cpu_seconds_total",
         "ramjet_store_append_latency_seconds",
         "ramjet_store_flush_latency_seconds",
+        "ramjet_send_latency_seconds",
         "ramjet_long_polling_waiters",
         "ramjet_connections",
     ] {
@@ -291,6 +295,12 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         ("is_system", "false"),
     ];
     let in_before = value(&before, "rocketmq_messages_in_total", &in_labels);
+    let send_latency_labels = [("topic", TOPIC)];
+    let sends_before = value(
+        &before,
+        "ramjet_send_latency_seconds_count",
+        &send_latency_labels,
+    );
     let bytes_before = value(&before, "rocketmq_throughput_in_total", &in_labels);
     assert!(value(&before, "rocketmq_topic_number", &[]) >= 1.0);
 
@@ -365,6 +375,41 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
             &[("shard", "1")]
         ) >= N as f64
     );
+
+    // One send latency observation per send, on the put's owner.
+    assert_eq!(
+        value(
+            &after_put,
+            "ramjet_send_latency_seconds_count",
+            &send_latency_labels
+        ) - sends_before,
+        N as f64,
+        "ramjet_send_latency_seconds_count{{topic={TOPIC}}} moved by exactly N"
+    );
+    assert!(
+        value(
+            &after_put,
+            "ramjet_send_latency_seconds_sum",
+            &send_latency_labels
+        ) > 0.0
+    );
+    // The console's live latency: its first poll covers every send since the start...
+    let path = format!("/api/topic/latency?topic={TOPIC}");
+    let latency = ramjet_interop::http::get(broker.http_addr(), &path);
+    assert_eq!(latency.status, 200, "{}", latency.body);
+    let json = &latency.json;
+    assert_eq!(json["available"], true, "{json}");
+    assert_eq!(json["count"], N, "{json}");
+    let p50 = json["p50Ms"].as_f64().unwrap_or_else(|| panic!("{json}"));
+    let p99 = json["p99Ms"].as_f64().unwrap_or_else(|| panic!("{json}"));
+    assert!(p50 > 0.0 && p99 >= p50, "{json}");
+    // ...the next one only the interval since, which saw no send.
+    let latency = ramjet_interop::http::get(broker.http_addr(), &path);
+    assert_eq!(latency.json["count"], 0, "{}", latency.body);
+    assert!(latency.json["p50Ms"].is_null(), "{}", latency.body);
+    assert!(latency.json["intervalMs"].is_u64(), "{}", latency.body);
+    let missing = ramjet_interop::http::get(broker.http_addr(), "/api/topic/latency");
+    assert_eq!(missing.status, 400, "{}", missing.body);
 
     // topicStatus: the queues hold N messages, and the minute put rate (10 s samples)
     // appears and never claims more than N messages in one 10 s step.

@@ -167,24 +167,29 @@ $("topic-form").addEventListener("submit", (event) => {
   run("create topic " + body.topic, () => api("POST", "/api/topics", body)).then((r) => r && loaders.topic());
 });
 
-// Live charts: the topic's status and the broker's stats, polled each second.
+// Live charts: the topic's status and its send latency, polled each second.
 // Throughput is the growth of the topic's queue end offsets per second: real whatever
-// the broker's TPS counters say. Send latency is charted when the broker reports one.
-const LATENCY_KEYS = ["sendLatencyMs", "putMessageAverageTimeMs", "putMessageEntireTimeMax"];
+// the broker's TPS counters say. Send latency is the p50 / p99 of the topic's puts since
+// the previous poll, from the broker's ramjet_send_latency_seconds histogram
+// (GET /api/topic/latency); a second without sends leaves a gap of 0.
 let live = null;
 function startLive(topic) {
   if (live) clearInterval(live.timer);
-  live = { topic, last: null, tps: [], latency: [], timer: null };
+  live = { topic, last: null, tps: [], p50: [], p99: [], timer: null };
   $("topic-live").classList.remove("hidden");
   $("live-topic").textContent = topic;
   live.timer = setInterval(pollLive, 1000);
   pollLive();
 }
+function ms(value) {
+  return value < 1 ? value.toFixed(3) : value.toFixed(1);
+}
 async function pollLive() {
   const state = live;
   if (!state) return;
   try {
-    const status = await api("GET", `/api/topic/status?topic=${encodeURIComponent(state.topic)}`);
+    const q = encodeURIComponent(state.topic);
+    const status = await api("GET", `/api/topic/status?topic=${q}`);
     const now = Date.now();
     if (state.last) {
       const seconds = (now - state.last.time) / 1000;
@@ -193,45 +198,64 @@ async function pollLive() {
     }
     state.last = { time: now, sum: status.maxOffsetSum };
     const stats = (await api("GET", "/api/broker/stats")).stats;
-    const key = LATENCY_KEYS.find((k) => stats[k] !== undefined);
-    if (key) state.latency.push(parseFloat(stats[key]) || 0);
+    const latency = await api("GET", `/api/topic/latency?topic=${q}`);
+    if (latency.available) {
+      state.p50.push(latency.p50Ms === null ? 0 : latency.p50Ms);
+      state.p99.push(latency.p99Ms === null ? 0 : latency.p99Ms);
+    }
     state.tps = state.tps.slice(-120);
-    state.latency = state.latency.slice(-120);
+    state.p50 = state.p50.slice(-120);
+    state.p99 = state.p99.slice(-120);
     const tps = state.tps.length ? state.tps[state.tps.length - 1] : 0;
     $("tps-now").textContent = `${tps.toFixed(1)} msg/s now; broker putTps ${stats.putTps || "n/a"}`;
-    $("latency-now").textContent = key ? `${key} = ${stats[key]}`
-      : "this broker reports no send latency in its runtime stats";
+    if (!latency.available) {
+      $("latency-now").textContent = `send latency unavailable: ${latency.reason}`;
+    } else if (latency.p50Ms === null) {
+      $("latency-now").textContent = "no sends to this topic since the last poll";
+    } else {
+      $("latency-now").innerHTML = `p50 <span id="latency-p50">${ms(latency.p50Ms)}</span> ms, ` +
+        `p99 <span id="latency-p99">${ms(latency.p99Ms)}</span> ms over ${latency.count} sends`;
+    }
     draw("chart-tps", state.tps);
-    draw("chart-latency", state.latency);
+    draw("chart-latency", state.p99, state.p50);
   } catch (error) {
     setStatus(`live ${state.topic}: ${error.message}`, true);
   }
 }
-function draw(id, values) {
+function draw(id, values, second) {
   const canvas = $(id);
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height, pad = 28;
   ctx.clearRect(0, 0, w, h);
-  const max = Math.max(1, ...values);
+  const max = Math.max(1, ...values, ...(second || []));
   ctx.strokeStyle = "#ccd";
+  ctx.lineWidth = 1;
   ctx.beginPath(); ctx.moveTo(pad, 4); ctx.lineTo(pad, h - pad); ctx.lineTo(w - 4, h - pad); ctx.stroke();
   ctx.fillStyle = "#556";
   ctx.font = "10px sans-serif";
   ctx.fillText(max.toFixed(0), 2, 12);
   ctx.fillText("0", 2, h - pad);
   ctx.fillText("last 2 min", w - 60, h - 8);
-  if (values.length < 2) return;
-  ctx.strokeStyle = "#2a7ae2";
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  const step = (w - pad - 6) / 119;
-  const offset = 120 - values.length;
-  values.forEach((v, i) => {
-    const x = pad + (offset + i) * step;
-    const y = h - pad - (v / max) * (h - pad - 8);
-    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
-  });
-  ctx.stroke();
+  if (second) {
+    ctx.fillStyle = "#2a7ae2"; ctx.fillText("p99", pad + 4, 12);
+    ctx.fillStyle = "#e2892a"; ctx.fillText("p50", pad + 28, 12);
+  }
+  const line = (series, color) => {
+    if (series.length < 2) return;
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    const step = (w - pad - 6) / 119;
+    const offset = 120 - series.length;
+    series.forEach((v, i) => {
+      const x = pad + (offset + i) * step;
+      const y = h - pad - (v / max) * (h - pad - 8);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  };
+  line(values, "#2a7ae2");
+  if (second) line(second, "#e2892a");
 }
 
 // Consumer: groups, per-queue progress and lag, connections, reset by time.

@@ -78,6 +78,7 @@ pub async fn scrape(shard: &Rc<BrokerShard>) -> BrokerResult<String> {
                         sum.bytes[kind] += counters.bytes[kind];
                         sum.sizes[kind].merge(&counters.sizes[kind]);
                     }
+                    sum.send_latency.merge(&counters.send_latency);
                 }
             }
         }
@@ -280,6 +281,24 @@ pub async fn scrape(shard: &Rc<BrokerShard>) -> BrokerResult<String> {
             ("response_code", &response_code),
         ]);
         out.histogram("rocketmq_rpc_latency", &borrow(&labels), histogram);
+    }
+
+    out.family(
+        "ramjet_send_latency_seconds",
+        "histogram",
+        "Send latency: a put from its arrival at the queue's owner until the store answered \
+         (the SYNC_FLUSH wait included), seconds",
+    );
+    for (topic, counters) in &topics_in {
+        if counters.send_latency.count == 0 {
+            continue;
+        }
+        let labels = with(&[("topic", topic)]);
+        out.histogram(
+            "ramjet_send_latency_seconds",
+            &borrow(&labels),
+            &counters.send_latency,
+        );
     }
 
     ramjet_families(&mut out, &parts, &node, shard);

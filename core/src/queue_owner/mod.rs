@@ -123,6 +123,8 @@ impl QueueOwner {
 
     /// Appends the records of one queue: the typed put every writer uses.
     pub async fn put(&self, request: PutRequest, patience: PutPatience) -> BrokerResult<PutOk> {
+        // The send latency counts from here: the send queue's wait is part of it.
+        let arrived = Instant::now();
         self.check_owned(&request.topic, request.queue_id)?;
         if request.records.is_empty() {
             return Err(BrokerError::MessageIllegal("no message to put".into()));
@@ -157,8 +159,6 @@ impl QueueOwner {
         self.in_flight_puts.set(self.in_flight_puts.get() - count);
         self.wake_room_waiters(count);
         let mut ok = result?;
-        self.stats
-            .record_put(&request.topic, &request.records, ok.size);
         if wait_slave {
             // SYNC_MASTER (RocketMQ's handleHA): acknowledged once the slave reported the
             // records' end; sends wait in one list per shard, woken by each report.
@@ -170,6 +170,15 @@ impl QueueOwner {
                 .await;
             ok.status = ack.status(ok.status);
         }
+        // Counted once the answer is known: the store answers after the SYNC_FLUSH wait and
+        // a SYNC_MASTER after the slave's report, so the send latency includes both. The
+        // records are in this CommitLog whatever the slave said, so they count as put.
+        self.stats.record_put(
+            &request.topic,
+            &request.records,
+            ok.size,
+            arrived.elapsed().as_secs_f64(),
+        );
         Ok(ok)
     }
 

@@ -21,6 +21,14 @@ pub const STORE_LATENCY_SECONDS_BOUNDS: &[f64] = &[
     0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// `ramjet_send_latency_seconds`: a put from its arrival at the queue's owner until the
+/// store answered, so the store latencies plus the send queue, the SYNC_FLUSH wait (up to
+/// `syncFlushTimeout`, 5 s by default): 10 us .. 5 s.
+pub const SEND_LATENCY_SECONDS_BOUNDS: &[f64] = &[
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 /// Counts per bucket (not cumulative; the exposition accumulates), sum and count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {

@@ -17,7 +17,8 @@ use ramjet_store::message::sys_flag::TRANSACTION_PREPARED_TYPE;
 use ramjet_store::MessageRecord;
 
 pub use histogram::{
-    Histogram, MESSAGE_SIZE_BOUNDS, RPC_LATENCY_MS_BOUNDS, STORE_LATENCY_SECONDS_BOUNDS,
+    Histogram, MESSAGE_SIZE_BOUNDS, RPC_LATENCY_MS_BOUNDS, SEND_LATENCY_SECONDS_BOUNDS,
+    STORE_LATENCY_SECONDS_BOUNDS,
 };
 pub use window::{java_double, Window};
 
@@ -56,6 +57,9 @@ pub struct TopicIn {
     pub messages: [u64; 4],
     pub bytes: [u64; 4],
     pub sizes: [Histogram; 4],
+    /// Send latency of the topic's puts (one observation per put, whatever its message
+    /// count or type), seconds: `ramjet_send_latency_seconds`.
+    pub send_latency: Histogram,
     /// Samples of the message total every `KEY_SAMPLE_SECS` (one minute and the newest).
     pub window: Window<7>,
 }
@@ -66,6 +70,7 @@ impl Default for TopicIn {
             messages: [0; 4],
             bytes: [0; 4],
             sizes: std::array::from_fn(|_| Histogram::new(MESSAGE_SIZE_BOUNDS)),
+            send_latency: Histogram::new(SEND_LATENCY_SECONDS_BOUNDS),
             window: Window::default(),
         }
     }
@@ -154,8 +159,9 @@ fn add(cell: &Cell<u64>, value: u64) {
 }
 
 impl ShardStats {
-    /// A put stored `records` (`bytes` in the CommitLog) into `topic`.
-    pub fn record_put(&self, topic: &str, records: &[MessageRecord], bytes: usize) {
+    /// A put stored `records` (`bytes` in the CommitLog) into `topic`, `seconds` after it
+    /// arrived at the owner.
+    pub fn record_put(&self, topic: &str, records: &[MessageRecord], bytes: usize, seconds: f64) {
         let count = records.len() as u64;
         add(&self.put_messages, count);
         add(&self.put_bytes, bytes as u64);
@@ -178,6 +184,7 @@ impl ShardStats {
         for record in records {
             entry.sizes[kind].observe(record.body.len() as f64);
         }
+        entry.send_latency.observe(seconds);
     }
 
     /// A pull of `group` from `topic` answered `messages` messages of `bytes` bytes.
@@ -347,8 +354,8 @@ mod tests {
     #[test]
     fn puts_and_gets_count_per_topic_and_group_and_feed_the_windows() {
         let stats = ShardStats::default();
-        stats.record_put("T", &[record(&[], 100), record(&[], 2000)], 2300);
-        stats.record_put("T", &[record(&[("DELAY", "1")], 10)], 200);
+        stats.record_put("T", &[record(&[], 100), record(&[], 2000)], 2300, 0.000_2);
+        stats.record_put("T", &[record(&[("DELAY", "1")], 10)], 200, 0.003);
         stats.record_get("G", "T", 3, 2500);
         stats.record_get("G", "T", 0, 0);
         assert_eq!(stats.put_messages.get(), 3);
@@ -359,9 +366,13 @@ mod tests {
             let t = &topics["T"];
             assert_eq!(t.messages, [2, 0, 1, 0]);
             assert_eq!(t.sizes[0].counts[..2], [1, 1]);
+            // One observation per put, not per message: 200 us and 3 ms.
+            assert_eq!(t.send_latency.count, 2);
+            assert_eq!(t.send_latency.counts[4], 1);
+            assert_eq!(t.send_latency.counts[8], 1);
         }
         stats.sample(0, 1);
-        stats.record_put("T", &[record(&[], 1)], 1);
+        stats.record_put("T", &[record(&[], 1)], 1, 0.0);
         for tick in 1..=10 {
             stats.sample(tick, 1);
         }
@@ -370,6 +381,8 @@ mod tests {
         // 3 messages in the first interval, none in the second.
         assert_eq!(stats.group_get_tps("G", "T"), 0.15);
         assert_eq!(stats.windows.borrow().put.rate(10, 1.0), 0.1);
+        stats.forget_topic("T");
+        assert!(stats.topics_in.borrow().is_empty());
     }
 
     #[test]
