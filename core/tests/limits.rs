@@ -23,6 +23,7 @@ fn mqbroker_exit(name: &str, args: &[&str]) -> (Option<i32>, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("store").display().to_string();
     let port = common::free_port().to_string();
+    let ha_port = common::free_port().to_string();
     let mut all = vec![
         "--storePathRootDir",
         &store,
@@ -35,6 +36,9 @@ fn mqbroker_exit(name: &str, args: &[&str]) -> (Option<i32>, String) {
         // Parallel tests must not race for the exporter's default port 5557.
         "--metricsPromExporterPort",
         "0",
+        // Not listenPort + 1 (even: Linux hands even ports to outgoing connections).
+        "--haListenPort",
+        &ha_port,
     ];
     all.extend_from_slice(args);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mqbroker"))

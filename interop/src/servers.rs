@@ -177,6 +177,13 @@ impl Broker {
         .iter()
         .map(|arg| arg.to_string())
         .collect();
+        // Every master listens for slaves on haListenPort, listenPort + 1 by default. That
+        // port is even (bind(0) hands out odd ports, so `port` is odd), and Linux gives even
+        // ports to outgoing connections: a client's source port there made a broker fail to
+        // start. A port of its own from bind(0) does not meet them; a test's own
+        // `haListenPort` comes later and wins.
+        args.push("--haListenPort".into());
+        args.push(free_port().to_string());
         // Each broker gets a free exporter port: parallel brokers must not race for 5557.
         // A test's own `metricsPromExporterPort` (e.g. "0") comes later and wins.
         let metrics_port = free_port();

@@ -37,6 +37,7 @@ impl StandaloneBroker {
         std::fs::create_dir_all(&dir).expect("create the test directory");
         let port = free_port_pair();
         let namesrv_port = free_port();
+        let ha_port = free_port();
         let store = dir.join("store");
         let mut args: Vec<String> = [
             "--standalone",
@@ -70,6 +71,10 @@ impl StandaloneBroker {
             // exporter has its own test (interop/tests/broker_metrics.rs).
             "--metricsPromExporterPort",
             "0",
+            // Not listenPort + 1, the default: that port is even, and Linux hands even
+            // ports to outgoing connections, so a client's source port there can hold it.
+            "--haListenPort",
+            &ha_port.to_string(),
         ]
         .iter()
         .map(|arg| arg.to_string())
