@@ -5,7 +5,7 @@
 //! client's messages by time and by key, see a group's lag, reset the running group by time
 //! and watch it consume again. Screenshots: target/console-screenshots/.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them in CI; locally
+//! Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them when missing, or
 //! `apt-get install -y chromium chromium-driver`) and the interop venv (selenium).
 
 // The Rust client's deeply nested async types need more than the default query depth.
@@ -119,7 +119,7 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
     for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
         assert!(
             std::path::Path::new(tool).exists(),
-            "{tool} missing: apt-get install -y chromium chromium-driver (.ci/run does in CI)"
+            "{tool} missing: apt-get install -y chromium chromium-driver (.ci/run does when they are missing)"
         );
     }
     let started = Instant::now();
