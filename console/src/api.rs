@@ -8,18 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use ramjet_net::body::{perm, ConsumeStats, ProducerConnection, TopicConfig};
-use ramjet_net::client::{select_addr, subscribe_queues};
+use ramjet_net::body::{perm, ConsumeStats, TopicConfig};
+use ramjet_net::client::subscribe_queues;
 use ramjet_net::code::{request, response};
-use ramjet_net::header::{
-    CommandHeader, DeleteTopicFromNamesrvRequestHeader, GetProducerConnectionListRequestHeader,
-    TopicRequestHeader,
-};
+use ramjet_net::header::{CommandHeader, DeleteTopicFromNamesrvRequestHeader, TopicRequestHeader};
 use ramjet_net::{properties, RemotingCommand};
 use ramjet_tools::commands::{cluster, consumer, dlq, offset, query, topic};
 use ramjet_tools::message::StoredMessage;
 use ramjet_tools::queues::{pull, search_offset, PullStatus, QueueAt, TOOLS_CONSUMER_GROUP};
-use ramjet_tools::remote::{expect_success, read_body, Remote};
+use ramjet_tools::remote::{expect_success, Remote};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -591,27 +588,7 @@ impl Api {
     }
 
     fn producers(&mut self, topic_name: &str, group: &str) -> ApiResult {
-        let route = self.remote.route(topic_name)?;
-        let mut connections = Vec::new();
-        for addr in route
-            .broker_datas
-            .iter()
-            .filter_map(|d| select_addr(&d.broker_addrs))
-        {
-            let header = GetProducerConnectionListRequestHeader {
-                producer_group: group.to_owned(),
-            };
-            let request = RemotingCommand::request(request::GET_PRODUCER_CONNECTION_LIST)
-                .with_ext_fields(header.to_ext_fields());
-            let answer = self.remote.invoke_broker(&addr, request)?;
-            // A broker where the group has no producer answers an empty set or an error.
-            let Ok(answer) = expect_success("GET_PRODUCER_CONNECTION_LIST", &addr, answer) else {
-                continue;
-            };
-            let body: ProducerConnection =
-                read_body("GET_PRODUCER_CONNECTION_LIST", &addr, &answer.body)?;
-            connections.extend(body.connection_set);
-        }
+        let connections = consumer::producer_connections(&mut self.remote, topic_name, group)?;
         Ok(json!({"topic": topic_name, "group": group, "connections": connections}))
     }
 

@@ -4,7 +4,7 @@
 
 use clap::Args;
 use ramjet_net::body::{
-    ConsumeStats, ConsumerConnection as ConsumerConnectionBody,
+    Connection, ConsumeStats, ConsumerConnection as ConsumerConnectionBody,
     ProducerConnection as ProducerConnectionBody,
 };
 use ramjet_net::client::select_addr;
@@ -321,9 +321,14 @@ pub struct ProducerConnection {
     topic: String,
 }
 
-pub fn producer_connection(remote: &mut Remote, args: &ProducerConnection) -> AdminResult<()> {
-    let group = args.group.trim();
-    let route = remote.route(args.topic.trim())?;
+/// Every producer connection of `group` on the brokers of `topic` (GET_PRODUCER_CONNECTION_LIST
+/// to each master); a broker where the group has no producer adds nothing.
+pub fn producer_connections(
+    remote: &mut Remote,
+    topic: &str,
+    group: &str,
+) -> AdminResult<Vec<Connection>> {
+    let route = remote.route(topic)?;
     let mut connections = Vec::new();
     for addr in route
         .broker_datas
@@ -344,6 +349,12 @@ pub fn producer_connection(remote: &mut Remote, args: &ProducerConnection) -> Ad
             read_body("GET_PRODUCER_CONNECTION_LIST", &addr, &response.body)?;
         connections.extend(body.connection_set);
     }
+    Ok(connections)
+}
+
+pub fn producer_connection(remote: &mut Remote, args: &ProducerConnection) -> AdminResult<()> {
+    let group = args.group.trim();
+    let connections = producer_connections(remote, args.topic.trim(), group)?;
     if connections.is_empty() {
         return Err(AdminError::NotFound(format!(
             "producer group {group} has no connection to the brokers of topic {}",
