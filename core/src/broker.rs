@@ -139,7 +139,8 @@ fn shard_store_config(config: &BrokerConfig, shard: usize) -> StoreConfig {
     store
 }
 
-fn shard_root(config: &BrokerConfig, shard: usize) -> PathBuf {
+/// `<storePathRootDir>/shards/<n>`: everything shard `n` stores.
+pub(crate) fn shard_root(config: &BrokerConfig, shard: usize) -> PathBuf {
     config
         .store
         .store_path_root_dir

@@ -235,6 +235,8 @@ pub enum PartRequest {
     DelayOffsets,
     /// A slave's copy of its master's delay offsets (every level; each shard keeps its own).
     SetDelayOffsets(BTreeMap<i32, i64>),
+    /// This shard's written CommitLog end.
+    CommitLogEnd,
 }
 
 pub enum PartReply {
@@ -248,6 +250,7 @@ pub enum PartReply {
     Runtime(RuntimePart),
     Metrics(Box<MetricsPart>),
     DelayOffsets(BTreeMap<i32, i64>),
+    Offset(u64),
     Done,
 }
 

@@ -403,6 +403,7 @@ fn base_probes() -> Vec<Probe> {
         Probe::new(request::GET_BROKER_CONFIG, &[], b"", "base"),
         Probe::new(request::GET_ALL_CONSUMER_OFFSET, &[], b"", "base"),
         Probe::new(request::GET_ALL_DELAY_OFFSET, &[], b"", "base"),
+        Probe::new(request::GET_TIMER_CHECK_POINT, &[], b"", "base"),
         // ACL admin codes on a broker without aclEnable: each refused with its code.
         Probe::new(
             request::UPDATE_AND_CREATE_ACL_CONFIG,

@@ -215,6 +215,11 @@ impl Broker {
         broker
     }
 
+    /// `storePathRootDir`.
+    pub fn store_dir(&self) -> &std::path::Path {
+        &self.store
+    }
+
     /// "127.0.0.1:<listenPort>".
     pub fn addr(&self) -> &str {
         &self.addr
@@ -323,6 +328,18 @@ impl Broker {
     /// (SIGTERM) if it is still running. Returns after the boot line.
     pub fn restart(&mut self) {
         self.stop();
+        self.launch();
+    }
+
+    /// [`Broker::restart`] with more `--<key> <value>` properties, which win over earlier
+    /// ones (e.g. a slave's store started again as a master: `("brokerRole",
+    /// "ASYNC_MASTER"), ("brokerId", "0")`). Kept for later restarts.
+    pub fn restart_with(&mut self, extra: &[(&str, &str)]) {
+        self.stop();
+        for (key, value) in extra {
+            self.args.push(format!("--{key}"));
+            self.args.push(value.to_string());
+        }
         self.launch();
     }
 

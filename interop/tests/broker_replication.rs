@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::rust_client::{message, ConsumerOptions, RustClient};
-use ramjet_interop::process::free_port;
+use ramjet_interop::process::{free_port, strip_ansi};
 use ramjet_interop::servers::{Broker, Namesrv};
 use ramjet_net::body::MessageQueue;
 use ramjet_net::client::requests::{properties_text, send_message, SendRequest};
@@ -79,24 +79,6 @@ fn connect_offsets(master: &Broker) -> Vec<(usize, u64)> {
             Some((field("shard")? as usize, field("offset")?))
         })
         .collect()
-}
-
-/// The log without its colour escapes (`ESC [ ... m`).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Produces `count` messages with unique keys; returns the keys answered SEND_OK.

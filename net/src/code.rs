@@ -56,6 +56,8 @@ pub mod request {
     pub const GET_ALL_CONSUMER_OFFSET: i32 = 43;
     pub const GET_ALL_DELAY_OFFSET: i32 = 45;
     pub const CHECK_CLIENT_CONFIG: i32 = 46;
+    /// RocketMQ 5's timer checkpoint, asked by a slave (docs/replication.md).
+    pub const GET_TIMER_CHECK_POINT: i32 = 60;
     /// ACL 1.0 administration (docs/acl.md).
     pub const UPDATE_AND_CREATE_ACL_CONFIG: i32 = 50;
     pub const DELETE_ACL_CONFIG: i32 = 51;

@@ -237,6 +237,26 @@ impl<S: Storage> CommitLog<S> {
         Ok(())
     }
 
+    /// An empty CommitLog (nothing ever appended) starts over at `start`, a segment start
+    /// (an empty slave starting at its master's newest file). Its empty segment files go, so
+    /// the files stay contiguous from `start`.
+    pub async fn restart_empty_at(&self, start: u64) -> Result<(), StoreError> {
+        assert_eq!(
+            self.append_offset.get(),
+            self.written.get(),
+            "restart_empty_at on a CommitLog with appends in flight"
+        );
+        let bases: Vec<u64> = self.segments.borrow().keys().copied().collect();
+        for base in bases {
+            self.segments.borrow_mut().remove(&base);
+            let path = self.segment_path(base);
+            self.storage
+                .remove_file(&path)
+                .map_err(StoreError::io(&path))?;
+        }
+        self.start_appending_at(start).await
+    }
+
     fn segment_containing(&self, offset: u64) -> Option<(u64, Rc<S::Segment>)> {
         let segments = self.segments.borrow();
         let (base, segment) = segments.range(..=offset).next_back()?;

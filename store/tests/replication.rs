@@ -156,3 +156,75 @@ async fn damaged_records_are_refused_whole<S: TestStorage>(env: Env<S>) {
         start + good.len() as u64
     );
 }
+
+on_both_storages!(an_empty_slave_starts_at_the_masters_newest_file);
+async fn an_empty_slave_starts_at_the_masters_newest_file<S: TestStorage>(mut env: Env<S>) {
+    // Proves RocketMQ's rule for a new slave after the master's retention deleted old files:
+    // an empty slave is shipped from the start of the master's newest file, its store
+    // starts there (queues from that point on, same bytes as the master's), it survives a
+    // reopen, and a slave that holds data the master no longer reaches is refused with the
+    // way out named.
+    env.config.file_reserved_time = 0;
+    let master = env.open().await;
+    let lagging = open_slave(&env).await;
+    put_some(&master, 0, 3).await;
+    ship_all(&master, &lagging, 64 * 1024).await;
+    let segment = env.config.mapped_file_size_commit_log;
+    let mut seq = 3;
+    while master.commit_log_bounds().1 < 3 * segment + segment / 4 {
+        put_some(&master, seq, 10).await;
+        seq += 10;
+    }
+    let report = master.clean_expired_files(true).unwrap();
+    assert_eq!(
+        report.segments_deleted, 3,
+        "all but the newest file deleted"
+    );
+    let (oldest, master_end) = master.commit_log_bounds();
+    assert_eq!(oldest, 3 * segment);
+
+    let lagging_end = lagging.replica_next_offset();
+    let refusal = master.replica_start_for(lagging_end).unwrap_err();
+    assert!(refusal.contains("clear the slave's store"), "{refusal}");
+
+    let mut slave_env_config = env.config.clone();
+    slave_env_config.store_path_root_dir = slave_env_config.store_path_root_dir.join("fresh");
+    let (fresh, _) = MessageStore::open(env.storage.clone(), slave_env_config.clone())
+        .await
+        .unwrap();
+    assert!(fresh.is_empty_replica());
+    let start = master
+        .replica_start_for(fresh.replica_next_offset())
+        .unwrap();
+    assert_eq!(start, oldest, "the newest file's start");
+    fresh.start_empty_replica_at(start).await.unwrap();
+    assert!(
+        fresh.start_empty_replica_at(start).await.is_err(),
+        "only an empty store moves its start"
+    );
+    ship_all(&master, &fresh, 16 * 1024).await;
+    assert_eq!(fresh.commit_log_bounds(), (oldest, master_end));
+    for queue in 0..3 {
+        assert_eq!(
+            read_queue(&fresh, TOPIC, queue).await,
+            read_queue(&master, TOPIC, queue).await,
+            "queue {queue}"
+        );
+        assert_eq!(
+            fresh.queue_bounds(TOPIC, queue).1,
+            master.queue_bounds(TOPIC, queue).1
+        );
+    }
+    fresh.shutdown().await.unwrap();
+    let (fresh, _) = MessageStore::open(env.storage.clone(), slave_env_config)
+        .await
+        .unwrap();
+    assert_eq!(fresh.commit_log_bounds(), (oldest, master_end));
+    assert!(!fresh.is_empty_replica());
+    put_some(&master, seq, 5).await;
+    ship_all(&master, &fresh, 16 * 1024).await;
+    assert_eq!(
+        fresh.queue_bounds(TOPIC, 2).1,
+        master.queue_bounds(TOPIC, 2).1
+    );
+}

@@ -149,11 +149,20 @@ async fn serve(
         let _ = protocol::write_answer(&mut stream, &Err(reason)).await;
         return;
     }
+    let start = match store.replica_start_for(handshake.offset) {
+        Ok(start) => start,
+        Err(reason) => {
+            let reason = format!("slave shard {id}: {reason}");
+            tracing::error!(%peer, reason, "HA: slave refused");
+            let _ = protocol::write_answer(&mut stream, &Err(reason)).await;
+            return;
+        }
+    };
     if protocol::write_answer(&mut stream, &Ok(())).await.is_err() {
         return;
     }
     let _ = stream.set_nodelay(true);
-    tracing::info!(shard = id, %peer, offset = handshake.offset, "HA: slave connected");
+    tracing::info!(shard = id, %peer, offset = handshake.offset, start, "HA: slave connected");
     ha.connected();
     ha.ack(handshake.offset);
     let config = shard.config();
@@ -201,7 +210,7 @@ async fn serve(
         alive.set(false);
     };
     let transfers = async {
-        let mut next = handshake.offset;
+        let mut next = start;
         while alive.get() && !crate::shutdown::requested() {
             let batch = config.ha.transfer_batch_size;
             let chunk = match store.read_for_replica(next, batch).await {

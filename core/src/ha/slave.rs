@@ -139,6 +139,13 @@ async fn receive(
             .read_exact(&mut body)
             .await
             .map_err(|e| format!("read: {e}"))?;
+        if len > 0 && offset > store.replica_next_offset() && store.is_empty_replica() {
+            // An empty slave starts at its master's newest file (RocketMQ's rule).
+            if let Err(error) = store.start_empty_replica_at(offset).await {
+                tracing::error!(shard = shard.id(), %error, "slave: cannot start at the master's offset");
+                return Err(format!("empty slave start refused: {error}"));
+            }
+        }
         if len > 0 {
             if let Err(error) = store.append_replicated(offset, &body).await {
                 // Nothing of the transfer was stored; reconnecting asks again from the

@@ -1,5 +1,5 @@
 //! RocketMQ's SlaveSynchronize: a slave's leader pulls the master's topics, subscription
-//! groups, consumer offsets and delay offsets over remoting every `ramjetSlaveSyncIntervalMillis` (10 s,
+//! groups, consumer offsets, delay offsets and timer checkpoint over remoting every `ramjetSlaveSyncIntervalMillis` (10 s,
 //! as RocketMQ) and stores them as its own (saved atomically, off the reactor). The
 //! master's remoting address is the `masterAddr` the name server answered the slave's
 //! registration with.
@@ -16,19 +16,21 @@ use ramjet_net::RemotingCommand;
 use crate::placement::owner_shard;
 use crate::shard::BrokerShard;
 use crate::shard_request::{OffsetRequest, PartRequest, ShardRequest};
+use crate::timer::slave_copy::{CheckpointCopy, SlaveCopy};
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Runs on the leader shard of a slave until shutdown.
 pub async fn run(shard: Rc<BrokerShard>) {
     let mut last_error = String::new();
+    let mut timer = SlaveCopy::default();
     while !crate::shutdown::requested() {
         let interval = shard.config().ha.slave_sync_interval;
         futures_lite::future::or(glommio::timer::sleep(interval), crate::shutdown::wait()).await;
         let Some((_, master)) = crate::ha::learned_master() else {
             continue;
         };
-        match sync_once(&shard, &master).await {
+        match sync_once(&shard, &master, &mut timer).await {
             Ok(()) => last_error.clear(),
             Err(error) if error != last_error => {
                 tracing::warn!(master, error, "slave: metadata sync failed");
@@ -56,8 +58,12 @@ async fn fetch(
     Ok(answer.body.to_vec())
 }
 
-/// One pass: topics, groups, then consumer offsets.
-pub async fn sync_once(shard: &Rc<BrokerShard>, master: &str) -> Result<(), String> {
+/// One pass: topics, groups, consumer offsets, delay offsets, the timer checkpoint.
+pub async fn sync_once(
+    shard: &Rc<BrokerShard>,
+    master: &str,
+    timer: &mut SlaveCopy,
+) -> Result<(), String> {
     let leader = shard
         .leader()
         .ok_or("metadata sync runs on the leader")?
@@ -115,6 +121,17 @@ pub async fn sync_once(shard: &Rc<BrokerShard>, master: &str) -> Result<(), Stri
             .await
             .map_err(|e| e.to_string())?;
     }
+    // A master without timers (timerWheelEnable=false) has no checkpoint to copy; a waiting
+    // copy is still written once the slave catches up with it.
+    let latest = match fetch(&connection, request::GET_TIMER_CHECK_POINT).await {
+        Ok(body) => {
+            Some(CheckpointCopy::decode(&body).map_err(|e| format!("timer checkpoint: {e}"))?)
+        }
+        Err(_) => None,
+    };
     connection.close();
+    if let Some(written) = timer.advance(shard, latest).await? {
+        tracing::debug!(master, ?written, "slave: timer checkpoint synchronized");
+    }
     Ok(())
 }

@@ -71,6 +71,7 @@ impl QueueOwner {
                 self.stats.forget_group(&group);
                 PartReply::Done
             }
+            PartRequest::CommitLogEnd => PartReply::Offset(self.store.max_physical_offset()),
             // Answered by the shard (it holds the schedule service), never here.
             PartRequest::DelayOffsets | PartRequest::SetDelayOffsets(_) => PartReply::Done,
         }

@@ -8,10 +8,12 @@
 //! * `service`: the loop on the shard owning the timer queue: it loads the queue into the
 //!   wheel, delivers due messages to their real queues through the typed put, and writes
 //!   the checkpoint off the reactor.
+//! * `slave_copy`: the checkpoint served to slaves, and the slave's copy of it.
 
 pub mod accept;
 pub mod checkpoint;
 pub mod service;
+pub mod slave_copy;
 pub mod wheel;
 
 pub use accept::divert_on_send;

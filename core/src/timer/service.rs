@@ -42,11 +42,13 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 const WINDOW_MAX: usize = 1 << 30;
 
 pub fn checkpoint_path(shard: &BrokerShard) -> PathBuf {
-    shard
-        .owner()
-        .store()
-        .config()
-        .store_path_root_dir
+    checkpoint_path_of(&shard.config(), shard.shard_count())
+}
+
+/// Where the shard owning the timer queue keeps its checkpoint; any shard can name it.
+pub fn checkpoint_path_of(config: &crate::config::BrokerConfig, shard_count: usize) -> PathBuf {
+    let owner = owner_shard(TIMER_TOPIC, 0, shard_count);
+    crate::broker::shard_root(config, owner)
         .join("timer")
         .join("timercheck.json")
 }

@@ -198,6 +198,68 @@ impl<S: Storage> MessageStore<S> {
         Ok(pieces)
     }
 
+    /// Where shipping to a slave whose CommitLog ends at `slave_end` starts (RocketMQ's
+    /// HAConnection rule): at its end; for an empty slave, at the start of this master's
+    /// newest CommitLog file (older files may already be gone, and a new slave should not
+    /// copy the whole history before it is useful). A slave that holds data but ends
+    /// below what this master still stores cannot continue: retention deleted the records
+    /// it needs. The caller checked that `slave_end` is not past this master's end.
+    pub fn replica_start_for(&self, slave_end: u64) -> Result<u64, String> {
+        let commit_log = &self.inner.commit_log;
+        let base = self.inner.config.commit_log_offset_base;
+        if slave_end == base {
+            let newest = commit_log
+                .segments()
+                .last()
+                .map_or(commit_log.min_offset(), |(start, _)| *start);
+            return Ok(newest.max(base));
+        }
+        let oldest = commit_log.min_offset();
+        if slave_end < oldest {
+            return Err(format!(
+                "the slave's CommitLog ends at {slave_end}, but this master keeps only {oldest} \
+                 onwards (retention deleted the rest); clear the slave's store to restart it \
+                 from this master's newest file"
+            ));
+        }
+        Ok(slave_end)
+    }
+
+    /// Whether nothing was ever appended here: an empty slave may start where its master
+    /// starts shipping ([`MessageStore::start_empty_replica_at`]).
+    pub fn is_empty_replica(&self) -> bool {
+        let commit_log = &self.inner.commit_log;
+        commit_log.append_offset() == self.inner.config.commit_log_offset_base
+            && commit_log.max_offset() == self.inner.config.commit_log_offset_base
+    }
+
+    /// Moves an empty store's CommitLog start to `offset`, the start of a segment: its
+    /// master ships from its newest file ([`MessageStore::replica_start_for`]).
+    pub async fn start_empty_replica_at(&self, offset: u64) -> Result<(), ReplicaError> {
+        let inner = &*self.inner;
+        let _guard = inner.append_lock.lock().await;
+        let base = inner.config.commit_log_offset_base;
+        let bad = |reason: String| ReplicaError::BadRecord { offset, reason };
+        if !self.is_empty_replica() {
+            return Err(bad("the local CommitLog is not empty".into()));
+        }
+        if offset < base || !(offset - base).is_multiple_of(inner.commit_log.segment_size()) {
+            return Err(bad(format!(
+                "an empty slave starts at a segment start at or past {base}"
+            )));
+        }
+        inner
+            .commit_log
+            .restart_empty_at(offset)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        tracing::info!(
+            offset,
+            "replica: empty CommitLog starts at the master's newest file"
+        );
+        Ok(())
+    }
+
     /// Keeps the queue-offset table past replicated records, as a local put leaves it.
     fn note_replicated_queue_offset(&self, request: &DispatchRequest) {
         let mut offsets = self.inner.queue_offsets.borrow_mut();

@@ -57,6 +57,7 @@ pub async fn process(
         request::UPDATE_BROKER_CONFIG => config::update(shard, request).await,
         request::GET_ALL_CONSUMER_OFFSET => offsets::all(shard, request).await,
         request::GET_ALL_DELAY_OFFSET => offsets::all_delay(shard, request).await,
+        request::GET_TIMER_CHECK_POINT => offsets::timer_checkpoint(shard, request).await,
         request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
         request::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(shard, request).await,
         _ => return None,

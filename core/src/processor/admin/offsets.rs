@@ -44,6 +44,16 @@ pub async fn all_delay(
     Ok(success(request).with_body(body))
 }
 
+/// GET_TIMER_CHECK_POINT (60): the timer's last written checkpoint, for a slave's copy
+/// (`timer::slave_copy`).
+pub async fn timer_checkpoint(
+    shard: &Rc<BrokerShard>,
+    request: &RemotingCommand,
+) -> BrokerResult<RemotingCommand> {
+    let copy = crate::timer::slave_copy::serve(shard).await?;
+    Ok(success(request).with_body(copy.encode()))
+}
+
 /// Groups online now (the leader's registry) or with offsets on the topic (every shard).
 pub async fn consumed_by(
     shard: &Rc<BrokerShard>,
