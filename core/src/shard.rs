@@ -217,6 +217,14 @@ impl BrokerShard {
                     )))
                 })
             }
+            ShardRequest::ClientCall {
+                connection_id,
+                call,
+            } => ShardReply::ClientCall(
+                self.connections
+                    .call_local(connection_id, call, crate::client_call::CLIENT_CALL_TIMEOUT)
+                    .await,
+            ),
             ShardRequest::HaConnection(handoff) => {
                 crate::ha::master::adopt(self, handoff);
                 ShardReply::HaAccepted
@@ -327,6 +335,24 @@ impl BrokerShard {
         {
             ShardReply::EndTransaction(result) => result,
             other => Err(other.mismatch("EndTransaction")),
+        }
+    }
+
+    /// A request to the client on `channel`, run on the shard that holds its connection;
+    /// the outer error is a failure between shards, the inner one the client's.
+    pub async fn call_client(
+        self: &Rc<Self>,
+        channel: ChannelKey,
+        call: crate::client_call::ClientCall,
+    ) -> BrokerResult<Result<crate::client_call::ClientAnswer, crate::client_call::ClientCallError>>
+    {
+        let request = ShardRequest::ClientCall {
+            connection_id: channel.connection_id,
+            call,
+        };
+        match self.call(channel.shard, request).await? {
+            ShardReply::ClientCall(result) => Ok(result),
+            other => Err(other.mismatch("ClientCall")),
         }
     }
 

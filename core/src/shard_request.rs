@@ -57,6 +57,12 @@ pub enum ShardRequest {
     EndTransaction(EndTransaction),
     /// A slave's HA connection for this shard, accepted on shard 0 (docs/replication.md).
     HaConnection(crate::ha::master::HaHandoff),
+    /// A request to a client whose connection is on this shard, answered with the
+    /// client's response (`client_call`).
+    ClientCall {
+        connection_id: u64,
+        call: crate::client_call::ClientCall,
+    },
 }
 
 pub enum ShardReply {
@@ -69,6 +75,7 @@ pub enum ShardReply {
     Leader(BrokerResult<LeaderReply>),
     EndTransaction(BrokerResult<()>),
     HaAccepted,
+    ClientCall(Result<crate::client_call::ClientAnswer, crate::client_call::ClientCallError>),
 }
 
 impl ShardReply {
@@ -83,6 +90,7 @@ impl ShardReply {
             ShardReply::Leader(_) => "Leader",
             ShardReply::EndTransaction(_) => "EndTransaction",
             ShardReply::HaAccepted => "HaAccepted",
+            ShardReply::ClientCall(_) => "ClientCall",
         }
     }
 

@@ -76,6 +76,14 @@ pub mod request {
     pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    /// Admin -> broker -> one consumer client, relayed: the client's ConsumerRunningInfo.
+    pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
+    /// Admin -> broker -> one consumer client, relayed: consume one stored message now.
+    pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
+    /// BrokerStatsManager's minute/hour/day windows of one stats item (`mqadmin statsAll`).
+    pub const VIEW_BROKER_STATS_DATA: i32 = 315;
+    /// Every group's ConsumeStats on this broker (ConsumeStatsList).
+    pub const GET_BROKER_CONSUME_STATS: i32 = 317;
     pub const SEND_MESSAGE_V2: i32 = 310;
     pub const SEND_BATCH_MESSAGE: i32 = 320;
     pub const GET_TOPIC_CONFIG: i32 = 351;
@@ -108,6 +116,8 @@ pub mod response {
     pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
     pub const INVALID_PARAMETER: i32 = 29;
     pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    /// A relayed broker-to-client request (307, 309) got no answer in time.
+    pub const CONSUME_MSG_TIMEOUT: i32 = 207;
     pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
     pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;

@@ -2,6 +2,7 @@
 //! family: topics, groups (and their connections), stats, broker config, offsets, and the
 //! reset of an online group's offsets.
 
+mod client_calls;
 mod config;
 mod groups;
 mod offsets;
@@ -59,6 +60,12 @@ pub async fn process(
         request::GET_ALL_DELAY_OFFSET => offsets::all_delay(shard, request).await,
         request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
         request::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(shard, request).await,
+        request::GET_CONSUMER_RUNNING_INFO => {
+            client_calls::consumer_running_info(shard, request).await
+        }
+        request::CONSUME_MESSAGE_DIRECTLY => {
+            client_calls::consume_message_directly(shard, request).await
+        }
         _ => return None,
     })
 }
