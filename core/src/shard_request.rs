@@ -243,6 +243,11 @@ pub enum PartRequest {
     DelayOffsets,
     /// A slave's copy of its master's delay offsets (every level; each shard keeps its own).
     SetDelayOffsets(BTreeMap<i32, i64>),
+    /// This shard's windows of one BrokerStatsManager item (VIEW_BROKER_STATS_DATA).
+    BrokerStats {
+        name: String,
+        key: String,
+    },
 }
 
 pub enum PartReply {
@@ -256,6 +261,7 @@ pub enum PartReply {
     Runtime(RuntimePart),
     Metrics(Box<MetricsPart>),
     DelayOffsets(BTreeMap<i32, i64>),
+    BrokerStats(Option<crate::stats::broker_stats::ItemStats>),
     Done,
 }
 
@@ -277,6 +283,8 @@ pub struct MetricsPart {
     pub flush_latency: Option<crate::stats::Histogram>,
     /// (request code, response code) -> latency in ms, of requests whose connection is here.
     pub rpc_latency: Vec<((i32, i32), crate::stats::Histogram)>,
+    /// DLQ sends, transaction ends and pending transactions here (`metrics::ops`).
+    pub ops: crate::metrics::ops::OpsPart,
 }
 
 /// A group's backlog on one topic, over the queues one shard owns.
@@ -391,6 +399,9 @@ pub enum LeaderRequest {
     ConsumerChannels {
         group: String,
     },
+    /// Producer and consumer connections by language, version (and group, consume mode),
+    /// for the exporter.
+    ConnectionCensus,
     /// Groups whose online consumers subscribe `topic`.
     GroupsConsuming {
         topic: String,
@@ -418,4 +429,5 @@ pub enum LeaderReply {
     },
     Channel(Option<ChannelKey>),
     Channels(Vec<ClientChannel>),
+    Census(crate::metrics::ops::ConnectionCensus),
 }

@@ -310,6 +310,19 @@ pub fn read_body<T: WireBody>(what: &'static str, addr: &str, body: &[u8]) -> Ad
     })
 }
 
+/// A JSON (or fastjson) body read into a plain serde type.
+pub fn read_body_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    addr: &str,
+    body: &[u8],
+) -> AdminResult<T> {
+    ramjet_net::body::fastjson::from_slice(body).map_err(|reason| AdminError::BadAnswer {
+        what,
+        addr: addr.to_owned(),
+        reason,
+    })
+}
+
 fn connect_reason(error: &InvokeError) -> String {
     match error {
         InvokeError::Connect { reason, .. } => format!("connect failed: {reason}"),

@@ -72,7 +72,9 @@ impl QueueOwner {
                 PartReply::Done
             }
             // Answered by the shard (it holds the schedule service), never here.
-            PartRequest::DelayOffsets | PartRequest::SetDelayOffsets(_) => PartReply::Done,
+            PartRequest::DelayOffsets
+            | PartRequest::SetDelayOffsets(_)
+            | PartRequest::BrokerStats { .. } => PartReply::Done,
         }
     }
 

@@ -2,6 +2,7 @@
 //! family: topics, groups (and their connections), stats, broker config, offsets, and the
 //! reset of an online group's offsets.
 
+mod broker_stats;
 mod client_calls;
 mod config;
 mod groups;
@@ -63,6 +64,7 @@ pub async fn process(
         request::GET_CONSUMER_RUNNING_INFO => {
             client_calls::consumer_running_info(shard, request).await
         }
+        request::VIEW_BROKER_STATS_DATA => broker_stats::view_broker_stats_data(shard, request).await,
         request::CONSUME_MESSAGE_DIRECTLY => {
             client_calls::consume_message_directly(shard, request).await
         }
