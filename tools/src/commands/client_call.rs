@@ -107,16 +107,33 @@ pub fn consume_message_directly(
     })
 }
 
+/// A field of a client's answer by its Java name, or in snake case: rocketmq-client-rust
+/// 1.0 writes ConsumeMessageDirectlyResult with Rust's field names (`consume_result`,
+/// `auto_commit`, `spent_time_mills`), which Java's tool would read as nulls.
+pub fn result_field<'a>(result: &'a Value, java_name: &str) -> Option<&'a Value> {
+    result.get(java_name).or_else(|| {
+        let mut snake = String::with_capacity(java_name.len() + 4);
+        for c in java_name.chars() {
+            if c.is_ascii_uppercase() {
+                snake.push('_');
+                snake.push(c.to_ascii_lowercase());
+            } else {
+                snake.push(c);
+            }
+        }
+        result.get(&snake)
+    })
+}
+
 /// `ConsumeMessageDirectlyResult.toString()`.
 pub fn format_direct_result(result: &Value) -> String {
-    let text = |key: &str| match result.get(key) {
+    let text = |key: &str| match result_field(result, key) {
         None | Some(Value::Null) => "null".to_owned(),
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
     };
     let flag = |key: &str, default: bool| {
-        result
-            .get(key)
+        result_field(result, key)
             .and_then(Value::as_bool)
             .unwrap_or(default)
     };
@@ -126,8 +143,7 @@ pub fn format_direct_result(result: &Value) -> String {
         flag("autoCommit", true),
         text("consumeResult"),
         text("remark"),
-        result
-            .get("spentTimeMills")
+        result_field(result, "spentTimeMills")
             .and_then(Value::as_i64)
             .unwrap_or(0)
     )
@@ -281,6 +297,14 @@ mod tests {
         assert_eq!(
             format_direct_result(&result),
             "ConsumeMessageDirectlyResult [order=false, autoCommit=true, consumeResult=CR_SUCCESS, remark=null, spentTimeMills=3]"
+        );
+        let rust: Value = serde_json::from_str(
+            r#"{"order":false,"auto_commit":true,"consume_result":"CR_LATER","remark":null,"spent_time_mills":5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            format_direct_result(&rust),
+            "ConsumeMessageDirectlyResult [order=false, autoCommit=true, consumeResult=CR_LATER, remark=null, spentTimeMills=5]"
         );
     }
 
