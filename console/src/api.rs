@@ -554,8 +554,13 @@ impl Api {
         let topic_name = body_str(body, "topic")?;
         let id = body_str(body, "id")?;
         let client_id = body.get("clientId").and_then(Value::as_str).unwrap_or("");
-        let result =
-            client_call::consume_message_directly(&mut self.remote, group, client_id, topic_name, id)?;
+        let result = client_call::consume_message_directly(
+            &mut self.remote,
+            group,
+            client_id,
+            topic_name,
+            id,
+        )?;
         Ok(json!({"group": group, "msgId": id, "result": result}))
     }
 

@@ -12,7 +12,9 @@ use ramjet_net::header::{CommandHeader, ConsumerGroupRequestHeader};
 use ramjet_net::server::Connection;
 use ramjet_net::RemotingCommand;
 
-use crate::client_call::{call_client, ClientAnswer, ClientCall, ClientCallError, OutstandingCalls};
+use crate::client_call::{
+    call_client, ClientAnswer, ClientCall, ClientCallError, OutstandingCalls,
+};
 use crate::client_manager::ChannelKey;
 use crate::mesh::{ClientNotice, Mesh, ShardMessage};
 

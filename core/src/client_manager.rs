@@ -178,7 +178,9 @@ impl ClientManager {
 
     /// Every producer connection, of every group.
     pub fn producer_channels(&self) -> impl Iterator<Item = &ClientChannel> {
-        self.producers.values().flat_map(|channels| channels.values())
+        self.producers
+            .values()
+            .flat_map(|channels| channels.values())
     }
 
     pub fn consumer_group(&self, group: &str) -> Option<&ConsumerGroupInfo> {

@@ -151,13 +151,14 @@ impl Leader {
             }
             LeaderRequest::ConnectionCensus => {
                 use crate::metrics::ops::{consume_mode, ConnectionCensus};
-                let version = |v: i32| {
-                    ramjet_net::code::version::desc(v).to_lowercase()
-                };
+                let version = |v: i32| ramjet_net::code::version::desc(v).to_lowercase();
                 let clients = self.clients.borrow();
                 let mut census = ConnectionCensus::default();
                 for channel in clients.producer_channels() {
-                    let key = (channel.language.name().to_lowercase(), version(channel.version));
+                    let key = (
+                        channel.language.name().to_lowercase(),
+                        version(channel.version),
+                    );
                     *census.producers.entry(key).or_insert(0) += 1;
                 }
                 for (group, info) in clients.consumer_groups() {

@@ -122,7 +122,9 @@ fn a_rust_push_consumer_consumes_directly_and_reports_its_running_info() {
     // The API passes the client's answer on as it came; rocketmq-client-rust 1.0 names the
     // fields in snake case (Java: consumeResult).
     let result = &resend.json["result"];
-    let consumed = result.get("consumeResult").or_else(|| result.get("consume_result"));
+    let consumed = result
+        .get("consumeResult")
+        .or_else(|| result.get("consume_result"));
     assert_eq!(consumed, Some(&json!("CR_SUCCESS")), "{}", resend.body);
     wait_for_times(
         &consumer,
@@ -137,7 +139,11 @@ fn a_rust_push_consumer_consumes_directly_and_reports_its_running_info() {
     assert_eq!(counts.get("direct-3"), Some(&1), "{counts:?}");
 
     // consumerStatus -i: the client's running info, its properties and subscription.
-    let status = admin_ok(&namesrv, "consumerStatus", &["-g", &group, "-i", &client_id]);
+    let status = admin_ok(
+        &namesrv,
+        "consumerStatus",
+        &["-g", &group, "-i", &client_id],
+    );
     assert!(status.starts_with("#Consumer Properties#\n"), "{status}");
     assert!(status.contains("CONSUME_PASSIVELY"), "{status}");
     assert!(status.contains(&format!("Topic: {TOPIC}")), "{status}");
@@ -146,11 +152,22 @@ fn a_rust_push_consumer_consumes_directly_and_reports_its_running_info() {
     let (ok, stdout, stderr) = mqadmin(
         &namesrv,
         "queryMsgById",
-        &["-t", TOPIC, "-i", &msg_id, "-g", &group, "-d", "127.0.0.1@nobody"],
+        &[
+            "-t",
+            TOPIC,
+            "-i",
+            &msg_id,
+            "-g",
+            &group,
+            "-d",
+            "127.0.0.1@nobody",
+        ],
     );
     assert!(!ok, "{stdout}");
     assert!(
-        stderr.contains(&format!("The Consumer <{group}> <127.0.0.1@nobody> not online")),
+        stderr.contains(&format!(
+            "The Consumer <{group}> <127.0.0.1@nobody> not online"
+        )),
         "{stderr}"
     );
     let resend = http::post(
@@ -159,7 +176,14 @@ fn a_rust_push_consumer_consumes_directly_and_reports_its_running_info() {
         &json!({"group": group, "topic": TOPIC, "id": offset_msg_id, "clientId": "x@y"}),
     );
     assert_eq!(resend.status, 500, "{}", resend.body);
-    assert!(resend.json["remark"].as_str().unwrap().contains("not online"), "{}", resend.body);
+    assert!(
+        resend.json["remark"]
+            .as_str()
+            .unwrap()
+            .contains("not online"),
+        "{}",
+        resend.body
+    );
 
     // statsAll: the broker's windows (sampled every 10 s) show the 4 messages in and the 4
     // the group pulled (messages consumed directly are not pulled); the backlog is 0.
@@ -259,7 +283,9 @@ fn running_info_call(broker: &Broker, group: &str, client_id: &str) -> RemotingC
     fields.insert("jstackEnable", "false");
     let request =
         RemotingCommand::request(request::GET_CONSUMER_RUNNING_INFO).with_ext_fields(fields);
-    admin.invoke(request, ADMIN_WAIT).expect("the broker answers")
+    admin
+        .invoke(request, ADMIN_WAIT)
+        .expect("the broker answers")
 }
 
 fn in_thread(
@@ -267,7 +293,11 @@ fn in_thread(
     group: &str,
     client_id: &str,
 ) -> std::thread::JoinHandle<(RemotingCommand, Duration)> {
-    let (broker_addr, group, client_id) = (broker.addr().to_owned(), group.to_owned(), client_id.to_owned());
+    let (broker_addr, group, client_id) = (
+        broker.addr().to_owned(),
+        group.to_owned(),
+        client_id.to_owned(),
+    );
     std::thread::spawn(move || {
         let started = Instant::now();
         let mut admin = BlockingClient::connect(&broker_addr, Duration::from_secs(3)).unwrap();
@@ -276,7 +306,9 @@ fn in_thread(
         fields.insert("clientId", client_id.as_str());
         let request =
             RemotingCommand::request(request::GET_CONSUMER_RUNNING_INFO).with_ext_fields(fields);
-        let answer = admin.invoke(request, ADMIN_WAIT).expect("the broker answers");
+        let answer = admin
+            .invoke(request, ADMIN_WAIT)
+            .expect("the broker answers");
         (answer, started.elapsed())
     })
 }
@@ -304,8 +336,10 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
         asked += 1;
     }
     assert_eq!(asked, 8, "the broker relayed {asked} calls");
-    let answers: Vec<(RemotingCommand, Duration)> =
-        callers.into_iter().map(|caller| caller.join().unwrap()).collect();
+    let answers: Vec<(RemotingCommand, Duration)> = callers
+        .into_iter()
+        .map(|caller| caller.join().unwrap())
+        .collect();
     let timed_out: Vec<_> = answers
         .iter()
         .filter(|(answer, _)| answer.code == response::CONSUME_MSG_TIMEOUT)
@@ -323,7 +357,11 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
     }
     let (answer, took) = refused[0];
     assert!(
-        answer.remark.as_deref().unwrap_or("").contains("8 calls already wait"),
+        answer
+            .remark
+            .as_deref()
+            .unwrap_or("")
+            .contains("8 calls already wait"),
         "{answer:?}"
     );
     assert!(*took < Duration::from_secs(5), "refused after {took:?}");
@@ -341,17 +379,29 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
     odd.write(&junk.encode_to_vec());
     let (answer, _) = caller.join().unwrap();
     assert_eq!(answer.code, response::SUCCESS, "{answer:?}");
-    assert_eq!(&answer.body[..], b"{not json", "the client's answer, not the stray one");
+    assert_eq!(
+        &answer.body[..],
+        b"{not json",
+        "the client's answer, not the stray one"
+    );
     // mqadmin reads the same junk and says whose answer it could not read.
     let admin = {
         let (namesrv_addr, group, client_id) =
             (namesrv.addr.clone(), group.clone(), odd.client_id.clone());
         std::thread::spawn(move || {
             std::process::Command::new(mqadmin_binary)
-            .args(["consumerStatus", "-n", &namesrv_addr, "-g", &group, "-i", &client_id])
-            .env_remove("NAMESRV_ADDR")
-            .output()
-            .expect("run mqadmin")
+                .args([
+                    "consumerStatus",
+                    "-n",
+                    &namesrv_addr,
+                    "-g",
+                    &group,
+                    "-i",
+                    &client_id,
+                ])
+                .env_remove("NAMESRV_ADDR")
+                .output()
+                .expect("run mqadmin")
         })
     };
     let call = odd.next_call();
@@ -375,7 +425,13 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
     let (answer, took) = caller.join().unwrap();
     assert_eq!(answer.code, response::SYSTEM_ERROR, "{answer:?}");
     let remark = answer.remark.clone().unwrap_or_default();
-    assert!(remark.starts_with(&format!("invoke consumer <{group}> <{}> Exception", garbage.client_id)), "{remark}");
+    assert!(
+        remark.starts_with(&format!(
+            "invoke consumer <{group}> <{}> Exception",
+            garbage.client_id
+        )),
+        "{remark}"
+    );
     assert!(took < Duration::from_secs(5), "failed after {took:?}");
 
     // Closes the connection while asked: the same, at once, not after 10 s.
@@ -386,14 +442,21 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
     drop(closing);
     let (answer, took) = caller.join().unwrap();
     assert_eq!(answer.code, response::SYSTEM_ERROR, "{answer:?}");
-    assert!(answer.remark.as_deref().unwrap_or("").contains("Exception"), "{answer:?}");
+    assert!(
+        answer.remark.as_deref().unwrap_or("").contains("Exception"),
+        "{answer:?}"
+    );
     assert!(took < Duration::from_secs(5), "failed after {took:?}");
 
     // Asked after it left: not online.
     let answer = running_info_call(&broker, &group, "127.0.0.1@closing");
     assert_eq!(answer.code, response::SYSTEM_ERROR, "{answer:?}");
     assert!(
-        answer.remark.as_deref().unwrap_or("").contains("not online"),
+        answer
+            .remark
+            .as_deref()
+            .unwrap_or("")
+            .contains("not online"),
         "{answer:?}"
     );
 
@@ -411,11 +474,13 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
     let mut fields = ramjet_net::ExtFields::new();
     fields.insert("statsName", "NO_SUCH_STATS");
     fields.insert("statsKey", "x");
-    let request =
-        RemotingCommand::request(request::VIEW_BROKER_STATS_DATA).with_ext_fields(fields);
+    let request = RemotingCommand::request(request::VIEW_BROKER_STATS_DATA).with_ext_fields(fields);
     let answer = admin.invoke(request, ADMIN_WAIT).unwrap();
     assert_eq!(answer.code, response::SYSTEM_ERROR, "{answer:?}");
-    assert_eq!(answer.remark.as_deref(), Some("The stats <NO_SUCH_STATS> <x> not exist"));
+    assert_eq!(
+        answer.remark.as_deref(),
+        Some("The stats <NO_SUCH_STATS> <x> not exist")
+    );
     let mut fields = ramjet_net::ExtFields::new();
     fields.insert("consumerGroup", group.as_str());
     fields.insert("clientId", silent.client_id.as_str());
@@ -424,9 +489,16 @@ fn clients_that_never_answer_answer_garbage_or_close_get_clear_errors() {
         RemotingCommand::request(request::CONSUME_MESSAGE_DIRECTLY).with_ext_fields(fields);
     let answer = admin.invoke(request, ADMIN_WAIT).unwrap();
     assert_eq!(answer.code, response::SYSTEM_ERROR, "{answer:?}");
-    assert!(answer.remark.as_deref().unwrap_or("").contains("not-an-id"), "{answer:?}");
+    assert!(
+        answer.remark.as_deref().unwrap_or("").contains("not-an-id"),
+        "{answer:?}"
+    );
     let request = RemotingCommand::request(request::GET_CONSUMER_RUNNING_INFO);
     let answer = admin.invoke(request, ADMIN_WAIT).unwrap();
-    assert_eq!(answer.code, response::SYSTEM_ERROR, "a header without fields: {answer:?}");
+    assert_eq!(
+        answer.code,
+        response::SYSTEM_ERROR,
+        "a header without fields: {answer:?}"
+    );
     admin_ok(&namesrv, "clusterList", &[]);
 }

@@ -215,7 +215,13 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
     let mut consumer =
         client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
     let late: Vec<String> = bodies[MESSAGES..].to_vec();
-    wait_for_times(&consumer, &late, 1, RESET_WAIT, "late messages after restart");
+    wait_for_times(
+        &consumer,
+        &late,
+        1,
+        RESET_WAIT,
+        "late messages after restart",
+    );
     wait_for_lag(&api, &group, 0);
     let reset = browser(
         &api,

@@ -129,7 +129,9 @@ fn store_bytes(root: &std::path::Path) -> u64 {
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(metadata) = entry.metadata() else { continue };
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
             if metadata.is_dir() {
                 pending.push(entry.path());
             } else {
@@ -522,11 +524,19 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
     producer
         .send(common::rust_client::message(TOPIC, "TagA", "k", "online"))
         .unwrap();
-    let samples = eventually(Duration::from_secs(15), "the online consumer counted", || {
-        let samples = scrape(&broker);
-        (value(&samples, "rocketmq_consumer_connections", &[("consumer_group", &online)]) == 1.0)
-            .then_some(samples)
-    });
+    let samples = eventually(
+        Duration::from_secs(15),
+        "the online consumer counted",
+        || {
+            let samples = scrape(&broker);
+            (value(
+                &samples,
+                "rocketmq_consumer_connections",
+                &[("consumer_group", &online)],
+            ) == 1.0)
+                .then_some(samples)
+        },
+    );
     let connection = samples
         .iter()
         .find(|s| {
@@ -535,9 +545,15 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         })
         .unwrap();
     assert_eq!(connection.labels["consume_mode"], "push", "{connection:?}");
-    assert_eq!(connection.labels["protocol_type"], "remoting", "{connection:?}");
+    assert_eq!(
+        connection.labels["protocol_type"], "remoting",
+        "{connection:?}"
+    );
     assert_eq!(connection.labels["is_system"], "false", "{connection:?}");
-    assert!(connection.labels["version"].starts_with('v'), "{connection:?}");
+    assert!(
+        connection.labels["version"].starts_with('v'),
+        "{connection:?}"
+    );
     let producers: f64 = samples
         .iter()
         .filter(|s| s.name == "rocketmq_producer_connections")
@@ -546,7 +562,11 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
     assert!(producers >= 1.0, "a running producer is counted");
     // The whole store directory, not just the CommitLog: at least the CommitLog bytes the
     // first scrape reported, and within a factor of two of what this test walks itself.
-    let storage = value(&samples, "rocketmq_storage_size", &[("storage_type", "local")]);
+    let storage = value(
+        &samples,
+        "rocketmq_storage_size",
+        &[("storage_type", "local")],
+    );
     let walked = store_bytes(&broker.dir.join("store"));
     assert!(
         storage > 0.0 && storage * 2.0 >= walked as f64 && storage <= 2.0 * walked as f64,

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::mqadmin::{admin_ok, mqadmin};
 use common::consume::{counts, now_ms, unique, wait_for_times};
+use common::mqadmin::{admin_ok, mqadmin};
 use common::rust_client::{message, ConsumerOptions, RustClient};
 use ramjet_interop::python::run_script;
 use ramjet_interop::servers::{Broker, Namesrv};
@@ -160,7 +160,13 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     );
     assert!(reset.contains("force[false]"), "{reset}");
     assert_eq!(reset_rows(&reset), a_per_queue, "{reset}");
-    wait_for_times(&consumer, &b_bodies, 3, RESET_WAIT, "after the reset without force");
+    wait_for_times(
+        &consumer,
+        &b_bodies,
+        3,
+        RESET_WAIT,
+        "after the reset without force",
+    );
     std::thread::sleep(Duration::from_secs(1));
     let seen = counts(&consumer.received());
     for body in &a_bodies {

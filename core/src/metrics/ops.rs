@@ -16,9 +16,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::rc::Rc;
 use std::time::Duration;
 
 use super::exposition::Exposition;
@@ -125,7 +125,10 @@ fn owned(node: &[(&'static str, &str)], extra: &[(&'static str, &str)]) -> Vec<(
 }
 
 fn borrowed(labels: &[(String, String)]) -> Vec<(&str, &str)> {
-    labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 fn flag(value: bool) -> &'static str {
@@ -146,7 +149,11 @@ pub async fn families(
 ) -> BrokerResult<()> {
     let census = match shard.leader_call(LeaderRequest::ConnectionCensus).await? {
         LeaderReply::Census(census) => census,
-        _ => return Err(BrokerError::Internal("the leader answered no census".into())),
+        _ => {
+            return Err(BrokerError::Internal(
+                "the leader answered no census".into(),
+            ))
+        }
     };
     out.family(
         "rocketmq_producer_connections",
@@ -162,7 +169,11 @@ pub async fn families(
                 ("protocol_type", "remoting"),
             ],
         );
-        out.sample("rocketmq_producer_connections", &borrowed(&labels), *count as f64);
+        out.sample(
+            "rocketmq_producer_connections",
+            &borrowed(&labels),
+            *count as f64,
+        );
     }
     out.family(
         "rocketmq_consumer_connections",
@@ -181,7 +192,11 @@ pub async fn families(
                 ("is_system", flag(is_system_group(group))),
             ],
         );
-        out.sample("rocketmq_consumer_connections", &borrowed(&labels), *count as f64);
+        out.sample(
+            "rocketmq_consumer_connections",
+            &borrowed(&labels),
+            *count as f64,
+        );
     }
 
     let mut sum = OpsPart::default();

@@ -249,16 +249,32 @@ mod tests {
         table.sample(&stats, "C", 0, 0);
         assert!(table.get(TOPIC_PUT_NUMS, "T").is_none());
         assert_eq!(table.get(BROKER_PUT_NUMS, "C").unwrap().minute.sum, 0);
-        stats.topics_in.borrow_mut().entry("T".into()).or_default().messages[0] = 4;
-        stats.topics_in.borrow_mut().get_mut("T").unwrap().send_latency.observe(0.1);
-        stats.groups_out.borrow_mut().entry("T".into()).or_default().insert(
-            "G".into(),
-            super::super::GroupOut {
-                messages: 3,
-                bytes: 30,
-                ..Default::default()
-            },
-        );
+        stats
+            .topics_in
+            .borrow_mut()
+            .entry("T".into())
+            .or_default()
+            .messages[0] = 4;
+        stats
+            .topics_in
+            .borrow_mut()
+            .get_mut("T")
+            .unwrap()
+            .send_latency
+            .observe(0.1);
+        stats
+            .groups_out
+            .borrow_mut()
+            .entry("T".into())
+            .or_default()
+            .insert(
+                "G".into(),
+                super::super::GroupOut {
+                    messages: 3,
+                    bytes: 30,
+                    ..Default::default()
+                },
+            );
         stats.put_messages.set(4);
         table.sample(&stats, "C", 10_000, 10);
         // Created at this sample: its zero start lies one period back.

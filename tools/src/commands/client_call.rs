@@ -159,7 +159,7 @@ pub fn push_msg(
 ) -> AdminResult<()> {
     let info = consumer_running_info(remote, group, client_id, false)?;
     if !is_push_type(&info) {
-        print!("this {client_id} client is not push consumer ,not support direct push \n");
+        println!("this {client_id} client is not push consumer ,not support direct push ");
         return Ok(());
     }
     let result = consume_message_directly(remote, group, client_id, topic, msg_id)?;
@@ -272,7 +272,10 @@ pub fn format_running_info(info: &Value) -> String {
             out.push_str(&format!(
                 "{:<32}  {:<32}  {:<4}  {:<20}\n",
                 queue.get("topic").and_then(Value::as_str).unwrap_or(""),
-                queue.get("brokerName").and_then(Value::as_str).unwrap_or(""),
+                queue
+                    .get("brokerName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
                 queue.get("queueId").and_then(Value::as_i64).unwrap_or(-1),
                 process
                     .get("commitOffset")
@@ -316,6 +319,9 @@ mod tests {
         let text = format_running_info(&info);
         assert!(text.contains("PROP_CONSUME_TYPE                       : CONSUME_PASSIVELY"));
         assert!(text.contains("001 Topic: T"));
-        assert!(text.contains("b                                 1     7"), "{text}");
+        assert!(
+            text.contains("b                                 1     7"),
+            "{text}"
+        );
     }
 }

@@ -51,14 +51,14 @@ pub fn query_msg_by_id(remote: &mut Remote, args: &QueryMsgById) -> AdminResult<
     if let (Some(group), Some(client_id)) = (&args.group, &args.client_id) {
         // QueryMsgByIdSubCommand.pushMsg: each id's failure is printed and the rest go on.
         let mut failed = 0;
-        for msg_id in args.msg_id.split(',').map(str::trim).filter(|id| !id.is_empty()) {
-            let pushed = super::client_call::push_msg(
-                remote,
-                group.trim(),
-                client_id.trim(),
-                topic,
-                msg_id,
-            );
+        for msg_id in args
+            .msg_id
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            let pushed =
+                super::client_call::push_msg(remote, group.trim(), client_id.trim(), topic, msg_id);
             if let Err(error) = pushed {
                 eprintln!("{error}");
                 failed += 1;
@@ -66,7 +66,9 @@ pub fn query_msg_by_id(remote: &mut Remote, args: &QueryMsgById) -> AdminResult<
         }
         return match failed {
             0 => Ok(()),
-            n => Err(AdminError::Failed(format!("{n} message(s) not consumed directly"))),
+            n => Err(AdminError::Failed(format!(
+                "{n} message(s) not consumed directly"
+            ))),
         };
     }
     for msg_id in args

@@ -10,7 +10,9 @@ use ramjet_net::RemotingCommand;
 use serde::Deserialize;
 
 use super::consumer::consume_stats;
-use super::topic::{all_topics, consumer_groups_of, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
+use super::topic::{
+    all_topics, consumer_groups_of, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX,
+};
 use crate::error::AdminResult;
 use crate::format::front;
 use crate::remote::{expect_success, read_body_json, Remote};
@@ -85,7 +87,11 @@ pub fn stats_all(remote: &mut Remote, args: &StatsAll) -> AdminResult<()> {
         "#InMsg24Hour",
         "#OutMsg24Hour"
     );
-    let selected = args.topic.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let selected = args
+        .topic
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     for topic in &topics {
         if topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) || topic.starts_with(DLQ_GROUP_TOPIC_PREFIX)
         {

@@ -92,9 +92,11 @@ async fn call_consumer(
     client_id: &str,
     call: ClientCall,
 ) -> BrokerResult<RemotingCommand> {
-    let channel = find_channel(shard, group, client_id).await?.ok_or_else(|| {
-        BrokerError::Refused(format!("The Consumer <{group}> <{client_id}> not online"))
-    })?;
+    let channel = find_channel(shard, group, client_id)
+        .await?
+        .ok_or_else(|| {
+            BrokerError::Refused(format!("The Consumer <{group}> <{client_id}> not online"))
+        })?;
     if channel.version < FIRST_VERSION_WITH_CLIENT_CALLS {
         return Err(BrokerError::Refused(format!(
             "The Consumer <{client_id}> Version <{}> too low to finish, please upgrade it to V3_1_8_SNAPSHOT",

@@ -64,7 +64,9 @@ pub async fn process(
         request::GET_CONSUMER_RUNNING_INFO => {
             client_calls::consumer_running_info(shard, request).await
         }
-        request::VIEW_BROKER_STATS_DATA => broker_stats::view_broker_stats_data(shard, request).await,
+        request::VIEW_BROKER_STATS_DATA => {
+            broker_stats::view_broker_stats_data(shard, request).await
+        }
         request::CONSUME_MESSAGE_DIRECTLY => {
             client_calls::consume_message_directly(shard, request).await
         }
