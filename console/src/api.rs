@@ -13,10 +13,10 @@ use ramjet_net::client::subscribe_queues;
 use ramjet_net::code::{request, response};
 use ramjet_net::header::{CommandHeader, DeleteTopicFromNamesrvRequestHeader, TopicRequestHeader};
 use ramjet_net::{properties, RemotingCommand};
-use ramjet_tools::commands::{cluster, consumer, dlq, offset, query, topic};
+use ramjet_tools::commands::{client_call, cluster, consumer, dlq, offset, query, topic};
 use ramjet_tools::message::StoredMessage;
 use ramjet_tools::queues::{pull, search_offset, PullStatus, QueueAt, TOOLS_CONSUMER_GROUP};
-use ramjet_tools::remote::{expect_success, Remote};
+use ramjet_tools::remote::Remote;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -31,8 +31,6 @@ const MESSAGES_MAX: usize = 2000;
 const MESSAGES_DEFAULT: usize = 64;
 /// Most bytes of a body shown as text in a message view (the base64 form is complete).
 const BODY_TEXT_MAX: usize = 64 * 1024;
-/// RocketMQ's CONSUME_MESSAGE_DIRECTLY (admin → broker → one consumer client).
-const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
 
 /// One parsed HTTP request, as the routes see it.
 pub struct ApiRequest {
@@ -547,25 +545,22 @@ impl Api {
         Ok(value)
     }
 
-    /// CONSUME_MESSAGE_DIRECTLY through this broker to one client of the group, as the
-    /// dashboard's "resend message" does. The broker's answer is passed on: a broker that
-    /// does not relay it answers REQUEST_CODE_NOT_SUPPORTED (501 here).
+    /// CONSUME_MESSAGE_DIRECTLY to one client of the group, through the broker that stores
+    /// the message (tools' `client_call`), as the dashboard's "resend message" does: without
+    /// a clientId the group's first online client. The broker's refusals (not online,
+    /// CONSUME_MSG_TIMEOUT) come back as JSON errors; the client's result is passed on.
     fn resend_to_group(&mut self, body: &Value) -> ApiResult {
         let group = body_str(body, "group")?;
         let topic_name = body_str(body, "topic")?;
         let id = body_str(body, "id")?;
         let client_id = body.get("clientId").and_then(Value::as_str).unwrap_or("");
-        let message = query::view_message(&mut self.remote, topic_name, id, None)?;
-        let mut fields = ramjet_net::ExtFields::new();
-        fields.insert("consumerGroup", group);
-        fields.insert("clientId", client_id);
-        fields.insert("msgId", message.offset_msg_id());
-        fields.insert("topic", topic_name);
-        let request = RemotingCommand::request(CONSUME_MESSAGE_DIRECTLY).with_ext_fields(fields);
-        let broker = self.broker();
-        let answer = self.remote.invoke_broker(&broker, request)?;
-        let answer = expect_success("CONSUME_MESSAGE_DIRECTLY", &broker, answer)?;
-        let result: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        let result = client_call::consume_message_directly(
+            &mut self.remote,
+            group,
+            client_id,
+            topic_name,
+            id,
+        )?;
         Ok(json!({"group": group, "msgId": id, "result": result}))
     }
 

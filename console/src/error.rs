@@ -55,6 +55,8 @@ pub fn http_status(code: i32) -> u16 {
         | response::SUBSCRIPTION_PARSE_FAILED => 400,
         response::REQUEST_CODE_NOT_SUPPORTED => 501,
         response::SYSTEM_BUSY | response::SERVICE_NOT_AVAILABLE => 503,
+        // The broker asked a client, which did not answer in time.
+        response::CONSUME_MSG_TIMEOUT => 504,
         _ => 500,
     }
 }

@@ -337,6 +337,9 @@ async fn stats_loop(shard: Rc<BrokerShard>) {
     while !shutdown::requested() {
         let now = crate::topic_config_manager::now_ms() / 1000;
         stats.sample(tick, crate::stats::local_day(now));
+        if tick.is_multiple_of(crate::stats::broker_stats::MINUTE_SAMPLE_SECS) {
+            shard.sample_broker_stats(crate::topic_config_manager::now_ms(), tick);
+        }
         tick += 1;
         glommio::timer::sleep(Duration::from_secs(crate::stats::SAMPLE_SECS)).await;
     }

@@ -1,7 +1,7 @@
 //! The client connections one shard accepted, so the broker can send a client requests of
 //! its own (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE,
 //! RESET_CONSUMER_CLIENT_OFFSET) wherever the client's
-//! connection lives.
+//! connection lives, and calls that wait for the client's answer (`client_call`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,12 +12,16 @@ use ramjet_net::header::{CommandHeader, ConsumerGroupRequestHeader};
 use ramjet_net::server::Connection;
 use ramjet_net::RemotingCommand;
 
+use crate::client_call::{
+    call_client, ClientAnswer, ClientCall, ClientCallError, OutstandingCalls,
+};
 use crate::client_manager::ChannelKey;
 use crate::mesh::{ClientNotice, Mesh, ShardMessage};
 
 pub struct ClientConnections {
     mesh: Rc<Mesh>,
     local: RefCell<HashMap<u64, Weak<Connection>>>,
+    calls: Rc<OutstandingCalls>,
 }
 
 impl ClientConnections {
@@ -25,6 +29,7 @@ impl ClientConnections {
         ClientConnections {
             mesh,
             local: RefCell::new(HashMap::new()),
+            calls: Rc::new(OutstandingCalls::default()),
         }
     }
 
@@ -52,6 +57,29 @@ impl ClientConnections {
         if let Err(error) = self.mesh.send(channel.shard, message).await {
             tracing::warn!(?channel, %error, "client notice lost");
         }
+    }
+
+    /// Runs `call` on a connection of this shard and waits for the client's answer.
+    pub async fn call_local(
+        &self,
+        connection_id: u64,
+        call: ClientCall,
+        timeout: std::time::Duration,
+    ) -> Result<ClientAnswer, ClientCallError> {
+        let connection = self
+            .local
+            .borrow()
+            .get(&connection_id)
+            .and_then(Weak::upgrade);
+        let Some(connection) = connection else {
+            return Err(ClientCallError::Gone);
+        };
+        call_client(&self.calls, &connection, &call, timeout).await
+    }
+
+    /// Calls waiting on a connection of this shard (tests and diagnostics).
+    pub fn calls_waiting(&self, connection_id: u64) -> usize {
+        self.calls.waiting(connection_id)
     }
 
     pub fn notify_local(&self, connection_id: u64, notice: ClientNotice) {

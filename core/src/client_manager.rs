@@ -176,6 +176,13 @@ impl ClientManager {
             .collect()
     }
 
+    /// Every producer connection, of every group.
+    pub fn producer_channels(&self) -> impl Iterator<Item = &ClientChannel> {
+        self.producers
+            .values()
+            .flat_map(|channels| channels.values())
+    }
+
     pub fn consumer_group(&self, group: &str) -> Option<&ConsumerGroupInfo> {
         self.consumers.get(group)
     }

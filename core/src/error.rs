@@ -37,6 +37,10 @@ pub enum BrokerError {
     QueryNotFound(String),
     #[error("{0}")]
     ConsumerNotOnline(String),
+    /// A request the broker relayed to a client (307, 309) got no answer in time
+    /// (Java's RemotingTimeoutException in callConsumer: CONSUME_MSG_TIMEOUT).
+    #[error("{0}")]
+    ClientCallTimeout(String),
     /// An END_TRANSACTION the broker refuses (5.x ILLEGAL_OPERATION): past the message's
     /// check immunity time, or for a transaction already resolved otherwise.
     #[error("{0}")]

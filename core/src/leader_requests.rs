@@ -149,6 +149,31 @@ impl Leader {
                 };
                 Ok(LeaderReply::Body(body.encode()))
             }
+            LeaderRequest::ConnectionCensus => {
+                use crate::metrics::ops::{consume_mode, ConnectionCensus};
+                let version = |v: i32| ramjet_net::code::version::desc(v).to_lowercase();
+                let clients = self.clients.borrow();
+                let mut census = ConnectionCensus::default();
+                for channel in clients.producer_channels() {
+                    let key = (
+                        channel.language.name().to_lowercase(),
+                        version(channel.version),
+                    );
+                    *census.producers.entry(key).or_insert(0) += 1;
+                }
+                for (group, info) in clients.consumer_groups() {
+                    for channel in info.channels.values() {
+                        let key = (
+                            group.clone(),
+                            channel.language.name().to_lowercase(),
+                            version(channel.version),
+                            consume_mode(&info.consume_type).to_owned(),
+                        );
+                        *census.consumers.entry(key).or_insert(0) += 1;
+                    }
+                }
+                Ok(LeaderReply::Census(census))
+            }
             LeaderRequest::ConsumerConnections { group } => {
                 let clients = self.clients.borrow();
                 let info = clients

@@ -16,6 +16,7 @@
 
 pub mod acl;
 pub mod broker;
+pub mod client_call;
 pub mod client_connections;
 pub mod client_manager;
 pub mod config;

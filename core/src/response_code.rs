@@ -20,6 +20,7 @@ pub fn for_error(error: &BrokerError) -> i32 {
         BrokerError::MessageIllegal(_) => response::MESSAGE_ILLEGAL,
         BrokerError::QueryNotFound(_) => response::QUERY_NOT_FOUND,
         BrokerError::ConsumerNotOnline(_) => response::CONSUMER_NOT_ONLINE,
+        BrokerError::ClientCallTimeout(_) => response::CONSUME_MSG_TIMEOUT,
         BrokerError::IllegalOperation(_) => response::ILLEGAL_OPERATION,
         BrokerError::NotSupported(_) => response::REQUEST_CODE_NOT_SUPPORTED,
         BrokerError::Busy => response::SYSTEM_BUSY,

@@ -50,6 +50,10 @@ pub struct BrokerShard {
     rpc_latency: RefCell<HashMap<(i32, i32), Histogram>>,
     /// Requests from other shards running here (`ramjet_shard_inbox_depth`).
     inbox_depth: Cell<u64>,
+    /// DLQ sends and transaction ends, for the exporter (`metrics::ops`).
+    ops: crate::metrics::ops::OpsCounters,
+    /// BrokerStatsManager's minute/hour/day windows, sampled by the stats loop.
+    broker_stats: RefCell<crate::stats::broker_stats::BrokerStatsTable>,
     /// The delay-level service of this shard, set once at start.
     schedule: std::cell::RefCell<Option<Rc<crate::schedule::deliver::ScheduleService>>>,
 }
@@ -76,6 +80,8 @@ impl BrokerShard {
             transactions: TransactionService::default(),
             rpc_latency: RefCell::new(HashMap::new()),
             inbox_depth: Cell::new(0),
+            broker_stats: RefCell::new(Default::default()),
+            ops: Default::default(),
             schedule: std::cell::RefCell::new(None),
         }
     }
@@ -128,6 +134,19 @@ impl BrokerShard {
         &self.connections
     }
 
+    /// DLQ and transaction counters of this shard.
+    pub fn ops(&self) -> &crate::metrics::ops::OpsCounters {
+        &self.ops
+    }
+
+    /// Snapshots this shard's counters into the BrokerStatsManager windows (stats loop).
+    pub fn sample_broker_stats(&self, now_ms: i64, tick: u64) {
+        let cluster = self.config().broker_cluster_name.clone();
+        self.broker_stats
+            .borrow_mut()
+            .sample(self.owner.stats(), &cluster, now_ms, tick);
+    }
+
     /// Counts one answered client request (`rocketmq_rpc_latency`).
     /// Request codes come from clients: past `RPC_SERIES_MAX` pairs, new ones are counted
     /// under request code -1, so hostile codes cannot grow the table without bound.
@@ -178,6 +197,8 @@ impl BrokerShard {
                 let mut part = self.owner.part(PartRequest::Metrics).await;
                 if let PartReply::Metrics(metrics) = &mut part {
                     metrics.inbox_depth = self.inbox_depth.get();
+                    metrics.ops = self.ops.part();
+                    metrics.ops.half_messages = self.transactions.pending_count() as u64;
                     metrics.rpc_latency = self
                         .rpc_latency
                         .borrow()
@@ -187,6 +208,9 @@ impl BrokerShard {
                 }
                 ShardReply::Part(part)
             }
+            ShardRequest::Part(PartRequest::BrokerStats { name, key }) => ShardReply::Part(
+                PartReply::BrokerStats(self.broker_stats.borrow().get(&name, &key)),
+            ),
             ShardRequest::Part(PartRequest::DelayOffsets) => {
                 ShardReply::Part(PartReply::DelayOffsets(match self.schedule() {
                     Some(schedule) => schedule.offset_table(),
@@ -217,6 +241,14 @@ impl BrokerShard {
                     )))
                 })
             }
+            ShardRequest::ClientCall {
+                connection_id,
+                call,
+            } => ShardReply::ClientCall(
+                self.connections
+                    .call_local(connection_id, call, crate::client_call::CLIENT_CALL_TIMEOUT)
+                    .await,
+            ),
             ShardRequest::HaConnection(handoff) => {
                 crate::ha::master::adopt(self, handoff);
                 ShardReply::HaAccepted
@@ -327,6 +359,24 @@ impl BrokerShard {
         {
             ShardReply::EndTransaction(result) => result,
             other => Err(other.mismatch("EndTransaction")),
+        }
+    }
+
+    /// A request to the client on `channel`, run on the shard that holds its connection;
+    /// the outer error is a failure between shards, the inner one the client's.
+    pub async fn call_client(
+        self: &Rc<Self>,
+        channel: ChannelKey,
+        call: crate::client_call::ClientCall,
+    ) -> BrokerResult<Result<crate::client_call::ClientAnswer, crate::client_call::ClientCallError>>
+    {
+        let request = ShardRequest::ClientCall {
+            connection_id: channel.connection_id,
+            call,
+        };
+        match self.call(channel.shard, request).await? {
+            ShardReply::ClientCall(result) => Ok(result),
+            other => Err(other.mismatch("ClientCall")),
         }
     }
 

@@ -57,6 +57,12 @@ pub enum ShardRequest {
     EndTransaction(EndTransaction),
     /// A slave's HA connection for this shard, accepted on shard 0 (docs/replication.md).
     HaConnection(crate::ha::master::HaHandoff),
+    /// A request to a client whose connection is on this shard, answered with the
+    /// client's response (`client_call`).
+    ClientCall {
+        connection_id: u64,
+        call: crate::client_call::ClientCall,
+    },
 }
 
 pub enum ShardReply {
@@ -69,6 +75,7 @@ pub enum ShardReply {
     Leader(BrokerResult<LeaderReply>),
     EndTransaction(BrokerResult<()>),
     HaAccepted,
+    ClientCall(Result<crate::client_call::ClientAnswer, crate::client_call::ClientCallError>),
 }
 
 impl ShardReply {
@@ -83,6 +90,7 @@ impl ShardReply {
             ShardReply::Leader(_) => "Leader",
             ShardReply::EndTransaction(_) => "EndTransaction",
             ShardReply::HaAccepted => "HaAccepted",
+            ShardReply::ClientCall(_) => "ClientCall",
         }
     }
 
@@ -237,6 +245,11 @@ pub enum PartRequest {
     SetDelayOffsets(BTreeMap<i32, i64>),
     /// This shard's written CommitLog end.
     CommitLogEnd,
+    /// This shard's windows of one BrokerStatsManager item (VIEW_BROKER_STATS_DATA).
+    BrokerStats {
+        name: String,
+        key: String,
+    },
 }
 
 pub enum PartReply {
@@ -251,6 +264,7 @@ pub enum PartReply {
     Metrics(Box<MetricsPart>),
     DelayOffsets(BTreeMap<i32, i64>),
     Offset(u64),
+    BrokerStats(Option<crate::stats::broker_stats::ItemStats>),
     Done,
 }
 
@@ -272,6 +286,8 @@ pub struct MetricsPart {
     pub flush_latency: Option<crate::stats::Histogram>,
     /// (request code, response code) -> latency in ms, of requests whose connection is here.
     pub rpc_latency: Vec<((i32, i32), crate::stats::Histogram)>,
+    /// DLQ sends, transaction ends and pending transactions here (`metrics::ops`).
+    pub ops: crate::metrics::ops::OpsPart,
 }
 
 /// A group's backlog on one topic, over the queues one shard owns.
@@ -386,6 +402,9 @@ pub enum LeaderRequest {
     ConsumerChannels {
         group: String,
     },
+    /// Producer and consumer connections by language, version (and group, consume mode),
+    /// for the exporter.
+    ConnectionCensus,
     /// Groups whose online consumers subscribe `topic`.
     GroupsConsuming {
         topic: String,
@@ -413,4 +432,5 @@ pub enum LeaderReply {
     },
     Channel(Option<ChannelKey>),
     Channels(Vec<ClientChannel>),
+    Census(crate::metrics::ops::ConnectionCensus),
 }

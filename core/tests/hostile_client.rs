@@ -393,6 +393,30 @@ fn base_probes() -> Vec<Probe> {
             b"",
             "base",
         ),
+        // Relayed to a client: none is online, so refused at once (never waits 10 s).
+        Probe::new(
+            request::GET_CONSUMER_RUNNING_INFO,
+            &[("consumerGroup", "hostile_g"), ("clientId", "127.0.0.1@nobody")],
+            b"",
+            "base",
+        ),
+        Probe::new(
+            request::CONSUME_MESSAGE_DIRECTLY,
+            &[
+                ("consumerGroup", "hostile_g"),
+                ("clientId", "127.0.0.1@nobody"),
+                ("msgId", "7F00000100002A9F0000000000000000"),
+                ("topic", PROBE_TOPIC),
+            ],
+            b"",
+            "base",
+        ),
+        Probe::new(
+            request::VIEW_BROKER_STATS_DATA,
+            &[("statsName", "TOPIC_PUT_NUMS"), ("statsKey", PROBE_TOPIC)],
+            b"",
+            "base",
+        ),
         // Only keys the broker must refuse: a valid change would be a legitimate request.
         Probe::new(
             request::UPDATE_BROKER_CONFIG,

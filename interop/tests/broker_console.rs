@@ -13,12 +13,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::rust_client::{message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient};
+use common::consume::{now_ms, wait_for_times};
+use common::rust_client::{message, ConsumerOptions, RustClient};
 use ramjet_interop::python::{run_script, ScriptOutput};
 use ramjet_interop::servers::{Broker, Namesrv};
 use ramjet_interop::{http, workspace};
@@ -30,35 +30,6 @@ const LIVE_TOPIC: &str = "ConsoleLiveTopic";
 const MESSAGES: usize = 8;
 const LATE: usize = 4;
 const RESET_WAIT: Duration = Duration::from_secs(30);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn counts(received: &[ReceivedMessage]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for message in received {
-        *counts.entry(message.text()).or_insert(0) += 1;
-    }
-    counts
-}
-
-fn wait_for_times(consumer: &PushConsumer, bodies: &[String], times: usize, what: &str) {
-    let arrived = consumer.wait_until(RESET_WAIT, |received| {
-        let counts = counts(received);
-        bodies
-            .iter()
-            .all(|body| counts.get(body).copied().unwrap_or(0) >= times)
-    });
-    assert!(
-        arrived,
-        "{what}: not every message arrived {times} times: {:?}",
-        counts(&consumer.received())
-    );
-}
 
 /// Waits until the API shows the group `diff` behind on the topic.
 fn wait_for_lag(api: &str, group: &str, diff: i64) {
@@ -160,7 +131,7 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
     let group = format!("console_g_{}", std::process::id());
     let mut consumer =
         client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
-    wait_for_times(&consumer, &bodies, 1, "first delivery");
+    wait_for_times(&consumer, &bodies, 1, RESET_WAIT, "first delivery");
     wait_for_lag(&api, &group, 0);
     consumer.shutdown();
     for index in 0..LATE {
@@ -244,7 +215,13 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
     let mut consumer =
         client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
     let late: Vec<String> = bodies[MESSAGES..].to_vec();
-    wait_for_times(&consumer, &late, 1, "late messages after restart");
+    wait_for_times(
+        &consumer,
+        &late,
+        1,
+        RESET_WAIT,
+        "late messages after restart",
+    );
     wait_for_lag(&api, &group, 0);
     let reset = browser(
         &api,
@@ -259,6 +236,7 @@ fn console_in_chromium_creates_finds_shows_lag_and_resets() {
         &consumer,
         &originals,
         1,
+        RESET_WAIT,
         "re-consumed after the reset in the browser",
     );
     consumer.shutdown();

@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::rust_client::{message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient};
+use common::consume::{now_ms, unique, wait_for_times};
+use common::rust_client::{message, ConsumerOptions, RustClient};
 use ramjet_interop::http::{self, encode, HttpAnswer};
 use ramjet_interop::servers::{Broker, Namesrv};
 use serde_json::{json, Value};
@@ -29,18 +29,7 @@ const TOPIC_NOT_EXIST: i64 = 17;
 const QUERY_NOT_FOUND: i64 = 22;
 const INVALID_PARAMETER: i64 = 29;
 const MESSAGE_ILLEGAL: i64 = 13;
-const REQUEST_CODE_NOT_SUPPORTED: i64 = 3;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn unique(name: &str) -> String {
-    format!("{name}_{}_{}", std::process::id(), now_ms() % 1_000_000)
-}
+const CONSUMER_NOT_ONLINE: i64 = 206;
 
 /// An answer that must be 200; its JSON.
 fn ok(answer: HttpAnswer, what: &str, broker: &Broker) -> Value {
@@ -81,28 +70,6 @@ fn wait_for_lag(api: &str, group: &str, diff: i64) -> Value {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-fn counts(received: &[ReceivedMessage]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for message in received {
-        *counts.entry(message.text()).or_insert(0) += 1;
-    }
-    counts
-}
-
-fn wait_for_times(consumer: &PushConsumer, bodies: &[String], times: usize, what: &str) {
-    let arrived = consumer.wait_until(RESET_WAIT, |received| {
-        let counts = counts(received);
-        bodies
-            .iter()
-            .all(|body| counts.get(body).copied().unwrap_or(0) >= times)
-    });
-    assert!(
-        arrived,
-        "{what}: not every message arrived {times} times: {:?}",
-        counts(&consumer.received())
-    );
 }
 
 #[test]
@@ -254,7 +221,7 @@ fn http_api_manages_topics_finds_messages_and_resets_groups() {
     let group = unique("http_api_g");
     let mut consumer =
         client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&group, TOPIC));
-    wait_for_times(&consumer, &bodies, 1, "first delivery");
+    wait_for_times(&consumer, &bodies, 1, RESET_WAIT, "first delivery");
     let progress = wait_for_lag(&api, &group, 0);
     assert_eq!(
         progress["queues"].as_array().unwrap().len(),
@@ -297,7 +264,7 @@ fn http_api_manages_topics_finds_messages_and_resets_groups() {
     assert_eq!(offsets.len(), 4, "{reset}");
     assert!(offsets.iter().all(|row| row["offset"] == 0), "{reset}");
     let reset_at = Instant::now();
-    wait_for_times(&consumer, &bodies, 2, "after the online reset");
+    wait_for_times(&consumer, &bodies, 2, RESET_WAIT, "after the online reset");
     eprintln!("re-consumed {:?} after the reset", reset_at.elapsed());
     wait_for_lag(&api, &group, 0);
 
@@ -324,7 +291,8 @@ fn http_api_manages_topics_finds_messages_and_resets_groups() {
     assert_eq!(reset["mode"], "offline", "{reset}");
     wait_for_lag(&api, &group, (MESSAGES + 3) as i64);
 
-    // Resend to a group (CONSUME_MESSAGE_DIRECTLY): this broker does not relay it, and says so.
+    // Resend to a group (CONSUME_MESSAGE_DIRECTLY) whose consumer stopped: nobody to ask.
+    // (broker_client_calls.rs resends to a running one.)
     let resend = http::post(
         &api,
         "/api/message/resend",
@@ -332,9 +300,9 @@ fn http_api_manages_topics_finds_messages_and_resets_groups() {
     );
     refused(
         &resend,
-        501,
-        REQUEST_CODE_NOT_SUPPORTED,
-        "resend to a group",
+        404,
+        CONSUMER_NOT_ONLINE,
+        "resend to a stopped group",
     );
 
     // DLQ of a group that never dead-lettered: its %DLQ% topic does not exist.

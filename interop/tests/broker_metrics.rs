@@ -113,6 +113,35 @@ fn scrape(broker: &Broker) -> Vec<Sample> {
         .collect()
 }
 
+/// The raw exposition text.
+fn scrape_text(broker: &Broker) -> String {
+    http(
+        broker.metrics_addr(),
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .1
+}
+
+/// Bytes on disk (allocated blocks) of the files under `root`.
+fn store_bytes(root: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else {
+                total += metadata.blocks() * 512;
+            }
+        }
+    }
+    total
+}
+
 /// The format rules prometheus_client's lenient text parser does not enforce.
 fn check_format(body: &str) {
     let mut types: BTreeMap<String, String> = BTreeMap::new();
@@ -483,6 +512,79 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         Some(tps)
     });
     assert!(consume_tps <= N as f64 / 10.0, "Consume TPS {consume_tps}");
+
+    // Connections by group, and the store directory's size (issue 12's missing metrics):
+    // a running push consumer and producer of the Rust client are counted.
+    let online = format!("metrics_online_{}", std::process::id());
+    let mut consumer = client.start_push_consumer(
+        &namesrv.addr,
+        &common::rust_client::ConsumerOptions::new(&online, TOPIC),
+    );
+    let producer = client.start_producer(&namesrv.addr, &format!("{online}_p"));
+    producer
+        .send(common::rust_client::message(TOPIC, "TagA", "k", "online"))
+        .unwrap();
+    let samples = eventually(
+        Duration::from_secs(15),
+        "the online consumer counted",
+        || {
+            let samples = scrape(&broker);
+            (value(
+                &samples,
+                "rocketmq_consumer_connections",
+                &[("consumer_group", &online)],
+            ) == 1.0)
+                .then_some(samples)
+        },
+    );
+    let connection = samples
+        .iter()
+        .find(|s| {
+            s.name == "rocketmq_consumer_connections"
+                && s.labels.get("consumer_group") == Some(&online)
+        })
+        .unwrap();
+    assert_eq!(connection.labels["consume_mode"], "push", "{connection:?}");
+    assert_eq!(
+        connection.labels["protocol_type"], "remoting",
+        "{connection:?}"
+    );
+    assert_eq!(connection.labels["is_system"], "false", "{connection:?}");
+    assert!(
+        connection.labels["version"].starts_with('v'),
+        "{connection:?}"
+    );
+    let producers: f64 = samples
+        .iter()
+        .filter(|s| s.name == "rocketmq_producer_connections")
+        .map(|s| s.value)
+        .sum();
+    assert!(producers >= 1.0, "a running producer is counted");
+    // The whole store directory, not just the CommitLog: at least the CommitLog bytes the
+    // first scrape reported, and within a factor of two of what this test walks itself.
+    let storage = value(
+        &samples,
+        "rocketmq_storage_size",
+        &[("storage_type", "local")],
+    );
+    let walked = store_bytes(&broker.dir.join("store"));
+    assert!(
+        storage > 0.0 && storage * 2.0 >= walked as f64 && storage <= 2.0 * walked as f64,
+        "rocketmq_storage_size {storage} vs {walked} bytes on disk"
+    );
+    for family in [
+        "rocketmq_send_to_dlq_messages_total",
+        "rocketmq_commit_messages_total",
+        "rocketmq_rollback_messages_total",
+        "rocketmq_half_messages",
+    ] {
+        assert!(
+            scrape_text(&broker).contains(&format!("# TYPE {family} ")),
+            "family {family} declared"
+        );
+    }
+    drop(producer);
+    consumer.shutdown();
 
     // Hostile HTTP: answered, and the exporter serves on.
     let (status, _) = http(broker.metrics_addr(), b"GET /nope HTTP/1.1\r\n\r\n");

@@ -16,10 +16,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::rust_client::{message, ConsumerOptions, PushConsumer, ReceivedMessage, RustClient};
+use common::consume::{counts, now_ms, unique, wait_for_times};
+use common::mqadmin::{admin_ok, mqadmin};
+use common::rust_client::{message, ConsumerOptions, RustClient};
 use ramjet_interop::python::run_script;
 use ramjet_interop::servers::{Broker, Namesrv};
 use ramjet_interop::workspace;
@@ -30,41 +31,6 @@ const TOPIC: &str = "ResetOffsetTopic";
 const BATCH: usize = 8;
 /// How long the client gets to act on a reset: its 10 s wait, then a rebalance and pulls.
 const RESET_WAIT: Duration = Duration::from_secs(25);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// A group name unique to this run.
-fn unique(name: &str) -> String {
-    format!("{name}_{}_{}", std::process::id(), now_ms() % 1_000_000)
-}
-
-/// `mqadmin <command> -n <namesrv> <args>`: (succeeded, stdout, stderr).
-fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(workspace::server_binary("ramjet-tools", "mqadmin"))
-        .arg(command)
-        .args(["-n", &namesrv.addr])
-        .args(args)
-        .env_remove("NAMESRV_ADDR")
-        .output()
-        .expect("run mqadmin");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// `mqadmin` that must succeed; its stdout.
-fn admin_ok(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
-    let (ok, stdout, stderr) = mqadmin(namesrv, command, args);
-    assert!(ok, "mqadmin {command} {args:?} failed\n{stdout}\n{stderr}");
-    stdout
-}
 
 /// The rows of the online reset's table: queue id -> offset.
 fn reset_rows(stdout: &str) -> BTreeMap<i32, i64> {
@@ -96,30 +62,6 @@ fn wait_for_diff(namesrv: &Namesrv, group: &str, diff: usize, broker: &Broker) {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// Body -> times received.
-fn counts(received: &[ReceivedMessage]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for message in received {
-        *counts.entry(message.text()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// Waits until every body of `bodies` arrived `times` times.
-fn wait_for_times(consumer: &PushConsumer, bodies: &[String], times: usize, what: &str) {
-    let arrived = consumer.wait_until(RESET_WAIT, |received| {
-        let counts = counts(received);
-        bodies
-            .iter()
-            .all(|body| counts.get(body).copied().unwrap_or(0) >= times)
-    });
-    assert!(
-        arrived,
-        "{what}: not every message arrived {times} times: {:?}",
-        counts(&consumer.received())
-    );
 }
 
 #[test]
@@ -171,7 +113,7 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
         "batch A covers every queue: {a_per_queue:?}"
     );
     let all: Vec<String> = a_bodies.iter().chain(&b_bodies).cloned().collect();
-    wait_for_times(&consumer, &all, 1, "first delivery");
+    wait_for_times(&consumer, &all, 1, RESET_WAIT, "first delivery");
     wait_for_diff(&namesrv, &group, 0, &broker);
     eprintln!("consumed and committed after {:?}", started.elapsed());
 
@@ -195,7 +137,7 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     let expected: BTreeMap<i32, i64> = (0..4).map(|queue| (queue, 0)).collect();
     assert_eq!(reset_rows(&reset), expected, "{reset}");
     let reset_at = Instant::now();
-    wait_for_times(&consumer, &all, 2, "after the forced reset");
+    wait_for_times(&consumer, &all, 2, RESET_WAIT, "after the forced reset");
     eprintln!("re-consumed {:?} after the reset", reset_at.elapsed());
     wait_for_diff(&namesrv, &group, 0, &broker);
 
@@ -218,7 +160,13 @@ fn reset_by_time_moves_a_running_rust_consumer_and_falls_back_when_offline() {
     );
     assert!(reset.contains("force[false]"), "{reset}");
     assert_eq!(reset_rows(&reset), a_per_queue, "{reset}");
-    wait_for_times(&consumer, &b_bodies, 3, "after the reset without force");
+    wait_for_times(
+        &consumer,
+        &b_bodies,
+        3,
+        RESET_WAIT,
+        "after the reset without force",
+    );
     std::thread::sleep(Duration::from_secs(1));
     let seen = counts(&consumer.received());
     for body in &a_bodies {

@@ -78,6 +78,14 @@ pub mod request {
     pub const RESET_CONSUMER_CLIENT_OFFSET: i32 = 220;
     pub const DELETE_TOPIC_IN_BROKER: i32 = 215;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    /// Admin -> broker -> one consumer client, relayed: the client's ConsumerRunningInfo.
+    pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
+    /// Admin -> broker -> one consumer client, relayed: consume one stored message now.
+    pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
+    /// BrokerStatsManager's minute/hour/day windows of one stats item (`mqadmin statsAll`).
+    pub const VIEW_BROKER_STATS_DATA: i32 = 315;
+    /// Every group's ConsumeStats on this broker (ConsumeStatsList).
+    pub const GET_BROKER_CONSUME_STATS: i32 = 317;
     pub const SEND_MESSAGE_V2: i32 = 310;
     pub const SEND_BATCH_MESSAGE: i32 = 320;
     pub const GET_TOPIC_CONFIG: i32 = 351;
@@ -110,6 +118,8 @@ pub mod response {
     pub const SUBSCRIPTION_GROUP_NOT_EXIST: i32 = 26;
     pub const INVALID_PARAMETER: i32 = 29;
     pub const CONSUMER_NOT_ONLINE: i32 = 206;
+    /// A relayed broker-to-client request (307, 309) got no answer in time.
+    pub const CONSUME_MSG_TIMEOUT: i32 = 207;
     pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
     pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
     pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
@@ -125,4 +135,27 @@ pub mod version {
     /// What Ramjet reports as its own version: the newest protocol revision it follows.
     pub const CURRENT: i32 = V5_3_3;
     pub const CURRENT_DESC: &str = "V5_3_3";
+
+    /// First ordinal of the regular part of `MQVersion.Version`: `V4_0_0_SNAPSHOT`. From
+    /// there on every release x.y.z (y, z in 0..=9) takes two ordinals, its SNAPSHOT and
+    /// itself.
+    const V4_0_0_SNAPSHOT: i32 = 212;
+    /// `HIGHER_VERSION`, after `V5_9_9`.
+    const HIGHER_VERSION: i32 = V4_0_0_SNAPSHOT + 2 * 200;
+
+    /// `MQVersion.getVersionDesc`: the name of an ordinal, such as `V5_3_3` for 479. 3.x
+    /// ordinals do not follow a pattern and print as `V3(<ordinal>)`.
+    pub fn desc(ordinal: i32) -> String {
+        if ordinal >= HIGHER_VERSION {
+            return "HIGHER_VERSION".to_owned();
+        }
+        if ordinal < V4_0_0_SNAPSHOT {
+            return format!("V3({ordinal})");
+        }
+        let index = ordinal - V4_0_0_SNAPSHOT;
+        let release = index / 2;
+        let (major, minor, patch) = (4 + release / 100, release / 10 % 10, release % 10);
+        let snapshot = if index % 2 == 0 { "_SNAPSHOT" } else { "" };
+        format!("V{major}_{minor}_{patch}{snapshot}")
+    }
 }

@@ -32,26 +32,10 @@ pub fn perm_to_string(perm_bits: i32) -> String {
     text
 }
 
-/// First ordinal of the regular part of `MQVersion.Version`: `V4_0_0_SNAPSHOT`. From there on
-/// every release x.y.z (y, z in 0..=9) takes two ordinals, its SNAPSHOT and itself.
-const V4_0_0_SNAPSHOT: i32 = 212;
-/// `HIGHER_VERSION`, after `V5_9_9`.
-const HIGHER_VERSION: i32 = V4_0_0_SNAPSHOT + 2 * 200;
-
 /// `MQVersion.getVersionDesc`: the name of a `version` ordinal, such as `V5_3_3` for 479.
 /// 3.x ordinals do not follow a pattern and print as `V3(<ordinal>)`.
 pub fn version_desc(ordinal: i32) -> String {
-    if ordinal >= HIGHER_VERSION {
-        return "HIGHER_VERSION".to_owned();
-    }
-    if ordinal < V4_0_0_SNAPSHOT {
-        return format!("V3({ordinal})");
-    }
-    let index = ordinal - V4_0_0_SNAPSHOT;
-    let release = index / 2;
-    let (major, minor, patch) = (4 + release / 100, release / 10 % 10, release % 10);
-    let snapshot = if index % 2 == 0 { "_SNAPSHOT" } else { "" };
-    format!("V{major}_{minor}_{patch}{snapshot}")
+    ramjet_net::code::version::desc(ordinal)
 }
 
 /// Java's `Boolean.parseBoolean`: only "true" (any case) is true.

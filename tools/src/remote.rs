@@ -75,6 +75,16 @@ impl Remote {
         addr: &str,
         request: RemotingCommand,
     ) -> AdminResult<RemotingCommand> {
+        self.invoke_peer_within(peer, addr, request, REQUEST_TIMEOUT)
+    }
+
+    fn invoke_peer_within(
+        &mut self,
+        peer: Peer,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> AdminResult<RemotingCommand> {
         let unreachable = |reason: String| match peer {
             Peer::NameServer => AdminError::NameServerUnreachable {
                 addrs: addr.to_owned(),
@@ -92,7 +102,7 @@ impl Remote {
             self.connections.insert(addr.to_owned(), client);
         }
         let client = self.connections.get_mut(addr).expect("inserted above");
-        match client.invoke(request, REQUEST_TIMEOUT) {
+        match client.invoke(request, timeout) {
             Ok(response) => Ok(response),
             Err(error) => {
                 // A timed-out or closed connection is not reused: a late answer would
@@ -110,6 +120,17 @@ impl Remote {
         request: RemotingCommand,
     ) -> AdminResult<RemotingCommand> {
         self.invoke_peer(Peer::Broker, addr, request)
+    }
+
+    /// One request to a broker that may take up to `timeout` (a request the broker relays
+    /// to a client and waits for, up to 10 s).
+    pub fn invoke_broker_within(
+        &mut self,
+        addr: &str,
+        request: RemotingCommand,
+        timeout: Duration,
+    ) -> AdminResult<RemotingCommand> {
+        self.invoke_peer_within(Peer::Broker, addr, request, timeout)
     }
 
     /// One request to a broker that must answer SUCCESS.
@@ -286,6 +307,19 @@ pub fn read_body<T: WireBody>(what: &'static str, addr: &str, body: &[u8]) -> Ad
         what,
         addr: addr.to_owned(),
         reason: e.to_string(),
+    })
+}
+
+/// A JSON (or fastjson) body read into a plain serde type.
+pub fn read_body_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    addr: &str,
+    body: &[u8],
+) -> AdminResult<T> {
+    ramjet_net::body::fastjson::from_slice(body).map_err(|reason| AdminError::BadAnswer {
+        what,
+        addr: addr.to_owned(),
+        reason,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod exposition;
 mod http;
+pub mod ops;
 mod scrape;
 
 use std::rc::Rc;
@@ -17,7 +18,10 @@ use crate::shard::BrokerShard;
 pub fn start_exporter(shard: &Rc<BrokerShard>) {
     let config = shard.config();
     match config.metrics_prom_addr() {
-        Some(addr) => http::listen(shard, &addr, config.metrics_prom_exporter_port),
+        Some(addr) => {
+            ops::start_store_size(config.store.store_path_root_dir.clone());
+            http::listen(shard, &addr, config.metrics_prom_exporter_port)
+        }
         None => {
             tracing::info!("metrics exporter off (metricsExporterType / metricsPromExporterPort)")
         }

@@ -18,7 +18,7 @@ type ShardValue = fn(&MetricsPart) -> f64;
 type ShardHistogram = fn(&MetricsPart) -> Option<&Histogram>;
 
 /// `TopicValidator.isSystemTopic`.
-fn is_system_topic(topic: &str) -> bool {
+pub(super) fn is_system_topic(topic: &str) -> bool {
     const SYSTEM: &[&str] = &[
         "TBW102",
         "SCHEDULE_TOPIC_XXXX",
@@ -34,7 +34,7 @@ fn is_system_topic(topic: &str) -> bool {
 }
 
 /// `MixAll.isSysConsumerGroup`.
-fn is_system_group(group: &str) -> bool {
+pub(super) fn is_system_group(group: &str) -> bool {
     group.starts_with("CID_RMQ_SYS_")
 }
 
@@ -236,13 +236,17 @@ pub async fn scrape(shard: &Rc<BrokerShard>) -> BrokerResult<String> {
     out.family(
         "rocketmq_storage_size",
         "gauge",
-        "Broker storage size, bytes of CommitLog held",
+        "Broker storage size, bytes of the store directory",
     );
     let storage = with(&[("storage_type", "local"), ("storage_medium", "disk")]);
+    // The whole store directory as the walker last saw it (metrics::ops); the CommitLog
+    // bytes held until its first walk.
+    let store_bytes = super::ops::store_size()
+        .unwrap_or_else(|| parts.iter().map(|p| p.commit_log_bytes).sum::<u64>());
     out.sample(
         "rocketmq_storage_size",
         &borrow(&storage),
-        parts.iter().map(|p| p.commit_log_bytes).sum::<u64>() as f64,
+        store_bytes as f64,
     );
     out.family(
         "rocketmq_processor_watermark",
@@ -301,6 +305,7 @@ pub async fn scrape(shard: &Rc<BrokerShard>) -> BrokerResult<String> {
         );
     }
 
+    super::ops::families(&mut out, shard, &parts, &node).await?;
     ramjet_families(&mut out, &parts, &node, shard);
     Ok(out.finish())
 }

@@ -78,6 +78,11 @@ pub async fn process(
     }
     // Java: the header's maxReconsumeTimes (clients since 3.4.9 send it) replaces the
     // group's retryMaxTimes.
+    let retry_topic_of_message = message
+        .properties
+        .get(PROPERTY_RETRY_TOPIC)
+        .unwrap_or_default()
+        .to_owned();
     let max_reconsume = header.max_reconsume_times.unwrap_or(group.retry_max_times);
     let to_dlq = message.reconsume_times >= max_reconsume || header.delay_level < 0;
     let (topic, queue_nums, delay) = if to_dlq {
@@ -124,5 +129,14 @@ pub async fn process(
     };
     crate::schedule::divert_delayed(&shard.config().message_delay_level, &mut put)?;
     put_on_owner(shard, put).await?;
+    if to_dlq {
+        // Java labels it with the header's originTopic (the topic the message was sent to).
+        let origin_topic = header
+            .origin_topic
+            .as_deref()
+            .filter(|topic| !topic.is_empty())
+            .unwrap_or(&retry_topic_of_message);
+        shard.ops().record_dlq(&header.group, origin_topic);
+    }
     Ok(success(request))
 }

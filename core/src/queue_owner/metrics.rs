@@ -39,6 +39,7 @@ impl QueueOwner {
             append_latency: stats.append_latency.borrow().clone(),
             flush_latency: stats.flush_latency.borrow().clone(),
             rpc_latency: Vec::new(),
+            ops: Default::default(),
         }
     }
 

@@ -73,7 +73,9 @@ impl QueueOwner {
             }
             PartRequest::CommitLogEnd => PartReply::Offset(self.store.max_physical_offset()),
             // Answered by the shard (it holds the schedule service), never here.
-            PartRequest::DelayOffsets | PartRequest::SetDelayOffsets(_) => PartReply::Done,
+            PartRequest::DelayOffsets
+            | PartRequest::SetDelayOffsets(_)
+            | PartRequest::BrokerStats { .. } => PartReply::Done,
         }
     }
 

@@ -6,6 +6,7 @@
 //! the hot path. Readers ask every shard for a copy over the mesh (`PartRequest::Runtime`,
 //! `PartRequest::Metrics`, ...) and add the copies up.
 
+pub mod broker_stats;
 mod histogram;
 mod window;
 

@@ -148,6 +148,14 @@ pub async fn end_transaction(shard: &Rc<BrokerShard>, request: EndTransaction) -
         }
     }
     write_op(shard, named, origin, request.decision).await;
+    let real_topic = half
+        .message
+        .properties
+        .get(super::PROPERTY_REAL_TOPIC)
+        .unwrap_or_default();
+    shard
+        .ops()
+        .record_end_transaction(real_topic, request.decision == Decision::Commit);
     Ok(())
 }
 

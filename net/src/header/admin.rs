@@ -78,3 +78,36 @@ command_header! {
         offset: Option<i64> = "offset",
     }
 }
+
+command_header! {
+    /// CONSUME_MESSAGE_DIRECTLY (309), from an admin to the broker and, relayed, from the
+    /// broker to one consumer client. The broker adds `brokerName`, `topicSysFlag` and
+    /// `groupSysFlag` before relaying (AdminBrokerProcessor.consumeMessageDirectly).
+    pub struct ConsumeMessageDirectlyResultRequestHeader {
+        consumer_group: String = "consumerGroup",
+        client_id: Option<String> = "clientId",
+        msg_id: Option<String> = "msgId",
+        broker_name: Option<String> = "brokerName",
+        topic: Option<String> = "topic",
+        topic_sys_flag: Option<i32> = "topicSysFlag",
+        group_sys_flag: Option<i32> = "groupSysFlag",
+    }
+}
+
+command_header! {
+    /// GET_CONSUMER_RUNNING_INFO (307), from an admin to the broker and, relayed, to the
+    /// client. `jstackEnable` is a Java primitive: absent reads as false.
+    pub struct GetConsumerRunningInfoRequestHeader {
+        consumer_group: String = "consumerGroup",
+        client_id: String = "clientId",
+        jstack_enable: Option<bool> = "jstackEnable",
+    }
+}
+
+command_header! {
+    /// VIEW_BROKER_STATS_DATA (315): one BrokerStatsManager item by name and key.
+    pub struct ViewBrokerStatsDataRequestHeader {
+        stats_name: String = "statsName",
+        stats_key: String = "statsKey",
+    }
+}

@@ -25,7 +25,7 @@ use crate::time::date_time;
 /// consumer connects), else of the topic it consumes (`examineConsumeStats`), else every
 /// broker the name server knows. The last step goes beyond Java's tool: a group whose
 /// consumers never connected, or whose retry topic is not registered yet, is still found.
-fn group_brokers(
+pub(crate) fn group_brokers(
     remote: &mut Remote,
     group: &str,
     topic: Option<&str>,

@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod broker;
+pub mod client_call;
 pub mod cluster;
 pub mod consumer;
 pub mod dlq;
@@ -10,6 +11,7 @@ pub mod group;
 pub mod message;
 pub mod offset;
 pub mod query;
+pub mod stats;
 pub mod topic;
 pub mod tuning;
 
@@ -72,6 +74,10 @@ pub enum Command {
     ConsumerProgress(consumer::ConsumerProgress),
     /// Query consumer's socket connection, client version and subscription.
     ConsumerConnection(consumer::ConsumerConnection),
+    /// Topic and Consumer tps stats.
+    StatsAll(stats::StatsAll),
+    /// Query consumer's internal data structure.
+    ConsumerStatus(client_call::ConsumerStatus),
     /// Query producer's socket connection and client version.
     ProducerConnection(consumer::ProducerConnection),
     /// Query Message by Id.
@@ -163,6 +169,8 @@ pub fn run(cli: Cli) -> AdminResult<bool> {
         Command::DeleteSubGroup(args) => group::delete_sub_group(remote, &args),
         Command::ConsumerProgress(args) => consumer::consumer_progress(remote, &args),
         Command::ConsumerConnection(args) => consumer::consumer_connection(remote, &args),
+        Command::StatsAll(args) => stats::stats_all(remote, &args),
+        Command::ConsumerStatus(args) => client_call::consumer_status(remote, &args),
         Command::ProducerConnection(args) => consumer::producer_connection(remote, &args),
         Command::QueryMsgById(args) => query::query_msg_by_id(remote, &args),
         Command::QueryMsgByKey(args) => query::query_msg_by_key(remote, &args),

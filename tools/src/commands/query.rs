@@ -37,11 +37,40 @@ pub struct QueryMsgById {
     /// Cluster name: look the id up on its masters
     #[arg(short = 'c', long = "cluster")]
     cluster: Option<String>,
+    /// consumer group name: with -d, the client consumes the message again (push consumers)
+    #[arg(short = 'g', long = "consumerGroup")]
+    group: Option<String>,
+    /// The consumer's client id
+    #[arg(short = 'd', long = "clientId")]
+    client_id: Option<String>,
 }
 
 pub fn query_msg_by_id(remote: &mut Remote, args: &QueryMsgById) -> AdminResult<()> {
     let topic = args.topic.trim();
     let cluster = args.cluster.as_deref().map(str::trim);
+    if let (Some(group), Some(client_id)) = (&args.group, &args.client_id) {
+        // QueryMsgByIdSubCommand.pushMsg: each id's failure is printed and the rest go on.
+        let mut failed = 0;
+        for msg_id in args
+            .msg_id
+            .split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            let pushed =
+                super::client_call::push_msg(remote, group.trim(), client_id.trim(), topic, msg_id);
+            if let Err(error) = pushed {
+                eprintln!("{error}");
+                failed += 1;
+            }
+        }
+        return match failed {
+            0 => Ok(()),
+            n => Err(AdminError::Failed(format!(
+                "{n} message(s) not consumed directly"
+            ))),
+        };
+    }
     for msg_id in args
         .msg_id
         .split(',')

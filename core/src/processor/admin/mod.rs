@@ -2,6 +2,8 @@
 //! family: topics, groups (and their connections), stats, broker config, offsets, and the
 //! reset of an online group's offsets.
 
+mod broker_stats;
+mod client_calls;
 mod config;
 mod groups;
 mod offsets;
@@ -60,6 +62,15 @@ pub async fn process(
         request::GET_TIMER_CHECK_POINT => offsets::timer_checkpoint(shard, request).await,
         request::QUERY_TOPIC_CONSUME_BY_WHO => offsets::consumed_by(shard, request).await,
         request::INVOKE_BROKER_TO_RESET_OFFSET => reset_offset::reset_offset(shard, request).await,
+        request::GET_CONSUMER_RUNNING_INFO => {
+            client_calls::consumer_running_info(shard, request).await
+        }
+        request::VIEW_BROKER_STATS_DATA => {
+            broker_stats::view_broker_stats_data(shard, request).await
+        }
+        request::CONSUME_MESSAGE_DIRECTLY => {
+            client_calls::consume_message_directly(shard, request).await
+        }
         _ => return None,
     })
 }
