@@ -112,7 +112,8 @@ stop_system() { # system
 broker_pid() { case $1 in apache) cat "$WORK/apache/run/broker.pid";; peer) cat "$WORK/peer/run/broker.pid";; ramjet) echo "$RJ_PID";; esac; }
 store_dir() { case $1 in apache) echo "$WORK/apache";; peer) echo "$WORK/peer";; ramjet) echo "$WORK/ramjet/store";; esac; }
 cleanup() {
-  for s in apache peer ramjet; do stop_system "$s" > /dev/null 2>&1; done
+  for s in apache peer; do [ -d "$WORK/$s/run" ] && stop_system "$s" > /dev/null 2>&1; done
+  stop_system ramjet
   rm -rf "$WORK"
 }
 trap cleanup EXIT
