@@ -17,7 +17,7 @@
 #      RAMJET_ARGS (extra mqbroker flags) RESULTS_DIR (results/<timestamp>-backlog-scale)
 # The disk is checked first: the run refuses to start when the estimated store size
 # (N x (BODY + 240) bytes: the CommitLog record with its header and mqbench's properties, and
-# the 20-byte ConsumeQueue entry) exceeds the free space minus 10 GB.
+# the 20-byte ConsumeQueue entry; plus a preallocated 1 GiB CommitLog file per core) exceeds the free space minus 10 GB.
 set -uo pipefail
 RJ_BIN=$(cd "${1:?usage: backlog_scale.sh <ramjet bin dir> [N]}" && pwd)
 N=${2:-${N:-100000000}}
@@ -28,7 +28,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${RESULTS_DIR:-$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)-backlog-scale}
 NS=$((PORT_BASE + 876)); BP=$((PORT_BASE + 911))
 
-need=$(( N * (BODY + 240) ))
+# Plus one preallocated 1 GiB CommitLog segment per shard (one shard per core by default).
+need=$(( N * (BODY + 240) + $(nproc) * (1 << 30) ))
 free=$(( $(df -k --output=avail "$STORE_PARENT" | tail -1) * 1024 ))
 margin=$(( 10 * 1024 * 1024 * 1024 ))
 if [ "$need" -gt $(( free - margin )) ]; then
@@ -82,6 +83,7 @@ sample() {
   done
 }
 
+echo "0,idle,,$(status_kb VmRSS),$(status_kb RssAnon),$(status_kb RssFile),$(( $(du -sk "$STORE" | cut -f1) >> 10 ))" >> "$OUT/samples.csv"
 echo "filling $N messages of $BODY B ..." >&2
 MQBENCH_PROGRESS_LINES=1 "$RJ_BIN/mqbench" produce -n "127.0.0.1:$NS" -t TBacklogScale -s "$BODY" --create-topic \
   --queues 8 --mode async -w "$WINDOW" --batch "$BATCH" --connections 2 --count "$N" --duration 86400 \
@@ -114,17 +116,18 @@ def result(name):
 fill_tps, drain_tps = col("fill", "msgs_per_s"), col("drain", "msgs_per_s")
 # The first sample is the first SAMPLE seconds; the last is cut short by the end of the fill.
 start_tps, end_tps = mean(fill_tps[:3]), mean(fill_tps[-4:-1] or fill_tps[-1:])
+idle = {k: col("idle", k) for k in ("vm_rss_kb", "rss_anon_kb", "rss_file_kb")}
 rss = {k: col("fill", k) for k in ("vm_rss_kb", "rss_anon_kb", "rss_file_kb")}
 drain_rss = {k: col("drain", k) for k in ("vm_rss_kb", "rss_anon_kb", "rss_file_kb")}
 fill, drain = result("fill.log"), result("drain.log")
 def mb(kb):
     return f"{kb / 1024:,.0f}" if kb == kb else "-"
-lines = ["| measure | at the start | at N | N / start |", "|---|---|---|---|",
-         f"| send msgs/s (mean of the first / last 3 samples) | {start_tps:,.0f} | {end_tps:,.0f} | {end_tps / start_tps:.2f} |"]
+lines = ["| measure | idle broker | at the start | at N | N / start |", "|---|---|---|---|---|",
+         f"| send msgs/s (mean of the first / last 3 samples) | - | {start_tps:,.0f} | {end_tps:,.0f} | {end_tps / start_tps:.2f} |"]
 for key, label in (("vm_rss_kb", "VmRSS MiB"), ("rss_anon_kb", "RssAnon MiB"), ("rss_file_kb", "RssFile MiB")):
     values = rss[key]
     if values:
-        lines.append(f"| broker {label} | {mb(values[0])} | {mb(values[-1])} | {values[-1] / max(values[0], 1):.2f} |")
+        lines.append(f"| broker {label} | {mb((idle[key] or [float('nan')])[0])} | {mb(values[0])} | {mb(values[-1])} | {values[-1] / max(values[0], 1):.2f} |")
 text = "# Backlog at scale\n\n```\n" + open(os.path.join(out, "machine.txt")).read() + "```\n\n" + "\n".join(lines) + "\n\n"
 text += (f"Fill overall: {float(fill.get('tps', 'nan')):,.0f} msgs/s (p99 {fill.get('p99_us', '-')} us per batch). "
          f"Drain from offset 0: {float(drain.get('tps', 'nan')):,.0f} msgs/s, {drain.get('mb_per_s', '-')} MB/s "
