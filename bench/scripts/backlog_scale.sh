@@ -60,7 +60,8 @@ cat "$OUT/machine.txt" >&2
 
 # shellcheck disable=SC2086 # RAMJET_ARGS is a list of flags
 "$RJ_BIN/mqbroker" --standalone --namesrvPort "$NS" --listenPort "$BP" --haListenPort $((BP + 1)) \
-  --bindAddress 127.0.0.1 --brokerIP1 127.0.0.1 --storePathRootDir "$STORE/store" $RAMJET_ARGS \
+  --bindAddress 127.0.0.1 --brokerIP1 127.0.0.1 --httpPort 0 --metricsPromExporterPort 0 \
+  --storePathRootDir "$STORE/store" $RAMJET_ARGS \
   > "$OUT/broker.log" 2>&1 < /dev/null &
 PID=$!
 for _ in $(seq 300); do grep -q "boot success" "$OUT/broker.log" && port_open "$BP" && break; sleep 0.1; done

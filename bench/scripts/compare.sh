@@ -84,7 +84,8 @@ start_system() { # system clean(0|1)
       for p in "$ns" "$bp" $((bp - 2)) $((bp + 1)); do port_open "$p" && { echo "port $p busy" >&2; return 1; }; done
       # shellcheck disable=SC2086 # RAMJET_ARGS is a list of flags
       "$RJ_BIN/mqbroker" --standalone --namesrvPort "$ns" --listenPort "$bp" --haListenPort $((bp + 1)) \
-        --bindAddress 127.0.0.1 --brokerIP1 127.0.0.1 --storePathRootDir "$WORK/ramjet/store" $RAMJET_ARGS \
+        --bindAddress 127.0.0.1 --brokerIP1 127.0.0.1 --httpPort 0 --metricsPromExporterPort 0 \
+        --storePathRootDir "$WORK/ramjet/store" $RAMJET_ARGS \
         > "$WORK/ramjet/broker-$RJ_STARTS.log" 2>&1 < /dev/null &
       RJ_PID=$!
       local blog=$WORK/ramjet/broker-$RJ_STARTS.log
