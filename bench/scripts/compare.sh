@@ -205,7 +205,11 @@ cold_cell() { # round system: the broker is running on a fresh store
   echo "settings: ROUNDS=$ROUNDS D=$D W=$W SIZE=$SIZE BACKLOG=$BACKLOG COLD_N=$COLD_N TAIL_D=$TAIL_D STORE_RUNS=$STORE_RUNS"
   echo "systems: $SYSTEMS; cells: $CELLS"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  # Brokers refuse writes on a nearly full disk (Ramjet and Apache at 90% used): say so up front.
+  echo "disk under $WORK: $(df -h --output=pcent,avail "$WORK" | tail -1 | xargs) (used, free) at start"
 } >> "$OUT/machine.txt"
+used=$(df --output=pcent "$WORK" | tail -1 | tr -dc 0-9)
+[ "$used" -lt 85 ] || echo "WARNING: the disk is ${used}% used; brokers refuse writes at 90%" | tee -a "$OUT/machine.txt" >&2
 cat "$OUT/machine.txt" >&2
 : > "$RESULTS"
 read -r -a order <<< "$SYSTEMS"
