@@ -104,10 +104,10 @@ stop_system() { # system
     peer) STORE=$WORK/peer "$PEER_DIR/stop.sh" >> "$OUT/peer-start.log" 2>&1 ;;
     ramjet)
       [ -n "$RJ_PID" ] || return 0
-      cat "$WORK"/ramjet/broker-*.log >> "$OUT/ramjet-broker.log" 2>/dev/null; rm -f "$WORK"/ramjet/broker-*.log
       kill "$RJ_PID" 2>/dev/null
       for _ in $(seq 100); do kill -0 "$RJ_PID" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$RJ_PID" 2>/dev/null; wait "$RJ_PID" 2>/dev/null; RJ_PID="" ;;
+      kill -9 "$RJ_PID" 2>/dev/null; wait "$RJ_PID" 2>/dev/null; RJ_PID=""
+      cat "$WORK"/ramjet/broker-*.log >> "$OUT/ramjet-broker.log" 2>/dev/null; rm -f "$WORK"/ramjet/broker-*.log ;;
   esac
 }
 broker_pid() { case $1 in apache) cat "$WORK/apache/run/broker.pid";; peer) cat "$WORK/peer/run/broker.pid";; ramjet) echo "$RJ_PID";; esac; }
@@ -224,6 +224,8 @@ for r in $(seq 1 "$ROUNDS"); do
     warm_cells "$r" "$s"
     has_cell cold && cold_cell "$r" "$s"
     stop_system "$s"
+    # Keep the Java and peer brokers' own logs (pid files, stdout, generated configs) of this slot.
+    [ -d "$WORK/$s/run" ] && cp -r "$WORK/$s/run" "$OUT/r$r-$s-run"
     rm -rf "$(store_dir "$s")"
   done
 done
