@@ -158,9 +158,9 @@ warm_cells() { # round system
   has_cell j-async && java_cell "$r" "$s" j-async -t TJ -m async -s "$SIZE" -i 1024 -d "$D" -W "$W"
   if has_cell j-backlog; then
     java_cell "$r" "$s" j-fill -t TJB -m async -s "$SIZE" -i 1024 -c "$BACKLOG" -W 0
-    # Until idle rather than -c: a broker may have refused some of the fill (Apache answers
+    # Until idle 10 s rather than -c: a broker may have refused some of the fill (Apache answers
     # SYSTEM_BUSY under load), and the rate is taken from the first to the last message.
-    java_cell "$r" "$s" j-drain -t TJB -m consume -g "jdrain_r$r" -I 3 -d 180
+    java_cell "$r" "$s" j-drain -t TJB -m consume -g "jdrain_r$r" -I 10 -d 180
   fi
   local common=(-n "$ns" -s "$SIZE" --create-topic --queues 8 --connections 2)
   has_cell mq-sync16 && mq_cell "$r" "$s" mq-sync16 produce -t TM "${common[@]}" --mode sync -w 16 \
@@ -195,7 +195,7 @@ cold_cell() { # round system: the broker is running on a fresh store
   drop_caches
   mq_cell "$r" "$s" cold-mq consume -n "$ns" -t TC -g "coldmq_r$r" --from first --duration 300
   drop_caches
-  java_cell "$r" "$s" cold-j -t TC -m consume -g "coldj_r$r" -I 3 -d 300
+  java_cell "$r" "$s" cold-j -t TC -m consume -g "coldj_r$r" -I 10 -d 300
 }
 
 # ---------------------------------------------------------------- the run
