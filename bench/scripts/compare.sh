@@ -30,7 +30,7 @@
 #      PEER_BIN (/tmp/peer/bin) PORT_BASE (44000: apache +876/+911, peer +1876/+1911,
 #      ramjet +2876/+2911)
 # Output: results.txt (one line per measurement), raw logs, *.hgrm, *.svg, results.md, machine.txt.
-# Default run time with ROUNDS=2: about 30 minutes (docs/benchmarks.md).
+# Default run time (ROUNDS=2, 3 systems): about 25 minutes on 2 cores (docs/benchmarks.md).
 set -uo pipefail
 
 A=$(cd "${1:?usage: compare.sh <anchor dir> <peer dir> <ramjet bin dir> [results dir]}" && pwd)
