@@ -290,7 +290,14 @@ pub struct LiveStats {
     recent: Mutex<Histogram<u64>>,
     /// Whether anybody reads `recent`; executors skip merging when not.
     pub watched: bool,
+    /// Progress as one line per second (for a log file) rather than one rewritten line.
+    pub lines: bool,
 }
+
+/// Set (to anything) to print the progress line once a second as separate lines even when
+/// stderr is not a terminal: scripts that sample a long run (bench/scripts/backlog_scale.sh)
+/// read them from a log file.
+pub const PROGRESS_LINES_ENV: &str = "MQBENCH_PROGRESS_LINES";
 
 impl LiveStats {
     pub fn new() -> Arc<LiveStats> {
@@ -299,7 +306,9 @@ impl LiveStats {
             bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             recent: Mutex::new(new_latency_histogram()),
-            watched: std::io::stderr().is_terminal(),
+            watched: std::io::stderr().is_terminal()
+                || std::env::var_os(PROGRESS_LINES_ENV).is_some(),
+            lines: std::env::var_os(PROGRESS_LINES_ENV).is_some(),
         })
     }
 
@@ -347,8 +356,13 @@ impl ProgressLine {
                     recent.reset();
                     p99
                 });
+                let (start_of_line, end_of_line) = if stats.lines {
+                    ("", "\n")
+                } else {
+                    ("\r", "   ")
+                };
                 eprint!(
-                    "\r{what} [{:4.0} s] tps={:.0} MB/s={:.1} p99_us={} errors={}   ",
+                    "{start_of_line}{what} [{:4.0} s] tps={:.0} MB/s={:.1} p99_us={} errors={}{end_of_line}",
                     start.elapsed().as_secs_f64(),
                     (messages - last_messages) as f64 / seconds,
                     (bytes - last_bytes) as f64 / seconds / 1e6,

@@ -670,3 +670,38 @@ fn run_os_threads(
     }
     Ok(tallies)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixed-rate schedule is free of coordinated omission: a sender that fell behind
+    /// (here: started 50 ms late) gets the slots it missed, each still stamped with its
+    /// planned time, so the wait counts as latency instead of the schedule moving on.
+    #[test]
+    fn late_sender_keeps_its_planned_slots() {
+        let interval = Duration::from_millis(1);
+        let start = Instant::now() - Duration::from_millis(50);
+        let mut schedule = Schedule::new(Some(1000.0), 1.0, 1, start);
+        let began = Instant::now();
+        for slot in 0..40u32 {
+            assert_eq!(schedule.next_slot_blocking(), start + interval * slot);
+        }
+        // The missed slots were handed out at once, not paced again from "now".
+        assert!(began.elapsed() < Duration::from_millis(30));
+    }
+
+    #[test]
+    fn batches_and_shares_stretch_the_interval() {
+        let start = Instant::now();
+        // 1000 msgs/s overall, this sender has a quarter of it, 5 messages per request:
+        // one request every 20 ms.
+        let mut schedule = Schedule::new(Some(1000.0), 0.25, 5, start);
+        assert_eq!(schedule.next_slot_blocking(), start);
+        assert_eq!(
+            schedule.next_slot_blocking(),
+            start + Duration::from_millis(20)
+        );
+        assert!(!Schedule::new(None, 1.0, 1, start).is_paced());
+    }
+}
