@@ -54,8 +54,11 @@ pub fn to_response(request: &RemotingCommand, error: &BrokerError) -> RemotingCo
         | BrokerError::Internal(_) => {
             tracing::error!(code = request.code, %error, "request failed");
         }
-        BrokerError::Put(put_error) if !matches!(put_error, PutError::MessageTooLarge { .. }) => {
-            tracing::warn!(code = request.code, %error, "put failed");
+        // The store logs each change of state once (disk full, I/O failure, dispatch
+        // failure); every put refused meanwhile would be a line per message (a full disk
+        // under load wrote 45 MB of them in a minute), and client mistakes are the client's.
+        BrokerError::Put(_) => {
+            tracing::debug!(code = request.code, %error, "put refused");
         }
         _ => {}
     }
