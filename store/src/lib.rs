@@ -39,8 +39,9 @@ mod sync;
 
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
+pub use commit_log::read_cache::ReadStats;
 pub use get::{
-    record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData,
+    body_parts, record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData,
     QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
