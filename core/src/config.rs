@@ -507,6 +507,7 @@ impl BrokerConfig {
             "readChunkBytes" => store.read_chunk_bytes = parse(key, value)?,
             "readCacheBytes" => store.read_cache_bytes = parse(key, value)?,
             "readAheadChunks" => store.read_ahead_chunks = parse(key, value)?,
+            "readDirect" => store.read_direct = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
             _ => return Ok(false),
         }

@@ -56,6 +56,7 @@ pub struct CommitLog<S: Storage> {
     read_cache: Rc<read_cache::ReadCache>,
     read_chunk_bytes: u64,
     read_ahead_chunks: usize,
+    read_direct: bool,
 }
 
 /// Where a record's bytes can be read from.
@@ -150,6 +151,7 @@ impl<S: Storage> CommitLog<S> {
             read_cache: Rc::new(read_cache::ReadCache::new(read_chunks_max)),
             read_chunk_bytes,
             read_ahead_chunks: config.read_ahead_chunks,
+            read_direct: config.read_direct,
         })
     }
 

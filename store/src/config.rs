@@ -39,6 +39,8 @@ pub struct StoreConfig {
     /// Chunks read ahead of a pull served from the file (`readAheadChunks`), so a
     /// consumer catching up finds the next chunk loaded; 0 turns read-ahead off.
     pub read_ahead_chunks: usize,
+    /// Read chunks with O_DIRECT (`readDirect`, true), or through the page cache.
+    pub read_direct: bool,
     /// The first physical offset of an empty CommitLog. The broker puts the shard in the
     /// high bits so offsetMsgId stays unique across shards.
     pub commit_log_offset_base: u64,
@@ -78,6 +80,7 @@ impl StoreConfig {
             read_chunk_bytes: 512 << 10,
             read_cache_bytes: 32 << 20,
             read_ahead_chunks: 2,
+            read_direct: true,
             commit_log_offset_base: 0,
             message_index_enable: true,
             max_hash_slot_num: 5_000_000,

@@ -61,10 +61,12 @@ pub trait SegmentFile: 'static {
     /// Reads exactly `len` bytes (through the page cache), or fails.
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>>;
     /// Reads a large chunk for the read cache: `pos` and `len` aligned to
-    /// [`crate::commit_log::IO_ALIGNMENT`]. Real storage reads it with O_DIRECT (the
-    /// CommitLog is written with O_DIRECT, so the page cache does not hold it anyway), so
-    /// a cold read costs one device request per chunk and never a page-cache copy.
-    async fn read_chunk(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+    /// [`crate::commit_log::IO_ALIGNMENT`]. Real storage reads it with O_DIRECT (one device
+    /// request per chunk, no page-cache copy: the CommitLog is written with O_DIRECT, so
+    /// the page cache does not hold it anyway), or through the page cache when `direct`
+    /// is false (a second drain of the same backlog then reads memory).
+    async fn read_chunk(&self, pos: u64, len: usize, direct: bool) -> io::Result<Vec<u8>> {
+        let _ = direct;
         self.read_at(pos, len).await
     }
     /// Makes completed writes durable (fdatasync).

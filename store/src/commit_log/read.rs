@@ -83,8 +83,9 @@ impl<S: Storage> CommitLog<S> {
         }
         let valid_len = (valid_end - start) as usize;
         let read_len = (valid_end - start).next_multiple_of(IO_ALIGNMENT) as usize;
+        let direct = self.read_direct;
         Some(async move {
-            match segment.read_chunk(start - base, read_len).await {
+            match segment.read_chunk(start - base, read_len, direct).await {
                 Ok(mut bytes) => {
                     bytes.truncate(valid_len);
                     let chunk = Chunk {

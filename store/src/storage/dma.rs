@@ -132,10 +132,15 @@ impl SegmentFile for DmaSegment {
         Ok(result[..len].to_vec())
     }
 
-    async fn read_chunk(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+    async fn read_chunk(&self, pos: u64, len: usize, direct: bool) -> io::Result<Vec<u8>> {
         let SegmentWriter::Direct(file) = &self.writer else {
             return self.read_at(pos, len).await;
         };
+        if !direct {
+            // io_uring serves a page-cache miss from its worker threads: the shard's
+            // thread never waits for the device here either.
+            return self.read_at(pos, len).await;
+        }
         // One O_DIRECT request into glommio's aligned buffer, then one copy into plain
         // memory: the chunk's slices travel to other shards (pull answers cross the
         // mesh), and glommio's buffers may not leave this thread.
