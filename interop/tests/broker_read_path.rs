@@ -64,10 +64,17 @@ fn check(received: &[ReceivedMessage], expected: &BTreeSet<usize>, what: &str) {
             .and_then(|digits| digits.parse().ok())
             .unwrap_or_else(|| panic!("{what}: a body that is none of ours: {text:.40}"));
         assert_eq!(text, body(index), "{what}: body of m{index} damaged");
-        assert_eq!(message.tags.as_deref(), Some(tag(index)), "{what}: m{index}");
+        assert_eq!(
+            message.tags.as_deref(),
+            Some(tag(index)),
+            "{what}: m{index}"
+        );
         *counts.entry(index).or_default() += 1;
     }
-    let missing: Vec<&usize> = expected.iter().filter(|i| !counts.contains_key(i)).collect();
+    let missing: Vec<&usize> = expected
+        .iter()
+        .filter(|i| !counts.contains_key(i))
+        .collect();
     let extra: Vec<&usize> = counts.keys().filter(|i| !expected.contains(i)).collect();
     let duplicated: Vec<(&usize, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
@@ -128,9 +135,8 @@ fn a_backlog_past_every_cache_drains_once_in_order_and_intact() {
         options.expression = expression.to_string();
         options.orderly = true;
         let consumer = client.start_push_consumer(&namesrv.addr, &options);
-        let arrived = consumer.wait_until(RECEIVE_WAIT, |received| {
-            received.len() >= expected.len()
-        });
+        let arrived =
+            consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= expected.len());
         // A little longer for duplicates or extras.
         std::thread::sleep(Duration::from_secs(1));
         let received = consumer.received();

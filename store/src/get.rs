@@ -308,7 +308,9 @@ impl<S: Storage> MessageStore<S> {
                 return;
             };
             for queue_offset in offset..scan_end {
-                let Some(unit) = queue.get(queue_offset) else { break };
+                let Some(unit) = queue.get(queue_offset) else {
+                    break;
+                };
                 let size = unit.size as usize;
                 if unit.is_blank() || size > self.inner.config.record_size_max() {
                     continue;

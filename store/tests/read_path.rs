@@ -68,7 +68,10 @@ async fn pull<S: TestStorage>(
 fn check_served(data: &MessageData, seq: usize, ack: &PutOk, queue_id: i32) {
     let record = decode(&served_bytes(data));
     assert_eq!(record.message.body, body(seq, record.message.body.len()));
-    assert!(record.message.body.starts_with(format!("m{seq}:").as_bytes()));
+    assert!(record
+        .message
+        .body
+        .starts_with(format!("m{seq}:").as_bytes()));
     assert_eq!(record.message.queue_id, queue_id);
     assert_eq!(record.stamp.queue_offset as u64, ack.queue_offset);
     assert_eq!(record.stamp.physical_offset as u64, ack.physical_offset);
@@ -126,7 +129,10 @@ async fn a_backlog_drains_from_shared_chunks<S: TestStorage>(env: Env<S>) {
         stats.loads <= 2 * chunks_in_log,
         "{stats:?}: {chunks_in_log} chunks in the log"
     );
-    assert!((stats.loads as usize) * 5 < records, "{stats:?} for {records} records");
+    assert!(
+        (stats.loads as usize) * 5 < records,
+        "{stats:?} for {records} records"
+    );
     assert!(stats.read_ahead > 0, "{stats:?}");
     assert!(stats.hits > stats.loads, "{stats:?}");
 }
@@ -158,7 +164,10 @@ async fn records_larger_than_a_chunk_and_across_chunks<S: TestStorage>(env: Env<
     }
 }
 
-on_both_storages!(batches_across_the_write_buffers_and_the_file, super::chunked);
+on_both_storages!(
+    batches_across_the_write_buffers_and_the_file,
+    super::chunked
+);
 async fn batches_across_the_write_buffers_and_the_file<S: TestStorage>(env: Env<S>) {
     // Proves a batch whose first records are only on the device and whose last ones are
     // still in the write buffers is served whole and in order, from every start offset
@@ -269,12 +278,18 @@ async fn tag_and_record_filters_across_chunks<S: TestStorage>(env: Env<S>) {
                 }
                 at = result.next_begin_offset;
             }
-            assert_eq!(served, expected, "queue {queue_id}, record filter {by_record}");
+            assert_eq!(
+                served, expected,
+                "queue {queue_id}, record filter {by_record}"
+            );
         }
     }
 }
 
-on_both_storages!(damaged_units_pointing_into_chunks_are_skipped, super::chunked);
+on_both_storages!(
+    damaged_units_pointing_into_chunks_are_skipped,
+    super::chunked
+);
 async fn damaged_units_pointing_into_chunks_are_skipped<S: TestStorage>(env: Env<S>) {
     // Proves a unit whose record (read from a chunk, not from memory) disagrees with it is
     // reported and skipped, exactly as for records in the write buffers.
@@ -296,22 +311,31 @@ async fn damaged_units_pointing_into_chunks_are_skipped<S: TestStorage>(env: Env
         .join("0")
         .join(format!("{:020}", 0));
     let size = acks[3].size as i32 + 1;
-    env.storage.corrupt(&queue_file, 3 * 20 + 8, &size.to_be_bytes());
+    env.storage
+        .corrupt(&queue_file, 3 * 20 + 8, &size.to_be_bytes());
     let offset = acks[6].physical_offset as i64;
-    env.storage.corrupt(&queue_file, 5 * 20, &offset.to_be_bytes());
+    env.storage
+        .corrupt(&queue_file, 5 * 20, &offset.to_be_bytes());
     let result = pull(&store, 0, 0, 32, ALL).await;
     assert_eq!(result.status, GetStatus::Found);
     let served: Vec<u64> = result.messages.iter().map(|m| m.queue_offset).collect();
     assert_eq!(served, [0, 1, 2, 4, 6, 7, 8, 9]);
-    let damaged: Vec<u64> = result.damaged_units.iter().map(|d| d.queue_offset).collect();
+    let damaged: Vec<u64> = result
+        .damaged_units
+        .iter()
+        .map(|d| d.queue_offset)
+        .collect();
     assert_eq!(damaged, [3, 5]);
     assert!(store.read_stats().loads > 0, "served from the device");
 }
 
-on_both_storages!(retention_after_a_read_keeps_served_slices_intact, |config| {
-    super::chunked(config);
-    config.file_reserved_time = 0;
-});
+on_both_storages!(
+    retention_after_a_read_keeps_served_slices_intact,
+    |config| {
+        super::chunked(config);
+        config.file_reserved_time = 0;
+    }
+);
 async fn retention_after_a_read_keeps_served_slices_intact<S: TestStorage>(env: Env<S>) {
     // Proves a batch read from a segment stays intact after retention deletes that
     // segment (its slices own their chunk), that the cache forgets the deleted range, and
