@@ -35,7 +35,7 @@ fn group(name: &str) -> String {
 /// served from the wrong place (or a torn chunk) shows.
 fn body(index: usize) -> String {
     let mut body = format!("m{index:05}:");
-    let mut state = index as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+    let mut state = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     while body.len() < 1000 + index % 97 {
         state ^= state << 13;
         state ^= state >> 7;
