@@ -61,8 +61,8 @@ impl QueueOwner {
             max_count: query.max_count,
             max_bytes: query.max_bytes,
             filter: &filter,
-            // Records come back as slices of the store's read buffers and go out as the
-            // response's parts: no copy between the device read and the socket buffer.
+            // Records come back as slices of the store's read chunks and go out as the
+            // response's parts: the next copy is into the connection's output buffer.
             zero_copy: true,
         };
         // Only TRUE selects: NULL (a missing property) and evaluation errors do not.
