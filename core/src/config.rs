@@ -504,6 +504,10 @@ impl BrokerConfig {
             "metricsPromExporterPort" => self.metrics_prom_exporter_port = parse(key, value)?,
             "writeBufferBytes" => store.write_buffer_bytes = parse(key, value)?,
             "tailCacheBytes" => store.tail_cache_bytes = parse(key, value)?,
+            "readChunkBytes" => store.read_chunk_bytes = parse(key, value)?,
+            "readCacheBytes" => store.read_cache_bytes = parse(key, value)?,
+            "readAheadChunks" => store.read_ahead_chunks = parse(key, value)?,
+            "readDirect" => store.read_direct = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
             _ => return Ok(false),
         }

@@ -158,8 +158,10 @@ pub struct PullAnswer {
     /// The store's `fall_behind_bytes`: how far the CommitLog end is past what was read.
     pub fall_behind_bytes: Option<u64>,
     pub message_count: usize,
-    /// The records, back to back, exactly as stored: the pull response body.
-    pub body: Bytes,
+    /// The records, back to back, exactly as stored: the pull response body, as parts
+    /// (slices of the owner's read buffers, each a run of adjacent records; `Bytes` is
+    /// `Send`, so they cross the mesh without a copy).
+    pub body: Vec<Bytes>,
 }
 
 pub enum OffsetRequest {

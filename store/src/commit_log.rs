@@ -12,6 +12,8 @@
 //! buffer, and the disk and the CPU work at the same time. Whoever issues or completes a
 //! write and sees another one ready wakes one more waiter to issue it.
 
+mod read;
+pub mod read_cache;
 mod write_buffers;
 
 use std::cell::{Cell, RefCell};
@@ -50,6 +52,11 @@ pub struct CommitLog<S: Storage> {
     writes_in_flight: Cell<usize>,
     flush_leader: Cell<bool>,
     failure: RefCell<Option<String>>,
+    /// Read side (commit_log/read.rs): chunks of older records for pulls.
+    read_cache: Rc<read_cache::ReadCache>,
+    read_chunk_bytes: u64,
+    read_ahead_chunks: usize,
+    read_direct: bool,
 }
 
 /// Where a record's bytes can be read from.
@@ -124,6 +131,11 @@ impl<S: Storage> CommitLog<S> {
             config.write_buffer_count_max,
             config.tail_cache_bytes,
         );
+        // Chunks are O_DIRECT reads: aligned, and no larger than a segment.
+        let read_chunk_bytes = (config.read_chunk_bytes.max(1) as u64)
+            .next_multiple_of(IO_ALIGNMENT)
+            .min(segment_size);
+        let read_chunks_max = (config.read_cache_bytes as u64 / read_chunk_bytes).max(1) as usize;
         Ok(Self {
             storage,
             dir,
@@ -136,6 +148,10 @@ impl<S: Storage> CommitLog<S> {
             writes_in_flight: Cell::new(0),
             flush_leader: Cell::new(false),
             failure: RefCell::new(None),
+            read_cache: Rc::new(read_cache::ReadCache::new(read_chunks_max)),
+            read_chunk_bytes,
+            read_ahead_chunks: config.read_ahead_chunks,
+            read_direct: config.read_direct,
         })
     }
 
@@ -600,6 +616,7 @@ impl<S: Storage> CommitLog<S> {
             return Ok(None);
         }
         let (base, _) = segments.pop_first().unwrap();
+        self.read_cache.forget_below(base + self.segment_size);
         let path = self.dir.join(offset_to_file_name(base));
         self.storage.remove_file(&path)?;
         tracing::info!(path = %path.display(), "retention: deleted CommitLog segment");

@@ -31,6 +31,16 @@ pub struct StoreConfig {
     pub write_buffer_count_max: usize,
     /// Written buffers kept for reads of recent records (the tail cache).
     pub tail_cache_bytes: usize,
+    /// Size of one CommitLog read (`readChunkBytes`): pulls of records no longer in the
+    /// write buffers read whole aligned chunks with O_DIRECT, and serve records as slices.
+    pub read_chunk_bytes: usize,
+    /// Chunks a shard keeps for readers (`readCacheBytes`): the read side's memory bound.
+    pub read_cache_bytes: usize,
+    /// Chunks read ahead of a pull served from the file (`readAheadChunks`), so a
+    /// consumer catching up finds the next chunk loaded; 0 turns read-ahead off.
+    pub read_ahead_chunks: usize,
+    /// Read chunks with O_DIRECT (`readDirect`, true), or through the page cache.
+    pub read_direct: bool,
     /// The first physical offset of an empty CommitLog. The broker puts the shard in the
     /// high bits so offsetMsgId stays unique across shards.
     pub commit_log_offset_base: u64,
@@ -67,6 +77,10 @@ impl StoreConfig {
             write_buffer_bytes: 1 << 20,
             write_buffer_count_max: 8,
             tail_cache_bytes: 16 << 20,
+            read_chunk_bytes: 512 << 10,
+            read_cache_bytes: 32 << 20,
+            read_ahead_chunks: 2,
+            read_direct: true,
             commit_log_offset_base: 0,
             message_index_enable: true,
             max_hash_slot_num: 5_000_000,

@@ -1,7 +1,11 @@
 //! The read side of [`MessageStore`]: pulls by queue offset (`getMessage`), lookups by
 //! time, key and physical offset.
 
-use crate::commit_log::RecordData;
+mod chunk_set;
+
+use bytes::Bytes;
+use chunk_set::ChunkSet;
+
 use crate::consume_queue::{CqUnit, CQ_UNIT_BYTES};
 use crate::message::record::store_timestamp_of;
 use crate::message::sys_flag::{BORNHOST_V6_FLAG, STOREHOSTADDRESS_V6_FLAG};
@@ -22,11 +26,69 @@ pub enum GetStatus {
     NoMessageInQueue,
 }
 
-/// A record's bytes, or where to find them for a zero-copy send.
+/// A record's bytes.
 #[derive(Clone, Debug)]
 pub enum MessageData {
+    /// A copy of its own (`zero_copy: false`).
     Bytes(Vec<u8>),
+    /// `buf[at..at + size]`: a slice of a read chunk (or of one copy out of the write
+    /// buffers) shared with the other records read with it (`zero_copy: true`). Records
+    /// adjacent in the same buffer become one part of the response ([`body_parts`]).
+    Shared { buf: Bytes, at: usize },
+    /// A file region for sendfile/splice. The store no longer answers gets with it: the
+    /// CommitLog is written with O_DIRECT, so its data is not in the page cache, and a
+    /// sendfile of it would block the shard's thread on a device read
+    /// (docs/architecture.md, "Read path").
     File(FileRange),
+}
+
+impl GetMessage {
+    /// The record's bytes, unless it is a file range.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.data {
+            MessageData::Bytes(bytes) => Some(bytes),
+            MessageData::Shared { buf, at } => buf.get(*at..*at + self.size),
+            MessageData::File(_) => None,
+        }
+    }
+}
+
+/// The pull response body as parts: runs of records adjacent in the same shared buffer
+/// are one `Bytes` slice of it (no copy), owned copies move in as they are. `None` if a
+/// message is a file range.
+pub fn body_parts(messages: Vec<GetMessage>) -> Option<Vec<Bytes>> {
+    let mut parts: Vec<Bytes> = Vec::new();
+    // The run being built: its buffer and byte range.
+    let mut run: Option<(Bytes, usize, usize)> = None;
+    for message in messages {
+        match message.data {
+            MessageData::Shared { buf, at } => {
+                let end = at.checked_add(message.size)?;
+                buf.get(at..end)?;
+                if let Some((run_buf, _, run_end)) = &mut run {
+                    let same = run_buf.as_ptr() == buf.as_ptr() && run_buf.len() == buf.len();
+                    if same && *run_end == at {
+                        *run_end = end;
+                        continue;
+                    }
+                }
+                if let Some((run_buf, start, end)) = run.replace((buf, at, end)) {
+                    parts.push(run_buf.slice(start..end));
+                }
+            }
+            MessageData::Bytes(bytes) => {
+                if let Some((run_buf, start, end)) = run.take() {
+                    parts.push(run_buf.slice(start..end));
+                }
+                parts.push(Bytes::from(bytes));
+            }
+            MessageData::File(_) => return None,
+        }
+    }
+    if let Some((run_buf, start, end)) = run {
+        parts.push(run_buf.slice(start..end));
+    }
+    Some(parts)
 }
 
 #[derive(Clone, Debug)]
@@ -74,7 +136,8 @@ pub struct GetRequest<'a> {
     pub max_count: usize,
     pub max_bytes: usize,
     pub filter: &'a dyn Fn(i64) -> bool,
-    /// Return records no longer in memory as file ranges instead of bytes.
+    /// Return records as shared slices of the read buffers ([`MessageData::Shared`])
+    /// instead of copies of their own.
     pub zero_copy: bool,
 }
 
@@ -96,8 +159,7 @@ impl<S: Storage> MessageStore<S> {
     /// `getMessage` with a `MessageFilter.isMatchedByCommitLog` step: `record_filter` sees
     /// each candidate's PROPERTIES field (in place, undecoded) after the tag filter, and a
     /// record it refuses is skipped like a tag mismatch: it counts toward neither
-    /// `max_count` nor `max_bytes`, and `next_begin_offset` moves past it. With a record
-    /// filter every record is read into memory (no zero-copy ranges), since it must be seen.
+    /// `max_count` nor `max_bytes`, and `next_begin_offset` moves past it.
     pub async fn get_filtered(
         &self,
         request: &GetRequest<'_>,
@@ -152,6 +214,10 @@ impl<S: Storage> MessageStore<S> {
         let scan_end = max_offset
             .min(file_end)
             .min(offset + scan_bytes_max as u64 / CQ_UNIT_BYTES + 1);
+        // Start every chunk read this batch will need at once (they load concurrently),
+        // then walk the units; the walk below decides what is served, exactly as before.
+        let mut chunks = ChunkSet::default();
+        self.start_batch_loads(request, offset, scan_end);
         let mut bytes_total = 0;
         let mut queue_offset = offset;
         let commit_log_end = commit_log.max_offset();
@@ -188,41 +254,26 @@ impl<S: Storage> MessageStore<S> {
             {
                 continue;
             }
-
-            let data = if request.zero_copy && record_filter.is_none() {
-                match commit_log.locate(physical_offset, size, true) {
-                    Ok(RecordData::Memory(bytes)) => Some(MessageData::Bytes(bytes)),
-                    Ok(RecordData::File(range)) if range.fd >= 0 => Some(MessageData::File(range)),
-                    Ok(RecordData::File(_)) => commit_log
-                        .read(physical_offset, size)
-                        .await
-                        .ok()
-                        .map(MessageData::Bytes),
-                    Err(_) => None,
-                }
-            } else {
-                commit_log
-                    .read(physical_offset, size)
-                    .await
-                    .ok()
-                    .map(MessageData::Bytes)
-            };
-            let Some(data) = data else { continue }; // Deleted meanwhile by retention.
-            if let MessageData::Bytes(bytes) = &data {
-                // The unit and the record's own header must agree, or the unit points at
-                // the wrong place and we would serve garbage. (A file range is sent
-                // unread, so it is not checked here.)
-                if let Err(reason) = unit_matches_record(bytes, unit, queue_offset - 1) {
-                    self.damaged_unit(request, &mut result, queue_offset - 1, unit, reason);
+            let record = self.record_bytes(&mut chunks, physical_offset, size).await;
+            let Some((buf, at)) = record else { continue }; // Deleted meanwhile by retention.
+            let bytes = &buf[at..at + size];
+            // The unit and the record's own header must agree, or the unit points at the
+            // wrong place and we would serve garbage.
+            if let Err(reason) = unit_matches_record(bytes, unit, queue_offset - 1) {
+                self.damaged_unit(request, &mut result, queue_offset - 1, unit, reason);
+                continue;
+            }
+            if let Some(filter) = record_filter {
+                // A record whose fields do not add up has no properties to match.
+                if !record_properties(bytes).is_some_and(filter) {
                     continue;
                 }
-                if let Some(filter) = record_filter {
-                    // A record whose fields do not add up has no properties to match.
-                    if !record_properties(bytes).is_some_and(filter) {
-                        continue;
-                    }
-                }
             }
+            let data = if request.zero_copy {
+                MessageData::Shared { buf, at }
+            } else {
+                MessageData::Bytes(bytes.to_vec())
+            };
             bytes_total += size;
             result.messages.push(GetMessage {
                 queue_offset: queue_offset - 1,
@@ -231,11 +282,98 @@ impl<S: Storage> MessageStore<S> {
                 data,
             });
         }
+        // A reader served from the device is catching up: have its next chunks ready.
+        if let Some(last) = chunks.last_start() {
+            commit_log.read_ahead(last);
+        }
         result.next_begin_offset = queue_offset;
         if !result.messages.is_empty() {
             result.status = GetStatus::Found;
         }
         result
+    }
+
+    /// The ConsumeQueue scan ahead of the walk: the records the batch takes if all pass
+    /// the record filter, and the loads of the chunks holding those that are no longer in
+    /// the write buffers. Loads run concurrently; the walk waits for each when it gets
+    /// there. A record filter that refuses some makes the walk go further; it then loads
+    /// what it needs one chunk at a time (with read-ahead).
+    fn start_batch_loads(&self, request: &GetRequest<'_>, offset: u64, scan_end: u64) {
+        let commit_log = &self.inner.commit_log;
+        let mut wanted: Vec<u64> = Vec::new();
+        let (mut count, mut bytes) = (0usize, 0usize);
+        {
+            let dispatcher = self.inner.dispatcher.borrow();
+            let Some(queue) = dispatcher.queue(request.topic, request.queue_id) else {
+                return;
+            };
+            for queue_offset in offset..scan_end {
+                let Some(unit) = queue.get(queue_offset) else {
+                    break;
+                };
+                let size = unit.size as usize;
+                if unit.is_blank() || size > self.inner.config.record_size_max() {
+                    continue;
+                }
+                if count > 0 && (count + 1 > request.max_count || bytes + size > request.max_bytes)
+                {
+                    break;
+                }
+                if !(request.filter)(unit.tags_code) {
+                    continue;
+                }
+                let physical_offset = unit.commit_log_offset as u64;
+                let end = physical_offset + size as u64;
+                if !commit_log.readable(physical_offset, end) {
+                    continue;
+                }
+                count += 1;
+                bytes += size;
+                if commit_log.tail_bytes_held(physical_offset, size) {
+                    continue;
+                }
+                for start in commit_log.chunk_starts(physical_offset, end) {
+                    if wanted.last() != Some(&start) && !wanted.contains(&start) {
+                        wanted.push(start);
+                    }
+                }
+            }
+        }
+        for start in wanted {
+            commit_log.start_load(start);
+        }
+    }
+
+    /// A record's bytes as `(buffer, at)`: copied from the write buffers, or a slice of
+    /// the chunk holding it (a record across two chunks is copied out of both). `None`
+    /// when it is gone (retention) or cannot be read.
+    async fn record_bytes(
+        &self,
+        chunks: &mut ChunkSet,
+        offset: u64,
+        size: usize,
+    ) -> Option<(Bytes, usize)> {
+        let commit_log = &self.inner.commit_log;
+        let end = offset + size as u64;
+        if !commit_log.readable(offset, end) {
+            return None;
+        }
+        if let Some(bytes) = commit_log.tail_bytes(offset, size) {
+            return Some((bytes, 0));
+        }
+        for start in commit_log.chunk_starts(offset, end) {
+            let need_end = commit_log.chunk_span(start).1.min(end);
+            if chunks.covering(start, need_end).is_none() {
+                match commit_log.chunk(start, need_end).await {
+                    Ok(chunk) => chunks.add(chunk),
+                    Err(error) => {
+                        tracing::debug!(offset, %error, "CommitLog chunk read failed");
+                        return None;
+                    }
+                }
+            }
+        }
+        chunks.record(offset, end)
     }
 
     /// Notes a damaged unit in the result, and logs it the first time a queue has one
@@ -268,6 +406,11 @@ impl<S: Storage> MessageStore<S> {
             unit_size: unit.size,
             reason,
         });
+    }
+
+    /// The CommitLog read cache's counters (chunk loads, read-ahead, hits).
+    pub fn read_stats(&self) -> crate::ReadStats {
+        self.inner.commit_log.read_stats()
     }
 
     /// `(min, max)` queue offsets; `(0, 0)` for an unknown queue.

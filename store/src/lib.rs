@@ -37,11 +37,12 @@ mod retention;
 pub mod storage;
 mod sync;
 
+pub use commit_log::read_cache::ReadStats;
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::{PutError, StoreError};
 pub use get::{
-    record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus, MessageData,
-    QueryResult, RecordFilter,
+    body_parts, record_properties, DamagedUnit, GetMessage, GetRequest, GetResult, GetStatus,
+    MessageData, QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
 pub use message_store::{MessageStore, PutOk, PutStatus, ReplicaError};

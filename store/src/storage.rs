@@ -60,6 +60,15 @@ pub trait SegmentFile: 'static {
     async fn write_at(&self, buf: Rc<Self::Buffer>, pos: u64) -> io::Result<()>;
     /// Reads exactly `len` bytes (through the page cache), or fails.
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Reads a large chunk for the read cache: `pos` and `len` aligned to
+    /// [`crate::commit_log::IO_ALIGNMENT`]. Real storage reads it with O_DIRECT (one device
+    /// request per chunk, no page-cache copy: the CommitLog is written with O_DIRECT, so
+    /// the page cache does not hold it anyway), or through the page cache when `direct`
+    /// is false (a second drain of the same backlog then reads memory).
+    async fn read_chunk(&self, pos: u64, len: usize, direct: bool) -> io::Result<Vec<u8>> {
+        let _ = direct;
+        self.read_at(pos, len).await
+    }
     /// Makes completed writes durable (fdatasync).
     async fn sync_data(&self) -> io::Result<()>;
     /// Makes every byte from `from` to the end of the file read as zero (torn-tail cut).
@@ -110,6 +119,9 @@ pub trait Storage: Clone + 'static {
     fn now_ms(&self) -> i64;
     /// Resolves after `ms` of [`Storage::now_ms`] time (`syncFlushTimeout`).
     async fn sleep_ms(&self, ms: u64);
+    /// Runs `task` on its own, without anybody awaiting it (read-ahead). The simulation
+    /// runs it to completion at once, so its runs stay deterministic.
+    fn spawn_detached(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>);
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// Names of the entries of `dir`, sorted; empty if `dir` does not exist.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;

@@ -79,13 +79,13 @@ async fn record_filter_skips_refused_records_within_the_limits<S: TestStorage>(e
     assert!(result.messages.is_empty());
     assert_eq!(result.next_begin_offset, 10);
 
-    // A zero-copy pull with a record filter still reads (and serves) bytes.
+    // A zero-copy pull with a record filter serves the same records, as shared slices.
     let result = get_filtered(&store, 0, 32, 1 << 20, true, &even).await;
     assert_eq!(offsets_of(&result), [0, 2, 4, 6, 8]);
     assert!(result
         .messages
         .iter()
-        .all(|m| matches!(m.data, MessageData::Bytes(_))));
+        .all(|m| matches!(m.data, MessageData::Shared { .. })));
 
     // The hook sees exactly the PROPERTIES field.
     let seen = std::cell::RefCell::new(Vec::new());

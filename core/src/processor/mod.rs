@@ -66,7 +66,16 @@ impl RequestHandler for BrokerHandler {
                 .map_err(BrokerError::AccessDenied),
             None => Ok(()),
         };
+        // A pull answer's records stay in the store's read buffers and follow the header
+        // as parts, with no copy into one body first.
+        let mut body_parts = Vec::new();
         let answer = match checked {
+            Ok(()) if pull::handles(request.code) => {
+                pull::process(&self.shard, &request).await.map(|pulled| {
+                    body_parts = pulled.body_parts;
+                    pulled.command
+                })
+            }
             Ok(()) => process(&self.shard, self.acl.as_ref(), &request, &origin).await,
             Err(error) => Err(error),
         };
@@ -87,6 +96,10 @@ impl RequestHandler for BrokerHandler {
                 remark = ?answer.remark,
                 "request"
             );
+        }
+        if !body_parts.is_empty() && !request.is_oneway() {
+            connection.send_with_body_parts(&answer, &body_parts);
+            return None;
         }
         Some(answer)
     }
@@ -112,7 +125,9 @@ async fn process(
         request::SEND_MESSAGE | request::SEND_MESSAGE_V2 | request::SEND_BATCH_MESSAGE => {
             send::process(shard, request, origin).await
         }
-        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(shard, request).await,
+        request::PULL_MESSAGE | request::LITE_PULL_MESSAGE => pull::process(shard, request)
+            .await
+            .map(pull::Pulled::into_command),
         request::QUERY_CONSUMER_OFFSET
         | request::UPDATE_CONSUMER_OFFSET
         | request::GET_MAX_OFFSET

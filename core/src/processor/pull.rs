@@ -6,10 +6,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use ramjet_filter::Selector;
 
 use ramjet_net::body::heartbeat::SubscriptionData;
 use ramjet_net::body::perm;
+use ramjet_net::code::request;
 use ramjet_net::header::{CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use ramjet_net::RemotingCommand;
 
@@ -21,15 +23,37 @@ use crate::response_code::{for_get, get_status_name};
 use crate::shard::BrokerShard;
 use crate::shard_request::{PullQuery, TagFilter};
 
+/// A pull's response, its body still in parts (slices of the owner's read buffers):
+/// the connection writes them after the header without joining them first.
+pub struct Pulled {
+    pub command: RemotingCommand,
+    pub body_parts: Vec<Bytes>,
+}
+
+impl Pulled {
+    /// The response with its parts joined into one body (for callers that need one).
+    pub fn into_command(self) -> RemotingCommand {
+        let mut command = self.command;
+        command.body = match self.body_parts.len() {
+            0 => command.body,
+            1 => self.body_parts.into_iter().next().unwrap_or_default(),
+            _ => Bytes::from(self.body_parts.concat()),
+        };
+        command
+    }
+}
+
+/// Whether this module answers `code`.
+pub fn handles(code: i32) -> bool {
+    code == request::PULL_MESSAGE || code == request::LITE_PULL_MESSAGE
+}
+
 /// `PullSysFlag` bits.
 const FLAG_COMMIT_OFFSET: i32 = 0x1;
 const FLAG_SUSPEND: i32 = 0x2;
 const FLAG_SUBSCRIPTION: i32 = 0x4;
 
-pub async fn process(
-    shard: &Rc<BrokerShard>,
-    request: &RemotingCommand,
-) -> BrokerResult<RemotingCommand> {
+pub async fn process(shard: &Rc<BrokerShard>, request: &RemotingCommand) -> BrokerResult<Pulled> {
     let header =
         PullMessageRequestHeader::decode(request.fields()).map_err(BrokerError::bad_header)?;
     let (subscription, selector) = check(shard, &header)?;
@@ -84,13 +108,18 @@ pub async fn process(
         max_offset: answer.max_offset as i64,
         ..PullMessageResponseHeader::default()
     };
-    let mut response = RemotingCommand::response_to(request, code)
+    let response = RemotingCommand::response_to(request, code)
         .with_remark(get_status_name(answer.status))
         .with_ext_fields(response_header.to_ext_fields());
-    if code == ramjet_net::code::response::SUCCESS {
-        response.body = answer.body;
-    }
-    Ok(response)
+    let body_parts = if code == ramjet_net::code::response::SUCCESS {
+        answer.body
+    } else {
+        Vec::new()
+    };
+    Ok(Pulled {
+        command: response,
+        body_parts,
+    })
 }
 
 /// The checks that come before reading (broker, group, topic, queue, subscription), and

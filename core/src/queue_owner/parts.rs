@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use ramjet_store::message::record::store_timestamp_of;
-use ramjet_store::{GetRequest, MessageData};
+use ramjet_store::GetRequest;
 
 use super::QueueOwner;
 use crate::placement::owner_shard;
@@ -205,10 +205,7 @@ impl QueueOwner {
         result
             .messages
             .first()
-            .and_then(|message| match &message.data {
-                MessageData::Bytes(bytes) => store_timestamp_of(bytes),
-                MessageData::File(_) => None,
-            })
+            .and_then(|message| message.bytes().and_then(store_timestamp_of))
             .unwrap_or(0)
     }
 }

@@ -5,10 +5,9 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
 use ramjet_filter::RawProperties;
 use ramjet_net::code::response;
-use ramjet_store::{GetRequest, GetResult, MessageData, RecordFilter};
+use ramjet_store::{body_parts, GetRequest, GetResult, RecordFilter};
 
 use super::QueueOwner;
 use crate::error::{BrokerError, BrokerResult};
@@ -62,7 +61,9 @@ impl QueueOwner {
             max_count: query.max_count,
             max_bytes: query.max_bytes,
             filter: &filter,
-            zero_copy: false,
+            // Records come back as slices of the store's read chunks and go out as the
+            // response's parts: the next copy is into the connection's output buffer.
+            zero_copy: true,
         };
         // Only TRUE selects: NULL (a missing property) and evaluation errors do not.
         let selector = query.selector.as_deref();
@@ -83,17 +84,9 @@ impl QueueOwner {
         let total: usize = result.messages.iter().map(|m| m.size).sum();
         self.stats
             .record_get(&query.group, &query.topic, message_count, total);
-        let mut body = Vec::with_capacity(total);
-        for message in result.messages {
-            match message.data {
-                MessageData::Bytes(bytes) => body.extend_from_slice(&bytes),
-                MessageData::File(_) => {
-                    return Err(BrokerError::Internal(
-                        "the store returned a file range to a pull that asked for bytes".into(),
-                    ))
-                }
-            }
-        }
+        let body = body_parts(result.messages).ok_or_else(|| {
+            BrokerError::Internal("the store returned a file range to a pull".into())
+        })?;
         Ok(PullAnswer {
             status: result.status,
             next_begin_offset: result.next_begin_offset,
@@ -101,7 +94,7 @@ impl QueueOwner {
             max_offset: result.max_offset,
             fall_behind_bytes: result.fall_behind_bytes,
             message_count,
-            body: Bytes::from(body),
+            body,
         })
     }
 }

@@ -396,7 +396,8 @@ async fn read_ops(shard: &Rc<BrokerShard>, from: u64) -> BrokerResult<()> {
             hold: None,
         };
         let answer = shard.pull(owner, query).await?;
-        let mut body = &answer.body[..];
+        let joined = answer.body.concat();
+        let mut body = &joined[..];
         while !body.is_empty() {
             let op = decode_record(body, false)
                 .map_err(|e| BrokerError::Storage(format!("unreadable op record: {e}")))?;

@@ -346,7 +346,11 @@ impl<B: IoBuffer> WriteBuffers<B> {
                 return Some(&active.buf.as_bytes()[start..start + len]);
             }
         }
-        self.slots.iter().rev().find_map(|slot| {
+        // Slots are in offset order; start at the newest one that begins at or before
+        // `offset` (a backlog read would otherwise walk every slot of the tail cache, and a
+        // tail cache of small buffers has thousands).
+        let newer = self.slots.partition_point(|slot| slot.base <= offset);
+        self.slots.range(..newer).rev().find_map(|slot| {
             let bytes = slot.bytes();
             if slot.base <= offset && end <= slot.base + bytes.len() as u64 {
                 let start = (offset - slot.base) as usize;

@@ -132,6 +132,28 @@ impl SegmentFile for DmaSegment {
         Ok(result[..len].to_vec())
     }
 
+    async fn read_chunk(&self, pos: u64, len: usize, direct: bool) -> io::Result<Vec<u8>> {
+        let SegmentWriter::Direct(file) = &self.writer else {
+            return self.read_at(pos, len).await;
+        };
+        if !direct {
+            // io_uring serves a page-cache miss from its worker threads: the shard's
+            // thread never waits for the device here either.
+            return self.read_at(pos, len).await;
+        }
+        // One O_DIRECT request into glommio's aligned buffer, then one copy into plain
+        // memory: the chunk's slices travel to other shards (pull answers cross the
+        // mesh), and glommio's buffers may not leave this thread.
+        let result = file.read_at_aligned(pos, len).await?;
+        if result.len() < len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read {} of {len} bytes at {pos}", result.len()),
+            ));
+        }
+        Ok(result[..len].to_vec())
+    }
+
     async fn sync_data(&self) -> io::Result<()> {
         match &self.writer {
             SegmentWriter::Direct(file) => file.fdatasync().await?,
@@ -295,6 +317,10 @@ impl Storage for DmaStorage {
 
     async fn sleep_ms(&self, ms: u64) {
         glommio::timer::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
+    fn spawn_detached(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+        glommio::spawn_local(task).detach();
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {

@@ -440,6 +440,13 @@ impl Storage for SimStorage {
         self.pass_ms(ms as i64).await;
     }
 
+    fn spawn_detached(&self, mut task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) {
+        // Simulated I/O is always ready, so one poll runs a read-ahead to its end; a task
+        // that would wait is dropped (read-ahead is only ever a hint).
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = task.as_mut().poll(&mut context);
+    }
+
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         let mut disk = self.disk.borrow_mut();
         for ancestor in dir.ancestors() {

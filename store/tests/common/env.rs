@@ -220,6 +220,10 @@ pub async fn get<S: Storage>(
 pub fn served_bytes(data: &MessageData) -> Vec<u8> {
     match data {
         MessageData::Bytes(bytes) => bytes.clone(),
+        MessageData::Shared { buf, at } => {
+            let size = i32::from_be_bytes(buf[*at..*at + 4].try_into().unwrap()) as usize;
+            buf[*at..*at + size].to_vec()
+        }
         MessageData::File(range) => {
             assert!(range.fd >= 0);
             // SAFETY: the range's holder keeps the descriptor open while `range` lives;

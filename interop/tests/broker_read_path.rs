@@ -1,0 +1,148 @@
+//! Issue 10, the pull read path: a backlog several times larger than the broker's write
+//! buffers, tail cache and read cache (all made small here) is drained by the third-party
+//! `rocketmq-client-rust` 1.0 push consumer, so its pulls are served from O_DIRECT chunks
+//! of the CommitLog (with read-ahead) and sent as body parts. Every message must arrive
+//! exactly once, in order within its queue, with its body intact; a TagA subscription must
+//! get exactly the TagA half.
+
+// The Rust client's deeply nested async types need more than the default query depth.
+#![recursion_limit = "512"]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::rust_client::{message, ConsumerOptions, ReceivedMessage, RustClient};
+use ramjet_interop::servers::{Broker, Namesrv};
+
+const TOPIC: &str = "ReadPathBacklog";
+/// 3000 messages of ~1 KiB: ~3.3 MB of CommitLog, against 256 KiB of write buffers, a
+/// 64 KiB tail cache and a 256 KiB read cache per shard.
+const MESSAGES: usize = 3000;
+const BATCH: usize = 50;
+const RECEIVE_WAIT: Duration = Duration::from_secs(40);
+
+fn group(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Message `index`'s body: its name, then ~1 KiB that depends on the index, so a byte
+/// served from the wrong place (or a torn chunk) shows.
+fn body(index: usize) -> String {
+    let mut body = format!("m{index:05}:");
+    let mut state = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while body.len() < 1000 + index % 97 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        body.push((b'a' + (state % 26) as u8) as char);
+    }
+    body
+}
+
+fn tag(index: usize) -> &'static str {
+    if index % 3 == 0 {
+        "TagA"
+    } else {
+        "TagB"
+    }
+}
+
+/// Asserts each body of `expected` arrived exactly once, intact, and nothing else, and
+/// that each queue's messages were delivered in queue-offset order.
+fn check(received: &[ReceivedMessage], expected: &BTreeSet<usize>, what: &str) {
+    let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    for message in received {
+        let text = message.text();
+        let index: usize = text
+            .get(1..6)
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: a body that is none of ours: {text:.40}"));
+        assert_eq!(text, body(index), "{what}: body of m{index} damaged");
+        assert_eq!(
+            message.tags.as_deref(),
+            Some(tag(index)),
+            "{what}: m{index}"
+        );
+        *counts.entry(index).or_default() += 1;
+    }
+    let missing: Vec<&usize> = expected
+        .iter()
+        .filter(|i| !counts.contains_key(i))
+        .collect();
+    let extra: Vec<&usize> = counts.keys().filter(|i| !expected.contains(i)).collect();
+    let duplicated: Vec<(&usize, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty() && duplicated.is_empty(),
+        "{what}: {} expected, {} received; missing {} (first {:?}); extra {extra:?}; \
+         duplicated {duplicated:?}",
+        expected.len(),
+        received.len(),
+        missing.len(),
+        missing.first()
+    );
+    // An orderly consumer gets each queue's messages in queue order.
+    let mut last: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut by_delivery: Vec<&ReceivedMessage> = received.iter().collect();
+    by_delivery.sort_by_key(|message| message.seq);
+    for message in by_delivery {
+        let queue = (message.broker_name.clone(), message.queue_id);
+        if let Some(previous) = last.insert(queue.clone(), message.queue_offset) {
+            assert!(
+                message.queue_offset > previous,
+                "{what}: queue {queue:?} delivered offset {} after {previous}",
+                message.queue_offset
+            );
+        }
+    }
+}
+
+#[test]
+fn a_backlog_past_every_cache_drains_once_in_order_and_intact() {
+    let test = "broker_read_path_backlog";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(
+        &namesrv,
+        test,
+        &[
+            ("writeBufferBytes", "65536"),
+            ("tailCacheBytes", "65536"),
+            ("readChunkBytes", "65536"),
+            ("readCacheBytes", "262144"),
+            ("readAheadChunks", "2"),
+        ],
+    );
+    let client = RustClient::new("read_path");
+    let producer = client.start_producer(&namesrv.addr, &group("read_path_producer"));
+    for first in (0..MESSAGES).step_by(BATCH) {
+        let batch = (first..first + BATCH)
+            .map(|index| message(TOPIC, tag(index), &format!("k{index}"), &body(index)))
+            .collect();
+        producer
+            .send_batch(batch)
+            .unwrap_or_else(|error| panic!("batch at {first}: {error}\n{}", broker.log_tail()));
+    }
+    let all: BTreeSet<usize> = (0..MESSAGES).collect();
+    let tag_a: BTreeSet<usize> = all.iter().copied().filter(|i| tag(*i) == "TagA").collect();
+
+    for (expression, expected) in [("*", &all), ("TagA", &tag_a)] {
+        let mut options = ConsumerOptions::new(&group("read_path_consumer"), TOPIC);
+        options.expression = expression.to_string();
+        options.orderly = true;
+        let consumer = client.start_push_consumer(&namesrv.addr, &options);
+        let arrived =
+            consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= expected.len());
+        // A little longer for duplicates or extras.
+        std::thread::sleep(Duration::from_secs(1));
+        let received = consumer.received();
+        if !arrived {
+            eprintln!("{}", broker.log_tail());
+        }
+        check(&received, expected, expression);
+    }
+}
