@@ -46,7 +46,7 @@ fn body(index: usize) -> String {
 }
 
 fn tag(index: usize) -> &'static str {
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         "TagA"
     } else {
         "TagB"
