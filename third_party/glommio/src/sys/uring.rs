@@ -1222,10 +1222,6 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
-    /// Ramjet patch: whether `latency_preemption_timeout_src` is the preempt timer (kept
-    /// armed across loop iterations until it fires) rather than a user timer armed for a
-    /// sleep (always replaced).
-    latency_timer_is_preempt: Cell<bool>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1357,7 +1353,6 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
-            latency_timer_is_preempt: Cell::new(false),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1819,43 +1814,22 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Ramjet patch: upstream cancels both preemption timers and arms new ones on every
-        // call, i.e. on every executor loop iteration and before every sleep: a cancel and a
-        // timeout in the latency ring, a cancel, a timeout and a linked eventfd write in the
-        // main ring, and two or three io_uring_enter calls to submit them, several times per
-        // request on a broker. Here a preempt timer that has not fired stays armed, also
-        // across a sleep. The preempt timer then fires up to one preempt period after an
-        // earlier loop iteration instead of after this one, so a task queue may be
-        // preempted sooner than a full period (never later), and an executor that goes idle
-        // wakes once when it fires (then sleeps without one); the throughput timer fires
-        // after `ring_depth` main-ring completions counted from when it was armed. Each only
-        // makes the executor look at its rings a little earlier. A user timer armed for a
-        // sleep is still replaced every time, as upstream does.
-        let keep_latency_timer = match self.latency_preemption_timeout_src.take() {
-            Some(src) if self.latency_timer_is_preempt.get() && src.result().is_none() => {
-                self.latency_preemption_timeout_src.set(Some(src));
-                true
-            }
-            old => {
-                drop(old);
-                false
-            }
-        };
+        // Cancel the old timer regardless of whether we can sleep:
+        // if we won't sleep, we will register the new timer with its new
+        // value.
+        //
+        // But if we will sleep, there might be a timer registered that needs
+        // to be removed otherwise we'll wake up when it expires.
+        drop(self.latency_preemption_timeout_src.take());
 
-        // The throughput-based timeout stays armed until it fires: it won't matter if we
-        // end up sleeping.
-        let throughput_timer = match self.throughput_preemption_timeout_src.take() {
-            Some(src) if src.result().is_none() => src,
-            old => {
-                drop(old);
-                main_ring.prepare_throughput_preemption_timer(
-                    self.ring_depth() as u32,
-                    self.eventfd_src.raw(),
-                )
-            }
-        };
-        self.throughput_preemption_timeout_src
-            .set(Some(throughput_timer));
+        // Schedule the throughput-based timeout immediately: it won't matter if we end
+        // up sleeping.
+        self.throughput_preemption_timeout_src.replace(Some(
+            main_ring.prepare_throughput_preemption_timer(
+                self.ring_depth() as u32,
+                self.eventfd_src.raw(),
+            ),
+        ));
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1877,11 +1851,8 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
-                // Ramjet patch: this replaces (cancels) a kept preempt timer.
-                drop(self.latency_preemption_timeout_src.take());
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                self.latency_timer_is_preempt.set(false);
                 assert!(flush_rings!(lat_ring)? > 0);
             }
             // From this moment on the remote executors are aware that we are sleeping
@@ -1915,12 +1886,8 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            // A user timer left from a sleep was dropped above; a kept preempt timer stays.
-            if !keep_latency_timer || !self.latency_timer_is_preempt.get() {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-                self.latency_timer_is_preempt.set(true);
-            }
+            self.latency_preemption_timeout_src
+                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
             flush_rings!(lat_ring, main_ring)?;
         }
 
