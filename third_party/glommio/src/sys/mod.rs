@@ -172,6 +172,7 @@ pub(crate) fn sendmsg_syscall(
 }
 
 mod dma_buffer;
+#[allow(dead_code)] // Ramjet patch: parking uses a SeqCst fence instead (uring.rs).
 mod membarrier;
 pub(crate) mod source;
 pub(crate) mod sysfs;
@@ -306,6 +307,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // Ramjet patch: pairs with the fence the sleeping executor issues after
+        // `prepare_to_sleep` (see `Reactor::wait` in uring.rs): whatever the caller stored
+        // (a channel item, a waker) is visible before we read `should_notify`.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
