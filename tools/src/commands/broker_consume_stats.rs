@@ -38,11 +38,8 @@ pub fn broker_consume_stats(remote: &mut Remote, args: &BrokerConsumeStats) -> A
     };
     let request = RemotingCommand::request(request::GET_BROKER_CONSUME_STATS)
         .with_ext_fields(header.to_ext_fields());
-    let response = remote.invoke_broker_within(
-        addr,
-        request,
-        Duration::from_millis(args.timeout_millis),
-    )?;
+    let response =
+        remote.invoke_broker_within(addr, request, Duration::from_millis(args.timeout_millis))?;
     let response = expect_success("GET_BROKER_CONSUME_STATS", addr, response)?;
     let list: ConsumeStatsList = read_body("GET_BROKER_CONSUME_STATS", addr, &response.body)?;
     print!("{}", render(&list, args.level));
@@ -112,8 +109,14 @@ mod tests {
                 vec![ConsumeStats {
                     consume_tps: 0.0,
                     offset_table: BTreeMap::from([
-                        (MessageQueue::new("T", "b", 0), wrapper(10, 4, 1_700_000_000_000)),
-                        (MessageQueue::new("T", "b", 1), wrapper(3, 3, 1_700_000_000_000)),
+                        (
+                            MessageQueue::new("T", "b", 0),
+                            wrapper(10, 4, 1_700_000_000_000),
+                        ),
+                        (
+                            MessageQueue::new("T", "b", 1),
+                            wrapper(3, 3, 1_700_000_000_000),
+                        ),
                         // Never consumed: Java skips it.
                         (MessageQueue::new("T", "b", 2), wrapper(7, 0, 0)),
                     ]),
