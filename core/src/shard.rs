@@ -142,9 +142,13 @@ impl BrokerShard {
     /// Snapshots this shard's counters into the BrokerStatsManager windows (stats loop).
     pub fn sample_broker_stats(&self, now_ms: i64, tick: u64) {
         let cluster = self.config().broker_cluster_name.clone();
-        self.broker_stats
-            .borrow_mut()
-            .sample(self.owner.stats(), &cluster, now_ms, tick);
+        self.broker_stats.borrow_mut().sample_with_send_backs(
+            self.owner.stats(),
+            &self.ops.send_backs(),
+            &cluster,
+            now_ms,
+            tick,
+        );
     }
 
     /// Counts one answered client request (`rocketmq_rpc_latency`).
@@ -199,6 +203,9 @@ impl BrokerShard {
                     metrics.inbox_depth = self.inbox_depth.get();
                     metrics.ops = self.ops.part();
                     metrics.ops.half_messages = self.transactions.pending_count() as u64;
+                    let store = self.owner.store();
+                    metrics.ops.flush_behind_bytes = store.flush_behind_bytes();
+                    metrics.ops.dispatch_behind_bytes = store.dispatch_behind_bytes();
                     metrics.rpc_latency = self
                         .rpc_latency
                         .borrow()

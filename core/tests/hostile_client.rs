@@ -417,6 +417,20 @@ fn base_probes() -> Vec<Probe> {
             b"",
             "base",
         ),
+        // 317: a missing isOrder is a bad header; a non-boolean one is false, as Java parses it.
+        Probe::new(
+            request::GET_BROKER_CONSUME_STATS,
+            &[("isOrder", "false")],
+            b"",
+            "base",
+        ),
+        Probe::new(request::GET_BROKER_CONSUME_STATS, &[], b"", "base"),
+        Probe::new(
+            request::GET_BROKER_CONSUME_STATS,
+            &[("isOrder", "maybe")],
+            b"",
+            "base",
+        ),
         // Only keys the broker must refuse: a valid change would be a legitimate request.
         Probe::new(
             request::UPDATE_BROKER_CONFIG,

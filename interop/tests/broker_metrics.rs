@@ -12,7 +12,17 @@
 //! exporter; bad HTTP requests are answered 404/405/400 and the exporter keeps serving.
 //! ramjet_send_latency_seconds{topic} counts exactly the N sends, and the console's
 //! GET /api/topic/latency (which reads it from /metrics) answers a p50 > 0 over them, then
-//! an empty interval when nothing was sent since its previous poll.
+//! an empty interval when nothing was sent since its previous poll. mqadmin
+//! brokerConsumeStats (GET_BROKER_CONSUME_STATS, 317) shows the consumed group's queues and
+//! the same Diff Total as consumerProgress.
+//!
+//! A second test drives the rare events: a dead letter (CONSUMER_SEND_MSG_BACK with
+//! maxReconsumeTimes 0 for a message the Rust client sent), a committed and a rolled-back
+//! transaction of the Rust client's TransactionMQProducer, and a timer message (4 s); then
+//! rocketmq_send_to_dlq_messages_total, rocketmq_commit/rollback_messages_total,
+//! rocketmq_timer_enqueue/dequeue_total and rocketmq_timing_messages move by exactly one,
+//! the storage behind gauges are declared, and VIEW_BROKER_STATS_DATA SNDBCK_PUT_NUMS counts
+//! the send-back.
 
 // The Rust client's deeply nested async types need more than the default query depth.
 #![recursion_limit = "512"]
@@ -23,12 +33,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::rust_client::RustClient;
+use common::rust_client::{message, RustClient, TransactionDecider};
 use ramjet_interop::python::run_script;
 use ramjet_interop::servers::{Broker, Namesrv};
 use ramjet_interop::workspace;
+use ramjet_net::client::BlockingClient;
+use ramjet_net::code::{request, response};
+use ramjet_net::RemotingCommand;
+use rocketmq_client_rust::LocalTransactionState;
+use rocketmq_model::common::message::MessageTrait;
 
 const TEST: &str = "broker_metrics";
 const TOPIC: &str = "MetricsTopic";
@@ -512,6 +528,22 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
         Some(tps)
     });
     assert!(consume_tps <= N as f64 / 10.0, "Consume TPS {consume_tps}");
+    // brokerConsumeStats (317): the group's consumed queues, and the broker's lag total
+    // equal to consumerProgress's (the only group with committed offsets so far).
+    let progress = mqadmin(&namesrv, "consumerProgress", &["-g", &group]);
+    let diff_total = field(&progress, "Consume Diff Total:").to_owned();
+    let stats = mqadmin(&namesrv, "brokerConsumeStats", &["-b", broker.addr()]);
+    assert!(stats.starts_with("#Topic"), "{stats}");
+    let rows = stats
+        .lines()
+        .filter(|l| l.starts_with(TOPIC) && l.split_whitespace().nth(1) == Some(group.as_str()))
+        .count();
+    assert!((1..=4).contains(&rows), "{stats}");
+    assert_eq!(
+        field(&stats, "Diff Total:"),
+        diff_total,
+        "{stats}\n{progress}"
+    );
 
     // Connections by group, and the store directory's size (issue 12's missing metrics):
     // a running push consumer and producer of the Rust client are counted.
@@ -617,4 +649,165 @@ fn exporter_counts_what_a_third_party_client_sends_and_consumes() {
     scrape(&broker);
     drop(second);
     eprintln!("broker_metrics: {:?}", started.elapsed());
+}
+
+/// Commits bodies starting "commit", rolls back the others; never asked back.
+struct CommitOrRollback;
+
+impl TransactionDecider for CommitOrRollback {
+    fn execute(&self, body: &str) -> LocalTransactionState {
+        if body.starts_with("commit") {
+            LocalTransactionState::CommitMessage
+        } else {
+            LocalTransactionState::RollbackMessage
+        }
+    }
+
+    fn check(&self, body: &str) -> LocalTransactionState {
+        self.execute(body)
+    }
+}
+
+#[test]
+fn exporter_counts_dead_letters_transactions_and_timer_messages() {
+    let started = Instant::now();
+    let test = "broker_metrics_ops";
+    let topic = "MetricsOpsTopic";
+    let group = format!("metrics_ops_g_{}", std::process::id());
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start(&namesrv, test);
+    mqadmin(
+        &namesrv,
+        "updateTopic",
+        &["-b", broker.addr(), "-t", topic, "-r", "2", "-w", "2"],
+    );
+    let topic_label = [("topic", topic)];
+    let before = scrape(&broker);
+    for family in [
+        "rocketmq_timer_enqueue_total",
+        "rocketmq_timer_dequeue_total",
+        "rocketmq_timing_messages",
+        "rocketmq_storage_flush_behind_bytes",
+        "rocketmq_storage_dispatch_behind_bytes",
+    ] {
+        assert!(
+            scrape_text(&broker).contains(&format!("# TYPE {family} ")),
+            "family {family} declared"
+        );
+    }
+    assert_eq!(value(&before, "rocketmq_timing_messages", &[]), 0.0);
+
+    let client = RustClient::new("metrics_ops");
+    let producer = client.start_producer(&namesrv.addr, &format!("{group}_p"));
+    // A dead letter: the message's first send-back with maxReconsumeTimes 0.
+    let sent = producer
+        .send(message(topic, "TagA", "dlq", "to the dead letter queue"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", broker.log_tail()));
+    let offset_msg_id = sent.offset_msg_id.clone().expect("an offsetMsgId");
+    let physical = i64::from_str_radix(&offset_msg_id[offset_msg_id.len() - 16..], 16)
+        .expect("the offsetMsgId ends with the physical offset");
+    let mut admin = BlockingClient::connect(broker.addr(), Duration::from_secs(5)).unwrap();
+    let mut fields = ramjet_net::ExtFields::new();
+    let physical = physical.to_string();
+    fields.insert("offset", physical.as_str());
+    fields.insert("group", group.as_str());
+    fields.insert("delayLevel", "0");
+    fields.insert("originTopic", topic);
+    fields.insert("maxReconsumeTimes", "0");
+    let back = RemotingCommand::request(request::CONSUMER_SEND_MSG_BACK).with_ext_fields(fields);
+    let answer = admin.invoke(back, Duration::from_secs(10)).unwrap();
+    assert_eq!(answer.code, response::SUCCESS, "{answer:?}");
+
+    // One committed and one rolled-back transaction.
+    let transactions = client.start_transaction_producer(
+        &namesrv.addr,
+        &format!("{group}_tx"),
+        Arc::new(CommitOrRollback),
+    );
+    for body in ["commit-1", "rollback-1"] {
+        let (status, _) = transactions
+            .send(message(topic, "TagA", body, body))
+            .unwrap_or_else(|e| panic!("{body}: {e}\n{}", broker.log_tail()));
+        assert_eq!(status, "SendOk", "{body}");
+    }
+
+    // A timer message: in the wheel first, then delivered.
+    let mut timed = message(topic, "TagA", "timer", "timer");
+    timed.set_delay_time_sec(4);
+    producer
+        .send(timed)
+        .unwrap_or_else(|e| panic!("{e}\n{}", broker.log_tail()));
+    let waiting = eventually(Duration::from_secs(3), "the timer message enqueued", || {
+        let samples = scrape(&broker);
+        (value(&samples, "rocketmq_timer_enqueue_total", &topic_label) == 1.0).then_some(samples)
+    });
+    assert_eq!(value(&waiting, "rocketmq_timing_messages", &[]), 1.0);
+    assert_eq!(
+        value(&waiting, "rocketmq_timer_dequeue_total", &topic_label),
+        0.0
+    );
+    let samples = eventually(
+        Duration::from_secs(10),
+        "the timer message delivered",
+        || {
+            let samples = scrape(&broker);
+            (value(&samples, "rocketmq_timer_dequeue_total", &topic_label) == 1.0)
+                .then_some(samples)
+        },
+    );
+    assert_eq!(value(&samples, "rocketmq_timing_messages", &[]), 0.0);
+    assert_eq!(
+        value(&samples, "rocketmq_timer_enqueue_total", &topic_label),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "rocketmq_send_to_dlq_messages_total",
+            &[
+                ("consumer_group", group.as_str()),
+                ("topic", topic),
+                ("is_system", "false")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_commit_messages_total", &topic_label),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "rocketmq_rollback_messages_total", &topic_label),
+        1.0
+    );
+    // Every record written is dispatched at once (the put waits for it).
+    assert_eq!(
+        value(&samples, "rocketmq_storage_dispatch_behind_bytes", &[]),
+        0.0
+    );
+    // The flush loop (flushIntervalCommitLog) catches up with the written end at rest.
+    eventually(Duration::from_secs(5), "nothing left to flush", || {
+        let samples = scrape(&broker);
+        (value(&samples, "rocketmq_storage_flush_behind_bytes", &[]) == 0.0).then_some(())
+    });
+
+    // SNDBCK_PUT_NUMS by `topic@group`, sampled every 10 s.
+    let key = format!("{topic}@{group}");
+    let minute_sum = eventually(Duration::from_secs(15), "SNDBCK_PUT_NUMS sampled", || {
+        let mut fields = ramjet_net::ExtFields::new();
+        fields.insert("statsName", "SNDBCK_PUT_NUMS");
+        fields.insert("statsKey", key.as_str());
+        let request =
+            RemotingCommand::request(request::VIEW_BROKER_STATS_DATA).with_ext_fields(fields);
+        let answer = admin.invoke(request, Duration::from_secs(10)).unwrap();
+        if answer.code != response::SUCCESS {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).expect("JSON");
+        json["statsMinute"]["sum"].as_i64().filter(|sum| *sum > 0)
+    });
+    assert_eq!(minute_sum, 1, "one send-back");
+    drop(transactions);
+    drop(producer);
+    eprintln!("broker_metrics_ops: {:?}", started.elapsed());
 }

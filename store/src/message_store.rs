@@ -22,6 +22,7 @@ use crate::recovery::{recover, RecoveryReport};
 use crate::storage::{run_sync_jobs, Storage};
 use crate::sync::{AsyncMutex, Progress};
 
+mod behind;
 mod replica;
 pub use replica::ReplicaError;
 

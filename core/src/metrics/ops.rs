@@ -10,10 +10,18 @@
 //!   counted by END_TRANSACTION on the half queue's owner (topic: the real topic);
 //!   `rocketmq_half_messages`: transactions still pending (Ramjet keeps no per-topic count,
 //!   so one sample without a topic label);
+//! - `rocketmq_timer_enqueue_total{topic}` and `rocketmq_timer_dequeue_total{topic}` (5.x's
+//!   DefaultStoreMetricsConstant, topic: the real topic): counted by the timer service when a
+//!   timer message enters its wheel and when it is stored on its real queue;
+//!   `rocketmq_timing_messages`: messages in the wheel now (no per-topic count, so one sample
+//!   without a topic label, as `rocketmq_half_messages`);
+//! - `rocketmq_storage_flush_behind_bytes` and `rocketmq_storage_dispatch_behind_bytes`:
+//!   written CommitLog bytes not yet flushed / not yet dispatched, summed over the shards'
+//!   stores;
 //! - `rocketmq_storage_size`: the bytes of the whole store directory, walked every 10 s by
 //!   a plain thread (`StoreSize`), never on a reactor.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -39,6 +47,14 @@ pub struct OpsCounters {
     /// real topic -> transactions committed / rolled back.
     commits: RefCell<BTreeMap<String, u64>>,
     rollbacks: RefCell<BTreeMap<String, u64>>,
+    /// real topic -> timer messages that entered the wheel / were delivered.
+    timer_enqueues: RefCell<BTreeMap<String, u64>>,
+    timer_dequeues: RefCell<BTreeMap<String, u64>>,
+    /// `topic@group` -> retries and dead letters stored by CONSUMER_SEND_MSG_BACK here
+    /// (BrokerStatsManager's SNDBCK_PUT_NUMS, not an exported metric).
+    send_backs: RefCell<BTreeMap<String, u64>>,
+    /// Messages in this shard's timer wheel, set by the timer service each round.
+    timing: Cell<u64>,
 }
 
 fn bump<K: Ord + Default>(table: &RefCell<BTreeMap<K, u64>>, key: K) {
@@ -65,12 +81,37 @@ impl OpsCounters {
         bump(table, topic.to_owned());
     }
 
+    pub fn record_timer_enqueue(&self, topic: &str) {
+        bump(&self.timer_enqueues, topic.to_owned());
+    }
+
+    pub fn record_timer_dequeue(&self, topic: &str) {
+        bump(&self.timer_dequeues, topic.to_owned());
+    }
+
+    /// `incSendBackNums`: one retry or dead letter of `group` stored, `topic` being the
+    /// message's RETRY_TOPIC (else its topic).
+    pub fn record_send_back(&self, group: &str, topic: &str) {
+        bump(&self.send_backs, format!("{topic}@{group}"));
+    }
+
+    pub fn send_backs(&self) -> std::cell::Ref<'_, BTreeMap<String, u64>> {
+        self.send_backs.borrow()
+    }
+
+    pub fn set_timing_messages(&self, count: u64) {
+        self.timing.set(count);
+    }
+
     pub fn part(&self) -> OpsPart {
         OpsPart {
             dlq: self.dlq.borrow().clone(),
             commits: self.commits.borrow().clone(),
             rollbacks: self.rollbacks.borrow().clone(),
-            half_messages: 0,
+            timer_enqueues: self.timer_enqueues.borrow().clone(),
+            timer_dequeues: self.timer_dequeues.borrow().clone(),
+            timing_messages: self.timing.get(),
+            ..Default::default()
         }
     }
 }
@@ -82,6 +123,12 @@ pub struct OpsPart {
     pub commits: BTreeMap<String, u64>,
     pub rollbacks: BTreeMap<String, u64>,
     pub half_messages: u64,
+    pub timer_enqueues: BTreeMap<String, u64>,
+    pub timer_dequeues: BTreeMap<String, u64>,
+    pub timing_messages: u64,
+    /// Filled by the shard from its store (`MessageStore::flush_behind_bytes`, ...).
+    pub flush_behind_bytes: u64,
+    pub dispatch_behind_bytes: u64,
 }
 
 impl OpsPart {
@@ -92,10 +139,19 @@ impl OpsPart {
         for (key, value) in &other.commits {
             *self.commits.entry(key.clone()).or_insert(0) += value;
         }
-        for (key, value) in &other.rollbacks {
-            *self.rollbacks.entry(key.clone()).or_insert(0) += value;
+        for (mine, theirs) in [
+            (&mut self.rollbacks, &other.rollbacks),
+            (&mut self.timer_enqueues, &other.timer_enqueues),
+            (&mut self.timer_dequeues, &other.timer_dequeues),
+        ] {
+            for (key, value) in theirs {
+                *mine.entry(key.clone()).or_insert(0) += value;
+            }
         }
         self.half_messages += other.half_messages;
+        self.timing_messages += other.timing_messages;
+        self.flush_behind_bytes += other.flush_behind_bytes;
+        self.dispatch_behind_bytes += other.dispatch_behind_bytes;
     }
 }
 
@@ -235,6 +291,16 @@ pub async fn families(
             "Total number of rollback messages",
             &sum.rollbacks,
         ),
+        (
+            "rocketmq_timer_enqueue_total",
+            "Total number of timer enqueue",
+            &sum.timer_enqueues,
+        ),
+        (
+            "rocketmq_timer_dequeue_total",
+            "Total number of timer dequeue",
+            &sum.timer_dequeues,
+        ),
     ] {
         out.family(name, "counter", help);
         for (topic, count) in table {
@@ -252,6 +318,26 @@ pub async fn families(
         &borrowed(&owned(node, &[])),
         sum.half_messages as f64,
     );
+    for (name, help, value) in [
+        (
+            "rocketmq_timing_messages",
+            "Current message number in timing",
+            sum.timing_messages,
+        ),
+        (
+            "rocketmq_storage_flush_behind_bytes",
+            "Broker flush behind bytes",
+            sum.flush_behind_bytes,
+        ),
+        (
+            "rocketmq_storage_dispatch_behind_bytes",
+            "Broker dispatch behind bytes",
+            sum.dispatch_behind_bytes,
+        ),
+    ] {
+        out.family(name, "gauge", help);
+        out.sample(name, &borrowed(&owned(node, &[])), value as f64);
+    }
     Ok(())
 }
 
@@ -330,6 +416,16 @@ mod tests {
         assert_eq!(sum.dlq[&("G".to_owned(), "T".to_owned())], 3);
         assert_eq!(sum.commits["T"], 1);
         assert_eq!(sum.rollbacks["T"], 1);
+        a.record_timer_enqueue("T");
+        b.record_timer_enqueue("T");
+        b.record_timer_dequeue("T");
+        a.set_timing_messages(2);
+        b.set_timing_messages(3);
+        let mut sum = a.part();
+        sum.merge(&b.part());
+        assert_eq!(sum.timer_enqueues["T"], 2);
+        assert_eq!(sum.timer_dequeues["T"], 1);
+        assert_eq!(sum.timing_messages, 5);
         for index in 0..SERIES_MAX + 10 {
             a.record_end_transaction(&format!("T{index}"), true);
         }

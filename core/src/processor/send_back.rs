@@ -129,6 +129,10 @@ pub async fn process(
     };
     crate::schedule::divert_delayed(&shard.config().message_delay_level, &mut put)?;
     put_on_owner(shard, put).await?;
+    // Java's incSendBackNums after PUT_OK, retry or dead letter alike.
+    shard
+        .ops()
+        .record_send_back(&header.group, &retry_topic_of_message);
     if to_dlq {
         // Java labels it with the header's originTopic (the topic the message was sent to).
         let origin_topic = header

@@ -10,10 +10,12 @@
 //!
 //! Names and keys as Java builds them: TOPIC_PUT_NUMS and TOPIC_PUT_SIZE by topic (calls:
 //! puts), GROUP_GET_NUMS and GROUP_GET_SIZE by `topic@group`, BROKER_PUT_NUMS and
-//! BROKER_GET_NUMS by the cluster name. Ramjet counts no pulls per group, only messages, so
+//! BROKER_GET_NUMS by the cluster name, SNDBCK_PUT_NUMS by `topic@group` (topic: the
+//! message's RETRY_TOPIC, else its topic; one call per retry or dead letter stored, from
+//! `OpsCounters::record_send_back`). Ramjet counts no pulls per group, only messages, so
 //! the GROUP_GET items' avgpt stays 0.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::ShardStats;
 
@@ -23,6 +25,7 @@ pub const GROUP_GET_NUMS: &str = "GROUP_GET_NUMS";
 pub const GROUP_GET_SIZE: &str = "GROUP_GET_SIZE";
 pub const BROKER_PUT_NUMS: &str = "BROKER_PUT_NUMS";
 pub const BROKER_GET_NUMS: &str = "BROKER_GET_NUMS";
+pub const SNDBCK_PUT_NUMS: &str = "SNDBCK_PUT_NUMS";
 
 /// Stats loop ticks (seconds) between minute, hour and day snapshots.
 pub const MINUTE_SAMPLE_SECS: u64 = 10;
@@ -162,6 +165,19 @@ impl BrokerStatsTable {
     /// multiple of `MINUTE_SAMPLE_SECS`. Items whose counters went (a deleted topic or
     /// group) go too.
     pub fn sample(&mut self, stats: &ShardStats, cluster: &str, now_ms: i64, tick: u64) {
+        self.sample_with_send_backs(stats, &BTreeMap::new(), cluster, now_ms, tick);
+    }
+
+    /// `sample`, plus SNDBCK_PUT_NUMS from `send_backs` (`topic@group` -> retries and dead
+    /// letters stored).
+    pub fn sample_with_send_backs(
+        &mut self,
+        stats: &ShardStats,
+        send_backs: &BTreeMap<String, u64>,
+        cluster: &str,
+        now_ms: i64,
+        tick: u64,
+    ) {
         let hour = tick.is_multiple_of(HOUR_SAMPLE_SECS);
         let day = tick.is_multiple_of(DAY_SAMPLE_SECS);
         let mut current: Vec<((&'static str, String), u64, u64)> = Vec::new();
@@ -182,6 +198,9 @@ impl BrokerStatsTable {
         let get = stats.get_messages.get();
         current.push(((BROKER_PUT_NUMS, cluster.to_owned()), put, put));
         current.push(((BROKER_GET_NUMS, cluster.to_owned()), get, get));
+        for (key, count) in send_backs {
+            current.push(((SNDBCK_PUT_NUMS, key.clone()), *count, *count));
+        }
 
         let mut seen = std::collections::HashSet::with_capacity(current.len());
         for (key, times, value) in current {
@@ -206,6 +225,7 @@ impl BrokerStatsTable {
             GROUP_GET_SIZE,
             BROKER_PUT_NUMS,
             BROKER_GET_NUMS,
+            SNDBCK_PUT_NUMS,
         ]
         .into_iter()
         .find(|known| *known == name)?;
@@ -284,6 +304,10 @@ mod tests {
         assert_eq!(table.get(GROUP_GET_SIZE, "T@G").unwrap().minute.sum, 30);
         assert_eq!(table.get(BROKER_PUT_NUMS, "C").unwrap().minute.sum, 4);
         assert!(table.get("NO_SUCH_STATS", "T").is_none());
+        let send_backs = BTreeMap::from([("T@G".to_owned(), 2)]);
+        table.sample_with_send_backs(&stats, &send_backs, "C", 15_000, 15);
+        let back = table.get(SNDBCK_PUT_NUMS, "T@G").unwrap();
+        assert_eq!((back.minute.sum, back.minute.times), (2, 2));
         stats.forget_topic("T");
         table.sample(&stats, "C", 20_000, 20);
         assert!(table.get(TOPIC_PUT_NUMS, "T").is_none());

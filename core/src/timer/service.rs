@@ -133,6 +133,10 @@ impl TimerService {
     pub async fn round(&mut self) -> Option<TimerCheckpoint> {
         self.load().await;
         self.wheel.advance(now_ms(), &mut self.fired);
+        // rocketmq_timing_messages: what is left in the wheel after this round's firing.
+        self.shard
+            .ops()
+            .set_timing_messages(self.wheel.len() as u64);
         let fired = std::mem::take(&mut self.fired);
         // A sliding window of deliveries: a slow one holds up only its own place.
         let mut in_flight = std::collections::VecDeque::with_capacity(DELIVERY_CONCURRENCY);
@@ -240,12 +244,12 @@ impl TimerService {
                         store.read_by_physical_offset(message.physical_offset).await
                     }
                 };
-                let deliver_ms = bytes
+                let record = bytes
                     .as_deref()
-                    .and_then(|bytes| decode_record(bytes, false).ok())
-                    .and_then(|r| {
-                        stored_deliver_ms(&r.message.properties, r.stamp.store_timestamp)
-                    });
+                    .and_then(|bytes| decode_record(bytes, false).ok());
+                let deliver_ms = record.as_ref().and_then(|r| {
+                    stored_deliver_ms(&r.message.properties, r.stamp.store_timestamp)
+                });
                 let queue_offset = self.pending.loaded();
                 self.pending.push_loaded();
                 match deliver_ms {
@@ -254,12 +258,22 @@ impl TimerService {
                     {
                         self.pending.mark_done(queue_offset);
                     }
-                    Some(deliver_ms) => self.wheel.insert(TimerEntry {
-                        deliver_ms,
-                        commit_log_offset: message.physical_offset as i64,
-                        size: message.size as i32,
-                        queue_offset_low: queue_offset as u32,
-                    }),
+                    Some(deliver_ms) => {
+                        self.wheel.insert(TimerEntry {
+                            deliver_ms,
+                            commit_log_offset: message.physical_offset as i64,
+                            size: message.size as i32,
+                            queue_offset_low: queue_offset as u32,
+                        });
+                        // Java's incTimerEnqueueCount, labelled by the real topic.
+                        let real_topic = record
+                            .as_ref()
+                            .and_then(|r| r.message.properties.get(PROPERTY_REAL_TOPIC));
+                        let ops = self.shard.ops();
+                        ops.record_timer_enqueue(real_topic.unwrap_or_default());
+                        // Counted and visible together: a scrape never sees one without the other.
+                        ops.set_timing_messages(self.wheel.len() as u64);
+                    }
                     None => {
                         tracing::error!(queue_offset, "timer record unreadable; not delivered");
                         self.pending.mark_done(queue_offset);
@@ -328,6 +342,7 @@ async fn deliver_once(shard: &Rc<BrokerShard>, entry: &TimerEntry) -> Result<(),
     record.topic = topic.clone();
     record.queue_id = queue_id;
     let owner = owner_shard(&topic, queue_id, shard.shard_count());
+    let real_topic = topic.clone();
     let put = PutRequest {
         topic,
         queue_id,
@@ -335,7 +350,10 @@ async fn deliver_once(shard: &Rc<BrokerShard>, entry: &TimerEntry) -> Result<(),
         batch: false,
     };
     match shard.put(owner, put).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            shard.ops().record_timer_dequeue(&real_topic);
+            Ok(())
+        }
         Err(
             error @ (BrokerError::MessageIllegal(_)
             | BrokerError::InvalidParameter(_)

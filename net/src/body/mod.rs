@@ -31,7 +31,8 @@ pub use rebalance::{
 pub use reset_offset::ResetOffsetBody;
 pub use route::{perm, BrokerData, QueueData, TopicRouteData, MASTER_ID};
 pub use stats::{
-    ConsumeStats, ConsumerOffsetSerializeWrapper, OffsetWrapper, TopicOffset, TopicStatsTable,
+    ConsumeStats, ConsumeStatsList, ConsumerOffsetSerializeWrapper, OffsetWrapper, TopicOffset,
+    TopicStatsTable,
 };
 pub use subscription_group::{
     CustomizedRetryPolicy, ExponentialRetryPolicy, GroupRetryPolicy, SimpleSubscriptionData,

@@ -74,6 +74,85 @@ impl WireBody for ConsumeStats {
     }
 }
 
+/// GET_BROKER_CONSUME_STATS's answer (4.9's `ConsumeStatsList`): one single-key map
+/// `{group: [ConsumeStats per topic]}` per subscription group, fields in fastjson's
+/// alphabetical order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumeStatsList {
+    pub broker_addr: String,
+    pub consume_stats_list: Vec<(String, Vec<ConsumeStats>)>,
+    pub total_diff: i64,
+}
+
+impl WireBody for ConsumeStatsList {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = b"{\"brokerAddr\":".to_vec();
+        serde_json::to_writer(&mut out, &self.broker_addr).expect("writing to a Vec");
+        out.extend_from_slice(b",\"consumeStatsList\":[");
+        for (index, (group, stats)) in self.consume_stats_list.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            serde_json::to_writer(&mut out, group).expect("writing to a Vec");
+            out.extend_from_slice(b":[");
+            for (index, one) in stats.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&one.encode());
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"],\"totalDiff\":");
+        out.extend_from_slice(self.total_diff.to_string().as_bytes());
+        out.push(b'}');
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<ConsumeStatsList, BodyError> {
+        let value = fastjson::parse(bytes)?;
+        let mut consume_stats_list = Vec::new();
+        if let Some(list) = value.get("consumeStatsList") {
+            let list = list
+                .as_array()
+                .ok_or_else(|| BodyError::Shape("consumeStatsList is not an array".into()))?;
+            for entry in list {
+                let entry = entry.as_object().ok_or_else(|| {
+                    BodyError::Shape("a consumeStatsList entry is not an object".into())
+                })?;
+                for (group, stats) in entry {
+                    let stats = stats.as_array().ok_or_else(|| {
+                        BodyError::Shape(format!("consumeStatsList[{group}] is not an array"))
+                    })?;
+                    let stats = stats
+                        .iter()
+                        .map(|one| {
+                            Ok(ConsumeStats {
+                                consume_tps: one
+                                    .get("consumeTps")
+                                    .and_then(Value::as_f64)
+                                    .unwrap_or(0.0),
+                                offset_table: object_keyed(one.get("offsetTable"))?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, BodyError>>()?;
+                    consume_stats_list.push((group.clone(), stats));
+                }
+            }
+        }
+        Ok(ConsumeStatsList {
+            broker_addr: value
+                .get("brokerAddr")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            consume_stats_list,
+            total_diff: value.get("totalDiff").and_then(Value::as_i64).unwrap_or(0),
+        })
+    }
+}
+
 /// GET_TOPIC_STATS_INFO's answer. 4.x brokers write no `topicPutTps`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicStatsTable {
@@ -199,6 +278,35 @@ mod tests {
         assert_eq!(ConsumeStats::decode(java).unwrap(), stats);
         assert_eq!(stats.encode(), java);
         assert_eq!(stats.total_diff(), 2);
+    }
+
+    #[test]
+    fn consume_stats_list_matches_java_bytes_both_ways() {
+        // fastjson of a 4.9 ConsumeStatsList: one group, one topic, one queue.
+        let java = br#"{"brokerAddr":"127.0.0.1:10911","consumeStatsList":[{"G":[{"consumeTps":0.0,"offsetTable":{{"brokerName":"b","queueId":0,"topic":"T"}:{"brokerOffset":5,"consumerOffset":2,"lastTimestamp":0,"pullOffset":0}}}]}],"totalDiff":3}"#;
+        let list = ConsumeStatsList {
+            broker_addr: "127.0.0.1:10911".into(),
+            consume_stats_list: vec![(
+                "G".into(),
+                vec![ConsumeStats {
+                    consume_tps: 0.0,
+                    offset_table: BTreeMap::from([(
+                        MessageQueue::new("T", "b", 0),
+                        OffsetWrapper {
+                            broker_offset: 5,
+                            consumer_offset: 2,
+                            ..Default::default()
+                        },
+                    )]),
+                }],
+            )],
+            total_diff: 3,
+        };
+        assert_eq!(list.encode(), java);
+        assert_eq!(ConsumeStatsList::decode(java).unwrap(), list);
+        let empty = ConsumeStatsList::default();
+        assert_eq!(ConsumeStatsList::decode(&empty.encode()).unwrap(), empty);
+        assert!(ConsumeStatsList::decode(br#"{"consumeStatsList":{}}"#).is_err());
     }
 
     #[test]

@@ -36,6 +36,13 @@ command_header! {
 }
 
 command_header! {
+    /// GET_BROKER_CONSUME_STATS (317): `isOrder` keeps only orderly topics.
+    pub struct GetConsumeStatsInBrokerHeader {
+        is_order: bool = "isOrder",
+    }
+}
+
+command_header! {
     /// GET_PRODUCER_CONNECTION_LIST (204).
     pub struct GetProducerConnectionListRequestHeader {
         producer_group: String = "producerGroup",

@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod broker;
+pub mod broker_consume_stats;
 pub mod client_call;
 pub mod cluster;
 pub mod consumer;
@@ -62,6 +63,8 @@ pub enum Command {
     ClusterList(cluster::ClusterList),
     /// Fetch broker runtime status data.
     BrokerStatus(cluster::BrokerStatus),
+    /// Fetch broker consume stats data.
+    BrokerConsumeStats(broker_consume_stats::BrokerConsumeStats),
     /// Get broker config by cluster or special broker.
     GetBrokerConfig(broker::GetBrokerConfig),
     /// Update broker's config.
@@ -163,6 +166,9 @@ pub fn run(cli: Cli) -> AdminResult<bool> {
         Command::TopicClusterList(args) => topic::topic_cluster_list(remote, &args),
         Command::ClusterList(args) => cluster::cluster_list(remote, &args),
         Command::BrokerStatus(args) => cluster::broker_status(remote, &args),
+        Command::BrokerConsumeStats(args) => {
+            broker_consume_stats::broker_consume_stats(remote, &args)
+        }
         Command::GetBrokerConfig(args) => broker::get_broker_config(remote, &args),
         Command::UpdateBrokerConfig(args) => broker::update_broker_config(remote, &args),
         Command::UpdateSubGroup(args) => group::update_sub_group(remote, &args),

@@ -2,6 +2,7 @@
 //! family: topics, groups (and their connections), stats, broker config, offsets, and the
 //! reset of an online group's offsets.
 
+mod broker_consume_stats;
 mod broker_stats;
 mod client_calls;
 mod config;
@@ -55,6 +56,9 @@ pub async fn process(
         request::GET_BROKER_RUNTIME_INFO => stats::runtime_info(shard, request).await,
         request::GET_TOPIC_STATS_INFO => stats::topic_stats(shard, request).await,
         request::GET_CONSUME_STATS => stats::consume_stats(shard, request).await,
+        request::GET_BROKER_CONSUME_STATS => {
+            broker_consume_stats::broker_consume_stats(shard, request).await
+        }
         request::GET_BROKER_CONFIG => config::get(shard, request).await,
         request::UPDATE_BROKER_CONFIG => config::update(shard, request).await,
         request::GET_ALL_CONSUMER_OFFSET => offsets::all(shard, request).await,

@@ -88,11 +88,24 @@ pub async fn consume_stats(
             (topics, true)
         }
     };
+    let stats = gather_consume_stats(shard, &group, topics, with_committed_topics).await?;
+    Ok(success(request).with_body(stats.encode()))
+}
+
+/// One group's ConsumeStats over `topics` (plus, with `with_committed_topics`, every topic
+/// the group committed an offset on), gathered from every shard: GET_CONSUME_STATS and,
+/// per topic, GET_BROKER_CONSUME_STATS.
+pub(super) async fn gather_consume_stats(
+    shard: &Rc<BrokerShard>,
+    group: &str,
+    topics: Vec<String>,
+    with_committed_topics: bool,
+) -> BrokerResult<ConsumeStats> {
     let mut rows: Vec<ConsumeRow> = Vec::new();
     let mut consume_tps = 0.0;
     for part in shard
         .parts(|| PartRequest::ConsumeStats {
-            group: group.clone(),
+            group: group.to_owned(),
             topics: topics.clone(),
             with_committed_topics,
         })
@@ -123,7 +136,7 @@ pub async fn consume_stats(
         consume_tps,
         offset_table,
     };
-    Ok(success(request).with_body(stats.encode()))
+    Ok(stats)
 }
 
 pub async fn runtime_info(
