@@ -32,14 +32,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::mqadmin::admin_ok as mqadmin;
 use common::rust_client::{message, RustClient, TransactionDecider};
 use ramjet_interop::python::run_script;
 use ramjet_interop::servers::{Broker, Namesrv};
-use ramjet_interop::workspace;
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::{request, response};
 use ramjet_net::RemotingCommand;
@@ -283,24 +282,6 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         }
         s.value
     })
-}
-
-/// `mqadmin <command> -n <namesrv> <args>`, which must succeed; its stdout.
-fn mqadmin(namesrv: &Namesrv, command: &str, args: &[&str]) -> String {
-    let output = Command::new(workspace::server_binary("ramjet-tools", "mqadmin"))
-        .arg(command)
-        .args(["-n", &namesrv.addr])
-        .args(args)
-        .env_remove("NAMESRV_ADDR")
-        .output()
-        .expect("run mqadmin");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "mqadmin {command} {args:?} failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 /// The value after `prefix` on the first line that starts with it.
