@@ -72,6 +72,9 @@ pub struct BrokerConfig {
     /// in io_uring. A shard that is still spinning when another shard hands it work needs no
     /// eventfd wake-up (docs/architecture.md, "Idle shards"); the price is idle CPU.
     pub spin_before_park: Duration,
+    /// `ramjetPinShards` (true): each shard's thread pinned to a core of its own
+    /// (docs/architecture.md, "Idle shards").
+    pub pin_shards: bool,
     /// Prepared (transactional) sends are refused with NO_PERMISSION.
     pub reject_transaction_message: bool,
     /// A half message younger than this is not checked back yet (`transactionTimeOut`).
@@ -271,6 +274,7 @@ impl Default for BrokerConfig {
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
             spin_before_park: Duration::ZERO,
+            pin_shards: true,
             reject_transaction_message: false,
             transaction_timeout: Duration::from_millis(6_000),
             transaction_check_max: 15,
@@ -480,6 +484,7 @@ impl BrokerConfig {
             "ramjetSpinBeforeParkMicros" => {
                 self.spin_before_park = Duration::from_micros(parse(key, value)?)
             }
+            "ramjetPinShards" => self.pin_shards = parse_bool(key, value)?,
             "rejectTransactionMessage" => self.reject_transaction_message = parse_bool(key, value)?,
             "transactionTimeOut" => self.transaction_timeout = millis(key, value)?,
             "transactionCheckMax" => self.transaction_check_max = parse(key, value)?,
@@ -742,6 +747,7 @@ impl BrokerConfig {
                 "ramjetSpinBeforeParkMicros",
                 self.spin_before_park.as_micros().to_string(),
             ),
+            ("ramjetPinShards", self.pin_shards.to_string()),
             (
                 "rejectTransactionMessage",
                 self.reject_transaction_message.to_string(),
@@ -842,6 +848,17 @@ mod tests {
         let error = config.set("httpBindAddress", "everywhere").unwrap_err();
         assert!(error.to_string().contains("httpBindAddress"), "{error}");
         assert_eq!(config.http_bind_address, "0.0.0.0");
+    }
+
+    #[test]
+    fn shards_are_pinned_unless_told_otherwise_and_only_at_start() {
+        let mut config = BrokerConfig::default();
+        assert!(config.pin_shards);
+        config.set("ramjetPinShards", "false").unwrap();
+        assert!(!config.pin_shards);
+        assert!(config.set("ramjetPinShards", "sometimes").is_err());
+        let error = config.updated("ramjetPinShards=true").unwrap_err();
+        assert!(error.contains("restart"), "{error}");
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct ShardConfig {
     pub io_memory_bytes: usize,
     /// Spin briefly before sleeping in io_uring: trades idle CPU for wake-up latency.
     pub spin_before_park: Option<Duration>,
+    /// Pin each shard's thread to its own core (when there are enough cores). Pinned shards
+    /// keep their caches and never migrate; on a machine whose cores are oversubscribed a
+    /// pinned shard waits for its own core even when another is free.
+    pub pin: bool,
 }
 
 impl ShardConfig {
@@ -26,6 +30,7 @@ impl ShardConfig {
             name: name.to_owned(),
             io_memory_bytes: io_memory_budget(shard_count.max(1)),
             spin_before_park: None,
+            pin: true,
         }
     }
 }
@@ -74,7 +79,7 @@ where
     F: Fn(ShardId) -> Fut + Send + Clone + 'static,
     Fut: std::future::Future<Output = ()> + 'static,
 {
-    let placement = if config.shard_count <= core_count() {
+    let placement = if config.pin && config.shard_count <= core_count() {
         PoolPlacement::MaxSpread(config.shard_count, None)
     } else {
         PoolPlacement::Unbound(config.shard_count)
