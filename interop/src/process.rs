@@ -1,23 +1,55 @@
 //! Server processes for tests: free loopback ports, start with arguments, wait for the port,
 //! keep stdout and stderr in a log file, and kill by PID on drop.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long a server gets to open its port before the test gives up.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A loopback port nobody listens on right now. The OS picks it, so parallel tests don't
-/// collide; another process could still take it before the server binds, which is rare
-/// enough on a test machine to accept.
+/// A loopback port nobody listens on right now, and one this process has not handed out
+/// before. The OS picks it (bind to port 0), so parallel tests don't collide. The OS forgets
+/// the port as soon as the probe closes, so without the registry two calls could return the
+/// same port (a broker once got it as both haListenPort and metrics port), and a broker down
+/// for a restart could find its port given to a server of a test running beside it. Another
+/// process could still take it before the server binds, which is rare enough to accept.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind an ephemeral loopback port")
-        .port()
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("bind an ephemeral loopback port")
+            .port();
+        if claim(port) {
+            return port;
+        }
+    }
+}
+
+/// A free loopback port `p` whose `p - 2` is free too (a broker's VIP channel), both handed
+/// out by [`free_port`]'s registry.
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() && claim(port - 2) {
+            return port;
+        }
+    }
+    panic!("no free loopback port p with p - 2 free after 100 tries");
+}
+
+/// Records `port` as handed out; false if it was already. Ports are never given back: a test
+/// binary uses a few hundred of the ~28,000 ephemeral ports.
+fn claim(port: u16) -> bool {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(port)
 }
 
 /// A child process that is killed when this value drops, so a failing assertion never leaves
@@ -130,4 +162,20 @@ pub fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        // The OS hands a just-closed ephemeral port out again readily; the registry must not.
+        let mut seen = BTreeSet::new();
+        for _ in 0..2000 {
+            assert!(seen.insert(free_port()), "a port was handed out twice");
+        }
+        let pair = free_port_pair();
+        assert!(seen.insert(pair) && seen.insert(pair - 2));
+    }
 }

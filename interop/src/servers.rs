@@ -1,11 +1,11 @@
 //! The Ramjet servers under test, each started as a real process on a free loopback port.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::process::{free_port, ServerProcess};
+use crate::process::{free_port, free_port_pair, ServerProcess};
 use crate::workspace;
 
 /// A running `mqnamesrv`, killed when dropped.
@@ -376,17 +376,6 @@ impl Broker {
         );
         self.process = Some(process);
     }
-}
-
-/// A free loopback port `p` whose `p - 2` is free too (the broker's VIP channel).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port = free_port();
-        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port p with p - 2 free after 100 tries");
 }
 
 /// Each thread's name, state and kernel wait channel, for a process that seems stuck.

@@ -5,11 +5,12 @@
 #![allow(dead_code)] // Each test binary uses a different part.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use ramjet_interop::process::free_port;
+use ramjet_interop::process::free_port_pair;
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::{request, response};
 use ramjet_net::{ExtFields, RemotingCommand};
@@ -165,24 +166,6 @@ impl Drop for StandaloneBroker {
             let _ = std::fs::remove_dir_all(self.dir.join("store"));
         }
     }
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind an ephemeral loopback port")
-        .port()
-}
-
-/// A free port `p` with `p - 2` free too: the broker also listens there (the VIP channel).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let port = free_port();
-        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port p with p - 2 free after 100 tries");
 }
 
 pub fn fields<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> ExtFields {

@@ -5,12 +5,13 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use ramjet_interop::process::free_port;
 use ramjet_net::body::TopicRouteData;
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::{request, response};
@@ -145,14 +146,6 @@ impl Drop for Namesrv {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A loopback port nobody listens on at this moment.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
 }
 
 /// Reads `stdout` on a thread until `line` shows up; false if it does not within the boot
