@@ -57,6 +57,9 @@ struct Slot<B> {
     /// Once issued: the end of the data its write puts on disk; a buffer trimmed to its
     /// whole blocks leaves its tail to the successor that carries it.
     data_written_end: u64,
+    /// Bytes the buffer holds in memory, as allocated: trimming for the write does not
+    /// give any back, and this is what the tail cache's bound counts.
+    alloc_len: usize,
 }
 
 impl<B: IoBuffer> Slot<B> {
@@ -211,6 +214,7 @@ impl<B: IoBuffer> WriteBuffers<B> {
         self.slots.push_back(Slot {
             base: active.base,
             data_len: active.fill,
+            alloc_len: active.buf.as_bytes().len(),
             state: SlotState::Sealed(active.buf),
             write_end: active.base,
             data_written_end: active.base,
@@ -316,7 +320,7 @@ impl<B: IoBuffer> WriteBuffers<B> {
             unreachable!()
         };
         let buf = buf.clone();
-        self.cached_bytes += buf.as_bytes().len();
+        self.cached_bytes += slot.alloc_len;
         slot.state = SlotState::Written(buf);
         for slot in &self.slots {
             if !matches!(slot.state, SlotState::Written(_)) {
@@ -328,10 +332,10 @@ impl<B: IoBuffer> WriteBuffers<B> {
             let Some(front) = self.slots.front() else {
                 break;
             };
-            let SlotState::Written(buf) = &front.state else {
+            if !matches!(front.state, SlotState::Written(_)) {
                 break;
-            };
-            self.cached_bytes -= buf.as_bytes().len();
+            }
+            self.cached_bytes -= front.alloc_len;
             self.slots.pop_front();
         }
         self.written_end
