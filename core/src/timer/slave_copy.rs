@@ -156,22 +156,25 @@ impl SlaveCopy {
         shard: &Rc<BrokerShard>,
         latest: Option<CheckpointCopy>,
     ) -> Result<Option<TimerCheckpoint>, String> {
-        let local = commit_log_ends(shard).await.map_err(|e| e.to_string())?;
         if let Some(latest) = latest {
-            if latest.commit_log_ends.len() != local.len() {
+            if latest.commit_log_ends.len() != shard.shard_count() {
                 return Err(format!(
                     "master has {} shards, this slave {}",
                     latest.commit_log_ends.len(),
-                    local.len()
+                    shard.shard_count()
                 ));
             }
             // The newest copy replaces a waiting one: it covers everything the older
             // one does, and is written as soon as the slave has caught up with it.
-            self.waiting = Some(latest);
+            if self.written != Some(latest.checkpoint) {
+                self.waiting = Some(latest);
+            }
         }
+        // Nothing waits (the usual pass once caught up): no need to ask every shard.
         let Some(waiting) = self.waiting.as_ref() else {
             return Ok(None);
         };
+        let local = commit_log_ends(shard).await.map_err(|e| e.to_string())?;
         let caught_up = waiting
             .commit_log_ends
             .iter()
