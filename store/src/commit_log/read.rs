@@ -163,6 +163,64 @@ impl<S: Storage> CommitLog<S> {
         }
     }
 
+    /// `[offset, end)` (written, inside one segment) as parts in order: slices of the
+    /// read-cache chunks for what is only on the device (no copy; the chunks load
+    /// concurrently, and the ones after the last load ahead, for a reader catching up),
+    /// then one copy out of the write buffers for the part they still hold. The
+    /// replication read ([`crate::MessageStore::read_for_replica`]) ships these as they are.
+    pub(crate) async fn read_parts(&self, offset: u64, end: u64) -> io::Result<Vec<Bytes>> {
+        if offset >= end {
+            return Ok(Vec::new());
+        }
+        let base = self.segment_base_of(offset);
+        if !self.readable(offset, end) || end > base + self.segment_size {
+            return Err(gone());
+        }
+        // The buffers hold a suffix of what was written: the range's pieces (one per
+        // chunk it falls in) up to the first one they hold come from chunks.
+        let mut pieces = Vec::new();
+        for start in self.chunk_starts(offset, end) {
+            let from = start.max(offset);
+            if self.tail_bytes_held(from, (end - from) as usize) {
+                break;
+            }
+            pieces.push((start, from, self.chunk_span(start).1.min(end)));
+        }
+        for &(start, _, _) in pieces.iter().skip(1) {
+            self.start_load(start);
+        }
+        let mut parts = Vec::with_capacity(pieces.len() + 1);
+        let mut at = offset;
+        for &(start, from, to) in &pieces {
+            let chunk = self.chunk(start, to).await?;
+            let slice = (from - start) as usize..(to - start) as usize;
+            parts.push(chunk.bytes.slice(slice));
+            at = to;
+        }
+        if let Some(&(last, _, _)) = pieces.last() {
+            self.read_ahead(last);
+        }
+        if at < end {
+            // Held when checked; a wait for a chunk above may have let the buffers move on,
+            // and then the device has these bytes.
+            match self.tail_bytes(at, (end - at) as usize) {
+                Some(bytes) => parts.push(bytes),
+                None => {
+                    for start in self.chunk_starts(at, end) {
+                        let (from, to) = (start.max(at), self.chunk_span(start).1.min(end));
+                        let chunk = self.chunk(start, to).await?;
+                        parts.push(
+                            chunk
+                                .bytes
+                                .slice((from - start) as usize..(to - start) as usize),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(parts)
+    }
+
     /// Read cache counters of this CommitLog.
     pub fn read_stats(&self) -> ReadStats {
         self.read_cache.stats()
