@@ -15,11 +15,14 @@
 #    master and the slave over that window (/proc/PID/stat utime+stime).
 # 2. Send latency: per round, build and role (ASYNC_MASTER, SYNC_MASTER), fresh stores and a
 #    connected slave, mqbench produce --mode sync -w 16 -s 1024 --rate RATE for --duration s.
+# --extra "key value ..." adds broker properties to both brokers (e.g. "haTransferBatchSize
+# 262144"); --latency 0 skips part 2; --perf 1 records the master of each catch-up cell
+# (perf record -g, LOGS/perf-ROUND-BUILD.data).
 # Stores live under --work (default /work/tmp-ha-bench), deleted at the end. Everything binds
 # 127.0.0.1 on random free ports; processes are stopped by PID.
 set -euo pipefail
 
-A= B= GIB=1 ROUNDS=2 WORK=/work/tmp-ha-bench DURATION=6 RATE=2000
+A= B= GIB=1 ROUNDS=2 WORK=/work/tmp-ha-bench DURATION=6 RATE=2000 EXTRA= LATENCY=1 PERF=0
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$(realpath "$2") ;;
@@ -29,6 +32,9 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2 ;;
     --duration) DURATION=$2 ;;
     --rate) RATE=$2 ;;
+    --extra) EXTRA=$2 ;;
+    --latency) LATENCY=$2 ;;
+    --perf) PERF=$2 ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
   esac
   shift 2
@@ -75,6 +81,9 @@ wait_log() { # file text pid
 }
 common=(--bindAddress 127.0.0.1 --brokerName broker-habench --shardCount 2
         --diskSpaceWarningLevelRatio 99 --metricsPromExporterPort 0)
+for word in $EXTRA; do
+  if [ -z "${key:-}" ]; then key=--$word; else common+=("$key" "$word"); key=; fi
+done
 start_master() { # bin role log
   RAMJET_LOG=info "$1/mqbroker" --standalone --namesrvPort $((PORT - 1000)) --listenPort "$PORT" \
     --httpPort $((PORT + 3)) --haListenPort "$HA" --storePathRootDir "$WORK/master" \
@@ -112,9 +121,17 @@ for round in $(seq "$ROUNDS"); do
     bin=$A; [ $build = B ] && bin=$B
     rm -rf "$WORK/slave"
     start_master "$bin" ASYNC_MASTER "$LOGS/catchup-$round-$build-master.log"
+    sleep 5 # reads started by recovery may still land in the page cache after boot
     find "$WORK/master" -type f -size +1M -exec dd if={} iflag=nocache count=0 status=none \;
+    find "$WORK/master" -path '*commitlog*' -type f -exec fincore -nb {} + \
+      | awk '{ s += $1 } END { printf "# CommitLog bytes in the page cache before catch-up: %d\n", s }' >&2
     start_slave "$bin" "$LOGS/catchup-$round-$build-slave.log"
     m0=$(cpu_ticks "$MASTER_PID") s0=$(cpu_ticks "$SLAVE_PID")
+    PERF_PID=
+    if [ "$PERF" = 1 ]; then
+      perf record -q -g -p "$MASTER_PID" -o "$LOGS/perf-$round-$build.data" 2>/dev/null &
+      PERF_PID=$!
+    fi
     first= last= prev=0 last_change=$(now_ms)
     while :; do
       sleep 0.05
@@ -127,6 +144,10 @@ for round in $(seq "$ROUNDS"); do
       if [ -z "$first" ] && [ $((t - last_change)) -gt 60000 ]; then echo "no HA traffic" >&2; exit 1; fi
     done
     m1=$(cpu_ticks "$MASTER_PID") s1=$(cpu_ticks "$SLAVE_PID")
+    if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
+    # How much of the master's CommitLog the catch-up left in the page cache (buffered reads).
+    find "$WORK/master" -path '*commitlog*' -type f -exec fincore -nb {} + \
+      | awk -v r="$round" -v b="$build" '{ s += $1 } END { printf "# %s %s master CommitLog bytes in the page cache after catch-up: %d\n", r, b, s }' >&2
     secs=$(awk -v a="$first" -v b="$last" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$build" "$prev" "$secs" \
       "$(awk -v x="$prev" -v s="$secs" 'BEGIN { printf "%.0f", x / 1e6 / s }')" \
@@ -137,6 +158,7 @@ for round in $(seq "$ROUNDS"); do
 done
 rm -rf "$WORK/master" "$WORK/slave"
 
+[ "$LATENCY" = 1 ] || { echo "logs: $LOGS"; exit 0; }
 printf 'round\tbuild\trole\ttps\tp50_us\tp99_us\terrors\n' > "$LOGS/latency.tsv"
 for round in $(seq "$ROUNDS"); do
   for build in A B; do

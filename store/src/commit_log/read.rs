@@ -166,8 +166,9 @@ impl<S: Storage> CommitLog<S> {
     /// `[offset, end)` (written, inside one segment) as parts in order: slices of the
     /// read-cache chunks for what is only on the device (no copy; the chunks load
     /// concurrently, and the ones after the last load ahead, for a reader catching up),
-    /// then one copy out of the write buffers for the part they still hold. The
-    /// replication read ([`crate::MessageStore::read_for_replica`]) ships these as they are.
+    /// then copies out of the write buffers for what they still hold (one per buffer the
+    /// range crosses). The replication read ([`crate::MessageStore::read_for_replica`])
+    /// ships these as they are.
     pub(crate) async fn read_parts(&self, offset: u64, end: u64) -> io::Result<Vec<Bytes>> {
         if offset >= end {
             return Ok(Vec::new());
@@ -176,47 +177,41 @@ impl<S: Storage> CommitLog<S> {
         if !self.readable(offset, end) || end > base + self.segment_size {
             return Err(gone());
         }
-        // The buffers hold a suffix of what was written: the range's pieces (one per
-        // chunk it falls in) up to the first one they hold come from chunks.
-        let mut pieces = Vec::new();
-        for start in self.chunk_starts(offset, end) {
-            let from = start.max(offset);
-            if self.tail_bytes_held(from, (end - from) as usize) {
+        // The buffers hold a suffix of what was written: the chunks before the first
+        // byte they hold start loading now, all at once.
+        for start in self.chunk_starts(offset, end).into_iter().skip(1) {
+            if self.buffers.borrow().read(start, 1).is_some() {
                 break;
             }
-            pieces.push((start, from, self.chunk_span(start).1.min(end)));
-        }
-        for &(start, _, _) in pieces.iter().skip(1) {
             self.start_load(start);
         }
-        let mut parts = Vec::with_capacity(pieces.len() + 1);
+        let mut parts = Vec::with_capacity(2);
+        let mut last_chunk = None;
         let mut at = offset;
-        for &(start, from, to) in &pieces {
+        while at < end {
+            let held = self
+                .buffers
+                .borrow()
+                .read_prefix(at, (end - at) as usize)
+                .map(Bytes::copy_from_slice);
+            if let Some(bytes) = held {
+                at += bytes.len() as u64;
+                parts.push(bytes);
+                continue;
+            }
+            let (start, chunk_end) = self.chunk_span(at);
+            let to = chunk_end.min(end);
             let chunk = self.chunk(start, to).await?;
-            let slice = (from - start) as usize..(to - start) as usize;
-            parts.push(chunk.bytes.slice(slice));
+            parts.push(
+                chunk
+                    .bytes
+                    .slice((at - start) as usize..(to - start) as usize),
+            );
+            last_chunk = Some(start);
             at = to;
         }
-        if let Some(&(last, _, _)) = pieces.last() {
-            self.read_ahead(last);
-        }
-        if at < end {
-            // Held when checked; a wait for a chunk above may have let the buffers move on,
-            // and then the device has these bytes.
-            match self.tail_bytes(at, (end - at) as usize) {
-                Some(bytes) => parts.push(bytes),
-                None => {
-                    for start in self.chunk_starts(at, end) {
-                        let (from, to) = (start.max(at), self.chunk_span(start).1.min(end));
-                        let chunk = self.chunk(start, to).await?;
-                        parts.push(
-                            chunk
-                                .bytes
-                                .slice((from - start) as usize..(to - start) as usize),
-                        );
-                    }
-                }
-            }
+        if let Some(start) = last_chunk {
+            self.read_ahead(start);
         }
         Ok(parts)
     }
