@@ -16,13 +16,13 @@
 # 2. Send latency: per round, build and role (ASYNC_MASTER, SYNC_MASTER), fresh stores and a
 #    connected slave, mqbench produce --mode sync -w 16 -s 1024 --rate RATE for --duration s.
 # --extra "key value ..." adds broker properties to both brokers (e.g. "haTransferBatchSize
-# 262144"); --latency 0 skips part 2; --perf 1 records the master of each catch-up cell
+# 262144"); --catchup 0 skips part 1, --latency 0 part 2; --perf 1 records the master of each catch-up cell
 # (perf record -g, LOGS/perf-ROUND-BUILD.data).
 # Stores live under --work (default /work/tmp-ha-bench), deleted at the end. Everything binds
 # 127.0.0.1 on random free ports; processes are stopped by PID.
 set -euo pipefail
 
-A= B= GIB=1 ROUNDS=2 WORK=/work/tmp-ha-bench DURATION=6 RATE=2000 EXTRA= LATENCY=1 PERF=0
+A= B= GIB=1 ROUNDS=2 WORK=/work/tmp-ha-bench DURATION=6 RATE=2000 EXTRA= LATENCY=1 PERF=0 CATCHUP=1
 while [ $# -gt 0 ]; do
   case $1 in
     --a) A=$(realpath "$2") ;;
@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
     --extra) EXTRA=$2 ;;
     --latency) LATENCY=$2 ;;
     --perf) PERF=$2 ;;
+    --catchup) CATCHUP=$2 ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2; exit 2 ;;
   esac
   shift 2
@@ -105,6 +106,7 @@ acked() { # bytes acknowledged on the master's HA sockets
 now_ms() { date +%s%3N; }
 result_field() { grep '^RESULT' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
+if [ "$CATCHUP" = 1 ]; then
 echo "# fill: $GIB GiB of 4 KiB messages into the master (build A), no slave"
 rm -rf "$WORK/master" "$WORK/slave"
 start_master "$A" ASYNC_MASTER "$LOGS/fill-master.log"
@@ -156,6 +158,7 @@ for round in $(seq "$ROUNDS"); do
     stop_pair
   done
 done
+fi
 rm -rf "$WORK/master" "$WORK/slave"
 
 [ "$LATENCY" = 1 ] || { echo "logs: $LOGS"; exit 0; }
