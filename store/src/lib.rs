@@ -45,7 +45,7 @@ pub use get::{
     MessageData, QueryResult, RecordFilter,
 };
 pub use message::{MessageRecord, Properties};
-pub use message_store::{MessageStore, PutOk, PutStatus, ReplicaError};
+pub use message_store::{MessageStore, PutOk, PutStatus, ReplicaError, ReplicaTransfer};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use retention::CleanReport;
 pub use storage::{DmaStorage, FileRange, SimFaults, SimStorage, Storage};

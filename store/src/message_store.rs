@@ -24,7 +24,9 @@ use crate::sync::{AsyncMutex, Progress};
 
 mod behind;
 mod replica;
+mod replica_read;
 pub use replica::ReplicaError;
+pub use replica_read::ReplicaTransfer;
 
 /// How a stored put was acknowledged (`PutMessageStatus`, the stored cases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

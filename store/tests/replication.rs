@@ -26,11 +26,18 @@ async fn open_slave<S: TestStorage>(env: &Env<S>) -> MessageStore<S> {
 async fn ship_all<S: Storage>(master: &MessageStore<S>, slave: &MessageStore<S>, batch: usize) {
     loop {
         let from = slave.replica_next_offset();
-        let Some((bytes, next)) = master.read_for_replica(from, batch).await.unwrap() else {
+        let Some(transfer) = master.read_for_replica(from, batch).await.unwrap() else {
             return;
         };
-        let end = slave.append_replicated(from, &bytes).await.unwrap();
-        assert_eq!(end, next);
+        assert!(
+            transfer.len() <= batch.max(8 * 1024),
+            "at most a batch or one record"
+        );
+        let end = slave
+            .append_replicated(from, &transfer.to_vec())
+            .await
+            .unwrap();
+        assert_eq!(end, transfer.end);
     }
 }
 
@@ -80,17 +87,27 @@ async fn a_gap_or_an_overlap_is_refused<S: TestStorage>(env: Env<S>) {
     let slave = open_slave(&env).await;
     put_some(&master, 0, 6).await;
     let start = slave.replica_next_offset();
-    let first = master.read_for_replica(start, 1).await.unwrap().unwrap().0;
+    let first = master
+        .read_for_replica(start, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .to_vec();
     let end = slave.append_replicated(start, &first).await.unwrap();
     assert_eq!(end, start + first.len() as u64);
-    let second = master.read_for_replica(end, 1).await.unwrap().unwrap().0;
+    let second = master
+        .read_for_replica(end, 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .to_vec();
     let third_at = end + second.len() as u64;
     let third = master
         .read_for_replica(third_at, 1)
         .await
         .unwrap()
         .unwrap()
-        .0;
+        .to_vec();
     match slave.append_replicated(third_at, &third).await {
         Err(ReplicaError::Gap { expected, got }) => assert_eq!((expected, got), (end, third_at)),
         other => panic!("gap accepted: {other:?}"),
@@ -121,7 +138,7 @@ async fn damaged_records_are_refused_whole<S: TestStorage>(env: Env<S>) {
         .await
         .unwrap()
         .unwrap()
-        .0;
+        .to_vec();
     let first_size = i32::from_be_bytes(good[..4].try_into().unwrap()) as usize;
     assert!(good.len() > first_size, "several records in one transfer");
     let refused = |bytes: Vec<u8>, what: &'static str| {
@@ -227,4 +244,70 @@ async fn an_empty_slave_starts_at_the_masters_newest_file<S: TestStorage>(mut en
         fresh.queue_bounds(TOPIC, 2).1,
         master.queue_bounds(TOPIC, 2).1
     );
+}
+
+on_both_storages!(
+    transfers_are_cut_from_small_chunks_and_the_tail,
+    |config: &mut ramjet_store::StoreConfig| {
+        // 4 KiB chunks: most records of ~0.1-3 KiB straddle a chunk edge somewhere.
+        config.read_chunk_bytes = 4096;
+        config.read_cache_bytes = 6 * 4096;
+        config.read_ahead_chunks = 2;
+    }
+);
+async fn transfers_are_cut_from_small_chunks_and_the_tail<S: TestStorage>(env: Env<S>) {
+    // Proves a transfer assembled from read-cache chunk slices and the write buffers (records
+    // and record heads across chunk edges, blank markers alone, batches cut after the last
+    // whole record, a record larger than the batch sent whole, no transfer past a segment
+    // end) lands on the slave byte for byte, and that a slave catching up is served from
+    // chunks with read-ahead.
+    let master = env.open().await;
+    let segment = env.config.mapped_file_size_commit_log;
+    let mut seq = 0;
+    while master.commit_log_bounds().1 < 2 * segment + segment / 2 {
+        put_some(&master, seq, 10).await;
+        seq += 10;
+    }
+    for batch in [1usize, 2500, 9000, 40_000] {
+        let mut config = env.config.clone();
+        config.store_path_root_dir = config.store_path_root_dir.join(format!("slave-{batch}"));
+        let (slave, _) = MessageStore::open(env.storage.clone(), config)
+            .await
+            .unwrap();
+        let (mut multi_part, mut blanks) = (0, 0);
+        loop {
+            let from = slave.replica_next_offset();
+            let Some(transfer) = master.read_for_replica(from, batch).await.unwrap() else {
+                break;
+            };
+            let bytes = transfer.to_vec();
+            let segment_end = (from / segment + 1) * segment;
+            let size = i32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+            if transfer.end == segment_end && bytes.len() == 8 {
+                blanks += 1;
+            } else {
+                assert!(transfer.end <= segment_end, "never past a segment end");
+                assert!(
+                    bytes.len() <= batch || bytes.len() == size,
+                    "a batch, or one record larger than it"
+                );
+            }
+            multi_part += usize::from(transfer.parts.len() > 1);
+            let end = slave.append_replicated(from, &bytes).await.unwrap();
+            assert_eq!(end, transfer.end);
+        }
+        assert_eq!(blanks, 2, "one blank marker per rolled segment, alone");
+        assert!(multi_part > 0, "some transfers span chunk edges");
+        assert_eq!(slave.commit_log_bounds(), master.commit_log_bounds());
+        for queue in 0..3 {
+            assert_eq!(
+                read_queue(&slave, TOPIC, queue).await,
+                read_queue(&master, TOPIC, queue).await,
+                "queue {queue}, batch {batch}"
+            );
+        }
+        slave.shutdown().await.unwrap();
+    }
+    let stats = master.read_stats();
+    assert!(stats.loads > 0 && stats.read_ahead > 0, "{stats:?}");
 }

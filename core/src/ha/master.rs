@@ -11,6 +11,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::ha::protocol::{self, Handshake, HANDSHAKE_LEN};
+use crate::ha::vectored;
 use crate::shard::BrokerShard;
 use crate::shard_request::{ShardReply, ShardRequest};
 
@@ -166,6 +167,8 @@ async fn serve(
     ha.connected();
     ha.ack(handshake.offset);
     let config = shard.config();
+    // The socket stays open as long as either half: `transfers` sends on it directly.
+    let fd = stream.as_raw_fd();
     let (mut reader, mut writer) = futures_lite::io::split(stream);
     let alive = std::cell::Cell::new(true);
     let reports = async {
@@ -213,19 +216,23 @@ async fn serve(
         let mut next = start;
         while alive.get() && !crate::shutdown::requested() {
             let batch = config.ha.transfer_batch_size;
-            let chunk = match store.read_for_replica(next, batch).await {
-                Ok(chunk) => chunk,
+            let transfer = match store.read_for_replica(next, batch).await {
+                Ok(transfer) => transfer,
                 Err(error) => {
                     tracing::error!(shard = id, %peer, %error, "HA: cannot ship");
                     break;
                 }
             };
-            let (len, sent) = match &chunk {
-                Some((bytes, end)) => {
-                    let mut frame = Vec::with_capacity(protocol::TRANSFER_HEADER_LEN + bytes.len());
-                    frame.extend_from_slice(&protocol::transfer_header(next, bytes.len()));
-                    frame.extend_from_slice(bytes);
-                    (bytes.len(), writer.write_all(&frame).await.map(|()| *end))
+            let (len, sent) = match &transfer {
+                Some(transfer) => {
+                    // Header and parts in vectored sends: the parts are slices of read-cache
+                    // chunks (or the one copy of the write buffers' tail), never copied
+                    // into a frame.
+                    let len = transfer.len();
+                    let header = protocol::transfer_header(next, len);
+                    let written =
+                        vectored::write_all_parts(&mut writer, fd, &header, &transfer.parts).await;
+                    (len, written.map(|()| transfer.end))
                 }
                 None => {
                     // Nothing new: wait for a put, or send a heartbeat when idle.

@@ -12,6 +12,7 @@ pub mod master;
 pub mod protocol;
 pub mod slave;
 pub mod sync_meta;
+mod vectored;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

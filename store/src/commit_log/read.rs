@@ -163,6 +163,59 @@ impl<S: Storage> CommitLog<S> {
         }
     }
 
+    /// `[offset, end)` (written, inside one segment) as parts in order: slices of the
+    /// read-cache chunks for what is only on the device (no copy; the chunks load
+    /// concurrently, and the ones after the last load ahead, for a reader catching up),
+    /// then copies out of the write buffers for what they still hold (one per buffer the
+    /// range crosses). The replication read ([`crate::MessageStore::read_for_replica`])
+    /// ships these as they are.
+    pub(crate) async fn read_parts(&self, offset: u64, end: u64) -> io::Result<Vec<Bytes>> {
+        if offset >= end {
+            return Ok(Vec::new());
+        }
+        let base = self.segment_base_of(offset);
+        if !self.readable(offset, end) || end > base + self.segment_size {
+            return Err(gone());
+        }
+        // The buffers hold a suffix of what was written: the chunks before the first
+        // byte they hold start loading now, all at once.
+        for start in self.chunk_starts(offset, end).into_iter().skip(1) {
+            if self.buffers.borrow().read(start, 1).is_some() {
+                break;
+            }
+            self.start_load(start);
+        }
+        let mut parts = Vec::with_capacity(2);
+        let mut last_chunk = None;
+        let mut at = offset;
+        while at < end {
+            let held = self
+                .buffers
+                .borrow()
+                .read_prefix(at, (end - at) as usize)
+                .map(Bytes::copy_from_slice);
+            if let Some(bytes) = held {
+                at += bytes.len() as u64;
+                parts.push(bytes);
+                continue;
+            }
+            let (start, chunk_end) = self.chunk_span(at);
+            let to = chunk_end.min(end);
+            let chunk = self.chunk(start, to).await?;
+            parts.push(
+                chunk
+                    .bytes
+                    .slice((at - start) as usize..(to - start) as usize),
+            );
+            last_chunk = Some(start);
+            at = to;
+        }
+        if let Some(start) = last_chunk {
+            self.read_ahead(start);
+        }
+        Ok(parts)
+    }
+
     /// Read cache counters of this CommitLog.
     pub fn read_stats(&self) -> ReadStats {
         self.read_cache.stats()

@@ -365,6 +365,29 @@ impl<B: IoBuffer> WriteBuffers<B> {
         })
     }
 
+    /// The bytes from `offset` to `offset + len` or to the end of the one buffer holding
+    /// `offset`, whichever comes first: a range across buffers is read piece by piece.
+    pub fn read_prefix(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let take = |base: u64, bytes: &'_ [u8]| -> Option<(usize, usize)> {
+            let end = base + bytes.len() as u64;
+            (base <= offset && offset < end).then(|| {
+                let start = (offset - base) as usize;
+                (start, len.min((end - offset) as usize))
+            })
+        };
+        if let Some(active) = &self.active {
+            let filled = &active.buf.as_bytes()[..active.fill];
+            if let Some((start, n)) = take(active.base, filled) {
+                return Some(&filled[start..start + n]);
+            }
+        }
+        let newer = self.slots.partition_point(|slot| slot.base <= offset);
+        self.slots.range(..newer).rev().find_map(|slot| {
+            let bytes = slot.bytes();
+            take(slot.base, bytes).map(|(start, n)| &bytes[start..start + n])
+        })
+    }
+
     /// Drops everything (a failed write leaves the tail unknown; recovery rebuilds it).
     pub fn clear(&mut self) {
         self.active = None;

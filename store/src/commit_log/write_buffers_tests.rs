@@ -71,6 +71,7 @@ fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
     let mut appended = Vec::new();
     let mut written = 0u64;
     let mut max_in_flight = 0;
+    let mut multi_piece_reads = 0;
     while appended.len() < 1_200_000 {
         let size = 1 + next(9000) as usize;
         let offset = appended.len() as u64;
@@ -79,6 +80,20 @@ fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
             buffers.append(size).copy_from_slice(&record);
             appended.extend_from_slice(&record);
             assert_eq!(buffers.read(offset, size), Some(&record[..]));
+            // The recent tail, read piece by piece across buffers (replication reads).
+            let end = appended.len();
+            let mut from = end.saturating_sub(1 + next(40_000) as usize);
+            let mut pieces = 0;
+            while from < end {
+                let Some(piece) = buffers.read_prefix(from as u64, end - from) else {
+                    break; // Older than the tail cache.
+                };
+                assert!(!piece.is_empty());
+                assert_eq!(piece, &appended[from..from + piece.len()]);
+                from += piece.len();
+                pieces += 1;
+            }
+            multi_piece_reads += usize::from(from == end && pieces > 1);
         } else if disk.in_flight.is_empty() {
             disk.issue_ready(&mut buffers);
             assert!(!disk.in_flight.is_empty(), "no buffer and nothing to write");
@@ -118,6 +133,7 @@ fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
         max_in_flight >= 3,
         "writes overlapped in time: {max_in_flight}"
     );
+    assert!(multi_piece_reads > 0, "tail reads across buffers");
 }
 
 #[test]

@@ -272,68 +272,6 @@ impl<S: Storage> MessageStore<S> {
         *next = (*next).max(request.queue_offset as u64 + 1);
     }
 
-    /// Whole records (or one blank marker, as its 8-byte header) from `offset`, at most
-    /// `max_bytes` unless the first record alone is larger, and the offset the next
-    /// transfer starts at. `None` when nothing is written past `offset` yet. The bytes are read into memory: the transfer is cut at
-    /// record boundaries, and recent records are still in the write buffers
-    /// (docs/replication.md says why this is not sendfile).
-    pub async fn read_for_replica(
-        &self,
-        offset: u64,
-        max_bytes: usize,
-    ) -> Result<Option<(Vec<u8>, u64)>, ReplicaError> {
-        let commit_log = &self.inner.commit_log;
-        let written = commit_log.max_offset();
-        if offset >= written {
-            return Ok(None);
-        }
-        let bad = |reason: String| ReplicaError::BadRecord { offset, reason };
-        if offset < commit_log.min_offset() {
-            return Err(bad(format!(
-                "already deleted by retention (oldest offset {})",
-                commit_log.min_offset()
-            )));
-        }
-        let head = commit_log
-            .read(offset, 8)
-            .await
-            .map_err(|e| bad(e.to_string()))?;
-        let size = i32::from_be_bytes(head[..4].try_into().unwrap());
-        let magic = i32::from_be_bytes(head[4..8].try_into().unwrap());
-        let segment_end = commit_log.segment_base_of(offset) + commit_log.segment_size();
-        if magic == BLANK_MAGIC_CODE {
-            return Ok(Some((head, segment_end)));
-        }
-        let record_max = self.inner.config.record_size_max();
-        if size <= 8 || size as usize > record_max {
-            return Err(bad(format!("TOTALSIZE {size} (magic {magic:#010x})")));
-        }
-        let limit = written
-            .min(segment_end)
-            .min(offset + max_bytes.max(size as usize) as u64);
-        let chunk = commit_log
-            .read(offset, (limit - offset) as usize)
-            .await
-            .map_err(|e| bad(e.to_string()))?;
-        // Cut after the last whole record; stop before a blank marker (it goes alone).
-        let mut at = 0usize;
-        while chunk.len() - at >= 8 {
-            let size = i32::from_be_bytes(chunk[at..at + 4].try_into().unwrap());
-            let magic = i32::from_be_bytes(chunk[at + 4..at + 8].try_into().unwrap());
-            if magic == BLANK_MAGIC_CODE || size <= 8 || at + size as usize > chunk.len() {
-                break;
-            }
-            at += size as usize;
-        }
-        let mut chunk = chunk;
-        chunk.truncate(at);
-        if chunk.is_empty() {
-            return Err(bad("no whole record at this offset".into()));
-        }
-        let end = offset + chunk.len() as u64;
-        Ok(Some((chunk, end)))
-    }
-
     /// The written end of the CommitLog (`getMaxPhyOffset`).
     pub fn max_physical_offset(&self) -> u64 {
         self.inner.commit_log.max_offset()
