@@ -28,7 +28,7 @@ use crate::message::record::encode_blank;
 use crate::message::{
     decode_record, END_FILE_MIN_BLANK_LENGTH, MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2,
 };
-use crate::storage::{FileRange, SegmentFile, Storage};
+use crate::storage::{SegmentFile, Storage};
 use crate::sync::Progress;
 use write_buffers::{Reserve, WriteBuffers};
 
@@ -57,12 +57,6 @@ pub struct CommitLog<S: Storage> {
     read_chunk_bytes: u64,
     read_ahead_chunks: usize,
     read_direct: bool,
-}
-
-/// Where a record's bytes can be read from.
-pub enum RecordData {
-    Memory(Vec<u8>),
-    File(FileRange),
 }
 
 impl<S: Storage> CommitLog<S> {
@@ -540,26 +534,15 @@ impl<S: Storage> CommitLog<S> {
     }
 
     /// Reads `[offset, offset + len)`, from the write buffers if they still hold it, else
-    /// from the segment file. Only written data is served.
+    /// from the segment file (one segment: a record never crosses a segment end). Only
+    /// written data is served.
     pub async fn read(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        match self.locate(offset, len, false)? {
-            RecordData::Memory(bytes) => Ok(bytes),
-            RecordData::File(_) => {
-                let (base, segment) = self.segment_containing(offset).ok_or_else(gone)?;
-                segment.read_at(offset - base, len).await
-            }
-        }
-    }
-
-    /// Like [`CommitLog::read`], but data no longer in memory comes back as a file range
-    /// for sendfile/splice (when the storage has real files).
-    pub fn locate(&self, offset: u64, len: usize, want_range: bool) -> io::Result<RecordData> {
         let end = offset.checked_add(len as u64).ok_or_else(gone)?;
         if end > self.written.get() || offset < self.min_offset() {
             return Err(gone());
         }
         if let Some(bytes) = self.buffers.borrow().read(offset, len) {
-            return Ok(RecordData::Memory(bytes.to_vec()));
+            return Ok(bytes.to_vec());
         }
         let (base, segment) = self.segment_containing(offset).ok_or_else(gone)?;
         if end > base + self.segment_size {
@@ -568,17 +551,7 @@ impl<S: Storage> CommitLog<S> {
                 "range spans two segments",
             ));
         }
-        let fd = if want_range {
-            segment.read_fd().unwrap_or(-1)
-        } else {
-            -1
-        };
-        Ok(RecordData::File(FileRange {
-            fd,
-            offset: offset - base,
-            len,
-            holder: segment,
-        }))
+        segment.read_at(offset - base, len).await
     }
 
     /// Reads the whole message record that starts at `offset`, or fails with `InvalidData`

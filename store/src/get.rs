@@ -11,7 +11,7 @@ use crate::message::record::store_timestamp_of;
 use crate::message::sys_flag::{BORNHOST_V6_FLAG, STOREHOSTADDRESS_V6_FLAG};
 use crate::message::{MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2};
 use crate::message_store::MessageStore;
-use crate::storage::{FileRange, Storage};
+use crate::storage::Storage;
 
 /// `GetMessageStatus`, the subset a master's local store produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +35,6 @@ pub enum MessageData {
     /// buffers) shared with the other records read with it (`zero_copy: true`). Records
     /// adjacent in the same buffer become one part of the response ([`body_parts`]).
     Shared { buf: Bytes, at: usize },
-    /// A file region for sendfile/splice. The store no longer answers gets with it: the
-    /// CommitLog is written with O_DIRECT, so its data is not in the page cache, and a
-    /// sendfile of it would block the shard's thread on a device read
-    /// (docs/architecture.md, "Read path").
-    File(FileRange),
 }
 
 impl GetMessage {
@@ -48,7 +43,6 @@ impl GetMessage {
         match &self.data {
             MessageData::Bytes(bytes) => Some(bytes),
             MessageData::Shared { buf, at } => buf.get(*at..*at + self.size),
-            MessageData::File(_) => None,
         }
     }
 }
@@ -82,7 +76,6 @@ pub fn body_parts(messages: Vec<GetMessage>) -> Option<Vec<Bytes>> {
                 }
                 parts.push(Bytes::from(bytes));
             }
-            MessageData::File(_) => return None,
         }
     }
     if let Some((run_buf, start, end)) = run {

@@ -48,4 +48,4 @@ pub use message::{MessageRecord, Properties};
 pub use message_store::{MessageStore, PutOk, PutStatus, ReplicaError, ReplicaTransfer};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use retention::CleanReport;
-pub use storage::{DmaStorage, FileRange, SimFaults, SimStorage, Storage};
+pub use storage::{DmaStorage, SimFaults, SimStorage, Storage};

@@ -15,7 +15,6 @@ pub mod dma;
 pub mod sim;
 
 use std::io;
-use std::os::fd::RawFd;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -28,27 +27,6 @@ pub trait IoBuffer: 'static {
     fn as_bytes_mut(&mut self) -> &mut [u8];
     /// Shortens the buffer for good (glommio's `DmaBuffer` cannot grow back).
     fn trim_to_size(&mut self, len: usize);
-}
-
-/// A region of a segment file that the broker can hand to sendfile/splice. The `holder`
-/// keeps the descriptor open for as long as the range is alive, even if retention deletes
-/// the segment meanwhile.
-#[derive(Clone)]
-pub struct FileRange {
-    pub fd: RawFd,
-    pub offset: u64,
-    pub len: usize,
-    pub holder: Rc<dyn std::any::Any>,
-}
-
-impl std::fmt::Debug for FileRange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "FileRange(fd {} @{} +{})",
-            self.fd, self.offset, self.len
-        )
-    }
 }
 
 /// One CommitLog segment file.
@@ -73,8 +51,6 @@ pub trait SegmentFile: 'static {
     async fn sync_data(&self) -> io::Result<()>;
     /// Makes every byte from `from` to the end of the file read as zero (torn-tail cut).
     async fn zero_from(&self, from: u64) -> io::Result<()>;
-    /// A descriptor for zero-copy sends, if this storage has real files.
-    fn read_fd(&self) -> Option<RawFd>;
 }
 
 /// A fixed-size file written in place (ConsumeQueue, IndexFile, checkpoint).

@@ -240,9 +240,6 @@ impl TimerService {
                 let bytes = match &message.data {
                     MessageData::Bytes(bytes) => Some(bytes.clone()),
                     MessageData::Shared { .. } => message.bytes().map(<[u8]>::to_vec),
-                    MessageData::File(_) => {
-                        store.read_by_physical_offset(message.physical_offset).await
-                    }
                 };
                 let record = bytes
                     .as_deref()

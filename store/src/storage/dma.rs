@@ -184,10 +184,6 @@ impl SegmentFile for DmaSegment {
         }
         Ok(())
     }
-
-    fn read_fd(&self) -> Option<RawFd> {
-        Some(self.reader.as_raw_fd())
-    }
 }
 
 impl DmaSegment {

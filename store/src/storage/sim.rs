@@ -12,7 +12,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -365,10 +364,6 @@ impl SegmentFile for SimSegment {
             self.storage.write(&self.path, from, &zeros);
         }
         Ok(())
-    }
-
-    fn read_fd(&self) -> Option<RawFd> {
-        None
     }
 }
 

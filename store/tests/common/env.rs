@@ -216,24 +216,13 @@ pub async fn get<S: Storage>(
         .await
 }
 
-/// The record bytes of a served message, reading a zero-copy file range with pread.
+/// The record bytes of a served message.
 pub fn served_bytes(data: &MessageData) -> Vec<u8> {
     match data {
         MessageData::Bytes(bytes) => bytes.clone(),
         MessageData::Shared { buf, at } => {
             let size = i32::from_be_bytes(buf[*at..*at + 4].try_into().unwrap()) as usize;
             buf[*at..*at + size].to_vec()
-        }
-        MessageData::File(range) => {
-            assert!(range.fd >= 0);
-            // SAFETY: the range's holder keeps the descriptor open while `range` lives;
-            // ManuallyDrop keeps this borrowed File from closing it.
-            let file = std::mem::ManuallyDrop::new(unsafe {
-                <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(range.fd)
-            });
-            let mut bytes = vec![0; range.len];
-            file.read_exact_at(&mut bytes, range.offset).unwrap();
-            bytes
         }
     }
 }
