@@ -111,8 +111,13 @@ pub trait Storage: Clone + 'static {
     fn extend_file(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Percent of the file system holding `path` that is in use.
     fn disk_used_percent(&self, path: &Path) -> io::Result<u32>;
-    /// Opens a segment, creating and preallocating it to `size` bytes if missing.
+    /// Opens a segment, creating and preallocating it to `size` bytes if missing. A new
+    /// file's directory entry is not synced here: the CommitLog does that with
+    /// [`Storage::sync_dir`] in its next flush, after the data (commit_log.rs, `lead_flush`).
     async fn open_segment(&self, path: &Path, size: u64) -> io::Result<Self::Segment>;
+    /// Makes the entries of `dir` durable (files created in it survive a power loss), off
+    /// the shard's thread.
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Maps a file of exactly `len` bytes, creating it (zero-filled) if missing.
     fn map_file(&self, path: &Path, len: u64) -> io::Result<Self::Mapped>;
 }

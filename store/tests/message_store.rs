@@ -583,6 +583,120 @@ async fn reads_cross_segment_rolls_before_and_after_reopen<S: TestStorage>(env: 
     check_queues_serve(&reopened, &acks).await;
 }
 
+on_both_storages!(the_next_segment_is_created_before_the_roll_and_dropped_if_unused);
+async fn the_next_segment_is_created_before_the_roll_and_dropped_if_unused<S: TestStorage>(
+    env: Env<S>,
+) {
+    // Proves the next CommitLog segment exists (created in the background) once appends
+    // pass the middle of the current one, so the roll does not create it; that a reopen
+    // removes it while it is still empty; and that the records around the roll are served.
+    let store = env.open().await;
+    let segment = env.config.mapped_file_size_commit_log;
+    let next_file = env.config.commit_log_dir().join(format!("{segment:020}"));
+    let mut acks = Vec::new();
+    while store.commit_log_bounds().1 < segment / 2 - 8 * 1024 {
+        acks.push(put_sized(&store, acks.len()).await);
+    }
+    assert!(!env.storage.exists(&next_file), "created before the middle");
+    while store.commit_log_bounds().1 < segment / 2 + 8 * 1024 {
+        acks.push(put_sized(&store, acks.len()).await);
+    }
+    wait_for_file(&env, &next_file).await;
+    assert!(store.commit_log_bounds().1 < segment, "nothing in it yet");
+
+    store.shutdown().await.unwrap();
+    drop(store);
+    let store = env.open().await;
+    assert!(
+        !env.storage.exists(&next_file),
+        "an empty segment created ahead is removed on open"
+    );
+    while store.commit_log_bounds().1 < segment + segment / 4 {
+        acks.push(put_sized(&store, acks.len()).await);
+    }
+    assert!(env.storage.exists(&next_file));
+    check_queues_serve(&store, &acks).await;
+}
+
+on_both_storages!(a_failed_creation_ahead_is_retried_by_the_roll);
+async fn a_failed_creation_ahead_is_retried_by_the_roll<S: TestStorage>(env: Env<S>) {
+    // Proves a next segment that cannot be created ahead (the path is broken then) is
+    // created by the roll itself once the path works again: no put fails for it.
+    let store = env.open().await;
+    let segment = env.config.mapped_file_size_commit_log;
+    let next_file = env.config.commit_log_dir().join(format!("{segment:020}"));
+    env.storage.set_path_broken(&next_file, true);
+    let mut acks = Vec::new();
+    let mut seq = 0;
+    while store.commit_log_bounds().1 < segment - 16 * 1024 {
+        let record = message(TOPIC, seq as i32 % 2, body(seq, 1000), "TagA", "");
+        acks.push((seq, 1000, store.put(&record).await.unwrap()));
+        seq += 1;
+    }
+    // Let the creation ahead run (and fail) before the path is healed.
+    env.storage.pass_time(50);
+    env.storage.sleep_ms(50).await;
+    env.storage.set_path_broken(&next_file, false);
+    while store.commit_log_bounds().1 < segment + 16 * 1024 {
+        let record = message(TOPIC, seq as i32 % 2, body(seq, 1000), "TagA", "");
+        acks.push((seq, 1000, store.put(&record).await.unwrap()));
+        seq += 1;
+    }
+    check_queues_serve(&store, &acks).await;
+}
+
+#[test]
+fn the_flush_after_a_roll_syncs_the_commit_log_directory() {
+    // Proves the new segment's directory entry is made durable by the next flush, after
+    // the data: with the directory's sync failing, a flush fails only once a roll made
+    // a new file (simulation: the only storage that can fail a directory sync).
+    common::env::run_sim(
+        |_| {},
+        |env| async move {
+            let store = env.open().await;
+            let segment = env.config.mapped_file_size_commit_log;
+            let dir = env.config.commit_log_dir();
+            let mut seq = 0;
+            while store.commit_log_bounds().1 < segment / 4 {
+                put_sized(&store, seq).await;
+                seq += 1;
+            }
+            store.flush().await.expect("syncs the first file's entry");
+            env.storage.set_path_broken(&dir, true);
+            put_sized(&store, seq).await;
+            seq += 1;
+            store
+                .flush()
+                .await
+                .expect("no new file: the directory is not synced");
+            while store.commit_log_bounds().1 < segment + 1024 {
+                put_sized(&store, seq).await;
+                seq += 1;
+            }
+            let error = store.flush().await.unwrap_err();
+            assert!(error.to_string().contains("directory fsync"), "{error}");
+        },
+    );
+}
+
+/// Puts record `seq` of 500-3500 bytes on queue 0 or 1.
+async fn put_sized<S: TestStorage>(store: &MessageStore<S>, seq: usize) -> (usize, usize, PutOk) {
+    let len = 500 + (seq * 7919) % 3000;
+    let record = message(TOPIC, seq as i32 % 2, body(seq, len), "TagA", "");
+    (seq, len, store.put(&record).await.unwrap())
+}
+
+/// Waits (at most 10 s) for a file the store creates in the background.
+async fn wait_for_file<S: TestStorage>(env: &Env<S>, path: &std::path::Path) {
+    for _ in 0..1000 {
+        if env.storage.exists(path) {
+            return;
+        }
+        env.storage.sleep_ms(10).await;
+    }
+    panic!("{} was not created", path.display());
+}
+
 /// Pulls queues 0 and 1 to the end and matches every record to its put.
 async fn check_queues_serve<S: TestStorage>(
     store: &MessageStore<S>,

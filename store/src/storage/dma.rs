@@ -412,15 +412,16 @@ impl Storage for DmaStorage {
                 SegmentWriter::Direct(file) => file.pre_allocate(size, false).await?,
                 SegmentWriter::Buffered(file) => file.pre_allocate(size, false).await?,
             }
-            // A segment is created on a roll, in the middle of appends: the directory
-            // fsync goes to the blocking pool, off the shard's thread.
-            let path = path.to_path_buf();
-            glommio::executor()
-                .spawn_blocking(move || sync_parent_dir(&path))
-                .await?;
         }
         let reader = BufferedFile::open(path).await?;
         Ok(DmaSegment { writer, reader })
+    }
+
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let dir = dir.to_path_buf();
+        glommio::executor()
+            .spawn_blocking(move || File::open(dir)?.sync_all())
+            .await
     }
 
     fn map_file(&self, path: &Path, len: u64) -> io::Result<Mmap> {

@@ -522,6 +522,11 @@ impl Storage for SimStorage {
         })
     }
 
+    async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        // The simulation keeps no unsynced directory entries: files exist once created.
+        self.check_not_broken(dir)
+    }
+
     fn map_file(&self, path: &Path, len: u64) -> io::Result<SimMapped> {
         self.check_not_broken(path)?;
         self.create(path, len);
