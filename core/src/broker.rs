@@ -29,7 +29,6 @@ use crate::snapshot::SharedMetadata;
 
 /// How often the store is flushed and checkpointed under ASYNC_FLUSH (records are already
 /// on their way to disk by O_DIRECT; this bounds what a power loss can take).
-const STORE_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const RETENTION_INTERVAL: Duration = Duration::from_secs(10);
 
 pub fn run(mut config: BrokerConfig) -> Result<(), String> {
@@ -303,17 +302,33 @@ async fn shard_main(
 async fn flush_loop(shard: Rc<BrokerShard>) {
     let mut since_offsets = Duration::ZERO;
     let mut since_retention = Duration::ZERO;
+    let mut since_thorough = Duration::ZERO;
     let owner = shard.owner();
     while !shutdown::requested() {
-        glommio::timer::sleep(STORE_FLUSH_INTERVAL).await;
-        let started = std::time::Instant::now();
-        let flushed = owner.store().flush().await;
-        owner.stats().record_flush(started.elapsed().as_secs_f64());
-        if let Err(error) = flushed {
-            tracing::error!(shard = shard.id(), %error, "store flush failed");
+        let interval = shard.config().flush_interval_commit_log;
+        glommio::timer::sleep(interval).await;
+        since_offsets += interval;
+        since_retention += interval;
+        since_thorough += interval;
+        // RocketMQ's FlushRealTimeService: a flush when enough is dirty, and a thorough
+        // one now and then whatever is dirty.
+        let least_bytes = shard
+            .config()
+            .flush_commit_log_least_pages
+            .saturating_mul(4096);
+        let thorough = since_thorough >= shard.config().flush_commit_log_thorough_interval;
+        let behind = owner.store().flush_behind_bytes();
+        if behind > 0 && (thorough || behind >= least_bytes) {
+            if thorough {
+                since_thorough = Duration::ZERO;
+            }
+            let started = std::time::Instant::now();
+            let flushed = owner.store().flush().await;
+            owner.stats().record_flush(started.elapsed().as_secs_f64());
+            if let Err(error) = flushed {
+                tracing::error!(shard = shard.id(), %error, "store flush failed");
+            }
         }
-        since_offsets += STORE_FLUSH_INTERVAL;
-        since_retention += STORE_FLUSH_INTERVAL;
         if since_offsets >= shard.config().flush_consumer_offset_interval {
             since_offsets = Duration::ZERO;
             if let Err(error) = owner.flush_offsets().await {

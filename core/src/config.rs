@@ -51,6 +51,14 @@ pub struct BrokerConfig {
     pub short_polling_time: Duration,
     pub notify_consumer_ids_changed_enable: bool,
     pub flush_consumer_offset_interval: Duration,
+    /// `flushIntervalCommitLog` (500 ms): how often each shard's flush loop looks at its
+    /// CommitLog; it fdatasyncs when `flushCommitLogLeastPages` 4 KiB pages (4) are
+    /// written but not durable, or every `flushCommitLogThoroughInterval` (10 s) whatever
+    /// is there. On a device with a volatile cache each fdatasync is a cache flush that
+    /// stalls writes meanwhile (docs/architecture.md, Write path 9).
+    pub flush_interval_commit_log: Duration,
+    pub flush_commit_log_least_pages: u64,
+    pub flush_commit_log_thorough_interval: Duration,
     pub register_name_server_period: Duration,
     pub channel_expired_timeout: Duration,
     pub region_id: String,
@@ -152,6 +160,9 @@ pub const RUNTIME_KEYS: &[&str] = &[
     "shortPollingTimeMills",
     "notifyConsumerIdsChangedEnable",
     "flushConsumerOffsetInterval",
+    "flushIntervalCommitLog",
+    "flushCommitLogLeastPages",
+    "flushCommitLogThoroughInterval",
     "registerNameServerPeriod",
     "channelExpiredTimeout",
     "regionId",
@@ -192,9 +203,6 @@ const ACCEPTED_WITHOUT_EFFECT: &[&str] = &[
     "serverSocketRcvBufSize",
     "serverPooledByteBufAllocatorEnable",
     "useEpollNativeSelector",
-    "flushIntervalCommitLog",
-    "flushCommitLogLeastPages",
-    "flushCommitLogThoroughInterval",
     "flushCommitLogTimed",
     "commitIntervalCommitLog",
     "transientStorePoolEnable",
@@ -256,6 +264,9 @@ impl Default for BrokerConfig {
             short_polling_time: Duration::from_millis(1000),
             notify_consumer_ids_changed_enable: true,
             flush_consumer_offset_interval: Duration::from_millis(5000),
+            flush_interval_commit_log: Duration::from_millis(500),
+            flush_commit_log_least_pages: 4,
+            flush_commit_log_thorough_interval: Duration::from_millis(10_000),
             register_name_server_period: Duration::from_millis(30_000),
             channel_expired_timeout: Duration::from_millis(120_000),
             region_id: "DefaultRegion".into(),
@@ -366,6 +377,13 @@ impl BrokerConfig {
             }
             "flushConsumerOffsetInterval" => {
                 self.flush_consumer_offset_interval = millis(key, value)?
+            }
+            "flushIntervalCommitLog" => {
+                self.flush_interval_commit_log = millis(key, value)?.max(Duration::from_millis(1))
+            }
+            "flushCommitLogLeastPages" => self.flush_commit_log_least_pages = parse(key, value)?,
+            "flushCommitLogThoroughInterval" => {
+                self.flush_commit_log_thorough_interval = millis(key, value)?
             }
             "registerNameServerPeriod" => {
                 // Java clamps the period to 10-60 s.
@@ -685,6 +703,20 @@ impl BrokerConfig {
                 self.flush_consumer_offset_interval.as_millis().to_string(),
             ),
             (
+                "flushIntervalCommitLog",
+                self.flush_interval_commit_log.as_millis().to_string(),
+            ),
+            (
+                "flushCommitLogLeastPages",
+                self.flush_commit_log_least_pages.to_string(),
+            ),
+            (
+                "flushCommitLogThoroughInterval",
+                self.flush_commit_log_thorough_interval
+                    .as_millis()
+                    .to_string(),
+            ),
+            (
                 "registerNameServerPeriod",
                 self.register_name_server_period.as_millis().to_string(),
             ),
@@ -859,6 +891,26 @@ mod tests {
         assert!(config.set("ramjetPinShards", "sometimes").is_err());
         let error = config.updated("ramjetPinShards=true").unwrap_err();
         assert!(error.contains("restart"), "{error}");
+    }
+
+    #[test]
+    fn commit_log_flush_keys_take_effect_at_runtime() {
+        let config = BrokerConfig::default();
+        assert_eq!(config.flush_interval_commit_log, Duration::from_millis(500));
+        assert_eq!(config.flush_commit_log_least_pages, 4);
+        let (updated, _) = config
+            .updated("flushIntervalCommitLog=200\nflushCommitLogLeastPages=0\nflushCommitLogThoroughInterval=1000")
+            .unwrap();
+        assert_eq!(
+            updated.flush_interval_commit_log,
+            Duration::from_millis(200)
+        );
+        assert_eq!(updated.flush_commit_log_least_pages, 0);
+        assert_eq!(
+            updated.flush_commit_log_thorough_interval,
+            Duration::from_secs(1)
+        );
+        assert!(config.updated("flushIntervalCommitLog=soon").is_err());
     }
 
     #[test]
