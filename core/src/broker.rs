@@ -337,7 +337,7 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
         }
         if since_retention >= RETENTION_INTERVAL {
             since_retention = Duration::ZERO;
-            match owner.store().clean_expired_files(false) {
+            match owner.store().clean_expired_files(false).await {
                 Ok(report) => tracing::debug!(shard = shard.id(), ?report, "retention"),
                 Err(error) => tracing::error!(shard = shard.id(), %error, "retention failed"),
             }

@@ -626,18 +626,16 @@ impl<S: Storage> CommitLog<S> {
         Ok(bytes)
     }
 
-    /// Deletes the oldest segment (retention). The newest one is never deleted.
-    pub fn delete_oldest_segment(&self) -> io::Result<Option<u64>> {
+    /// Drops the oldest segment (retention) and returns its file for the caller to remove
+    /// off the shard's thread. The newest one is never dropped.
+    pub fn forget_oldest_segment(&self) -> Option<PathBuf> {
         let mut segments = self.segments.borrow_mut();
         if segments.len() <= 1 {
-            return Ok(None);
+            return None;
         }
         let (base, _) = segments.pop_first().unwrap();
         self.read_cache.forget_below(base + self.segment_size);
-        let path = self.dir.join(offset_to_file_name(base));
-        self.storage.remove_file(&path)?;
-        tracing::info!(path = %path.display(), "retention: deleted CommitLog segment");
-        Ok(Some(base))
+        Some(self.dir.join(offset_to_file_name(base)))
     }
 }
 

@@ -353,8 +353,9 @@ impl<S: Storage> ConsumeQueue<S> {
         self.min_offset = low;
     }
 
-    /// Deletes files whose every unit points below `commit_log_min`; never the last file.
-    pub fn delete_expired_files(&mut self, commit_log_min: u64) -> usize {
+    /// Drops files whose every unit points below `commit_log_min`, never the last one, and
+    /// returns them for the caller to remove off the shard's thread.
+    pub fn forget_expired_files(&mut self, commit_log_min: u64) -> Vec<PathBuf> {
         self.correct_min_offset(commit_log_min);
         let min_byte = self.min_offset * CQ_UNIT_BYTES;
         let expired: Vec<u64> = self
@@ -363,19 +364,16 @@ impl<S: Storage> ConsumeQueue<S> {
             .copied()
             .filter(|start| start + self.file_size <= min_byte)
             .collect();
-        let mut deleted = 0;
+        let mut forgotten = Vec::new();
         for start in expired {
             if self.files.len() <= 1 {
                 break;
             }
             self.files.remove(&start);
             self.dirty_files.remove(&start);
-            let path = self.dir.join(offset_to_file_name(start));
-            if self.storage.remove_file(&path).is_ok() {
-                deleted += 1;
-            }
+            forgotten.push(self.dir.join(offset_to_file_name(start)));
         }
-        deleted
+        forgotten
     }
 
     /// The msyncs of the files written since the last call.

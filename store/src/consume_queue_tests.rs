@@ -82,7 +82,7 @@ fn truncate_dirty_and_min_offset_follow_the_commit_log() {
     queue.truncate_dirty(1_250); // Units 13.. point at or past the end.
     assert_eq!(queue.max_offset(), 13);
     assert_eq!(open(&storage).max_offset(), 13, "the cut is on disk too");
-    assert_eq!(queue.delete_expired_files(850), 1); // Units 0..8 (file 0) all below 850.
+    assert_eq!(queue.forget_expired_files(850).len(), 1); // Units 0..8 (file 0) all below 850.
     assert_eq!(queue.min_offset(), 9);
     assert_eq!(queue.get(8), None);
     assert_eq!(queue.get(9), Some(unit(9)));

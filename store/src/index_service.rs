@@ -151,19 +151,14 @@ impl<S: Storage> IndexService<S> {
         jobs
     }
 
-    /// Retention: drops files whose entries all point below `commit_log_min`.
-    pub fn delete_expired(&mut self, commit_log_min: i64) -> Result<usize, StoreError> {
-        let mut deleted = 0;
+    /// Retention: drops files whose entries all point below `commit_log_min` and returns
+    /// them for the caller to remove off the shard's thread.
+    pub fn forget_expired(&mut self, commit_log_min: i64) -> Vec<PathBuf> {
+        let mut forgotten = Vec::new();
         while self.files.len() > 1 && self.files[0].header().end_phy_offset < commit_log_min {
-            let file = self.files.remove(0);
-            let path = file.path.clone();
-            drop(file);
-            self.storage
-                .remove_file(&path)
-                .map_err(StoreError::io(&path))?;
-            deleted += 1;
+            forgotten.push(self.files.remove(0).path.clone());
         }
-        Ok(deleted)
+        forgotten
     }
 }
 

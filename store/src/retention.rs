@@ -81,7 +81,7 @@ impl<S: Storage> MessageStore<S> {
 
     /// One run of `CleanCommitLogService` + `CleanConsumeQueueService`; the broker calls
     /// this every `cleanResourceInterval` (10 s). `manual` is `TRIGGER_DELETE_FILES`.
-    pub fn clean_expired_files(&self, manual: bool) -> Result<CleanReport, StoreError> {
+    pub async fn clean_expired_files(&self, manual: bool) -> Result<CleanReport, StoreError> {
         let inner = &*self.inner;
         let config = &inner.config;
         let now = inner.storage.now_ms();
@@ -103,6 +103,7 @@ impl<S: Storage> MessageStore<S> {
         }
         let reserved_ms = config.file_reserved_time as i64 * 3_600_000;
         let commit_log = &inner.commit_log;
+        let mut expired = Vec::new();
         while report.segments_deleted < config.delete_file_batch_max {
             let segments = commit_log.segments();
             if segments.len() <= 1 {
@@ -116,19 +117,31 @@ impl<S: Storage> MessageStore<S> {
             if modified + reserved_ms > now && !forcibly {
                 break; // Oldest first: if this one is young, so are the rest.
             }
-            commit_log
-                .delete_oldest_segment()
-                .map_err(StoreError::io(&path))?;
+            expired.extend(commit_log.forget_oldest_segment());
             report.segments_deleted += 1;
         }
         let commit_log_min = commit_log.min_offset();
-        let mut dispatcher = inner.dispatcher.borrow_mut();
-        for queue in dispatcher.queues_mut() {
-            report.consume_queue_files_deleted += queue.delete_expired_files(commit_log_min);
+        {
+            let mut dispatcher = inner.dispatcher.borrow_mut();
+            for queue in dispatcher.queues_mut() {
+                let files = queue.forget_expired_files(commit_log_min);
+                report.consume_queue_files_deleted += files.len();
+                expired.extend(files);
+            }
+            if let Some(index) = &mut dispatcher.index {
+                let files = index.forget_expired(commit_log_min as i64);
+                report.index_files_deleted = files.len();
+                expired.extend(files);
+            }
         }
-        if let Some(index) = &mut dispatcher.index {
-            report.index_files_deleted = index.delete_expired(commit_log_min as i64)?;
-        }
+        // Dropped from the store's tables above, so nothing reads them any more; the
+        // unlinks and directory syncs run on the blocking pool.
+        let dir = commit_log.dir().to_path_buf();
+        inner
+            .storage
+            .remove_files(expired)
+            .await
+            .map_err(StoreError::io(&dir))?;
         if report.segments_deleted > 0 {
             tracing::info!(?report, commit_log_min, "retention: deleted expired files");
         }

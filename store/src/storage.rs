@@ -15,7 +15,7 @@ pub mod dma;
 pub mod sim;
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 pub use dma::DmaStorage;
@@ -107,6 +107,10 @@ pub trait Storage: Clone + 'static {
     /// Creates an empty file durably (the abort marker).
     fn create_empty_file(&self, path: &Path) -> io::Result<()>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Removes files and makes the removal durable (their directories synced), off the
+    /// shard's thread: retention deletes 1 GiB segments, and an unlink plus a directory
+    /// fsync on the reactor would stall every connection of the shard meanwhile.
+    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()>;
     /// Grows a file to `len` with zeros (a segment cut short by damage or a bad copy).
     fn extend_file(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Percent of the file system holding `path` that is in use.

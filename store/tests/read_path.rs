@@ -346,7 +346,7 @@ async fn retention_after_a_read_keeps_served_slices_intact<S: TestStorage>(env: 
     let before = pull(&store, 2, 0, 16, ALL).await;
     assert_eq!(before.status, GetStatus::Found);
     env.storage.pass_time(10);
-    let report = store.clean_expired_files(true).unwrap();
+    let report = store.clean_expired_files(true).await.unwrap();
     assert!(report.segments_deleted >= 1, "{report:?}");
     for (i, served) in before.messages.iter().enumerate() {
         let (seq, ack) = &acks[2][i];

@@ -192,7 +192,7 @@ async fn an_empty_slave_starts_at_the_masters_newest_file<S: TestStorage>(mut en
         put_some(&master, seq, 10).await;
         seq += 10;
     }
-    let report = master.clean_expired_files(true).unwrap();
+    let report = master.clean_expired_files(true).await.unwrap();
     assert_eq!(
         report.segments_deleted, 3,
         "all but the newest file deleted"

@@ -119,18 +119,22 @@ fn expired_segments_go_at_delete_when_or_on_request_and_queues_follow() {
         assert_eq!(segment_count(&env), 6);
 
         // Young segments, the wrong hour, a roomy disk: nothing to do.
-        let report = store.clean_expired_files(false).unwrap();
+        let report = store.clean_expired_files(false).await.unwrap();
         assert_eq!((report.segments_deleted, report.disk_used_percent), (0, 10));
         env.storage.pass_time(2 * HOUR_MS);
         // Expired now, but it is not the deleteWhen hour.
         assert_eq!(
-            store.clean_expired_files(false).unwrap().segments_deleted,
+            store
+                .clean_expired_files(false)
+                .await
+                .unwrap()
+                .segments_deleted,
             0
         );
         check_queues_follow(&store, &acks).await;
 
         // TRIGGER_DELETE_FILES does not wait for the hour; two per run.
-        let manual = store.clean_expired_files(true).unwrap();
+        let manual = store.clean_expired_files(true).await.unwrap();
         assert_eq!(manual.segments_deleted, 2);
         assert_eq!(segment_count(&env), 4);
         assert_eq!(
@@ -147,7 +151,7 @@ fn expired_segments_go_at_delete_when_or_on_request_and_queues_follow() {
         check_queues_follow(&store, &acks).await;
         let mut reports = Vec::new();
         for _ in 0..3 {
-            reports.push(store.clean_expired_files(false).unwrap());
+            reports.push(store.clean_expired_files(false).await.unwrap());
         }
         let deleted: Vec<usize> = reports.iter().map(|r| r.segments_deleted).collect();
         assert_eq!(deleted, [2, 1, 0]);
@@ -182,23 +186,31 @@ fn disk_pressure_deletes_expired_segments_and_past_the_force_ratio_young_ones() 
         let acks = fill(&store, 4).await;
 
         env.storage.set_disk_used_percent(80);
-        let young = store.clean_expired_files(false).unwrap();
+        let young = store.clean_expired_files(false).await.unwrap();
         assert_eq!((young.segments_deleted, young.disk_used_percent), (0, 80));
 
         env.storage.set_disk_used_percent(86);
-        let forced = store.clean_expired_files(false).unwrap();
+        let forced = store.clean_expired_files(false).await.unwrap();
         assert_eq!(forced.segments_deleted, 3);
         check_queues_follow(&store, &acks).await;
 
         // Back under the force ratio but over the max-used ratio: only expired files go.
         env.storage.set_disk_used_percent(80);
         assert_eq!(
-            store.clean_expired_files(false).unwrap().segments_deleted,
+            store
+                .clean_expired_files(false)
+                .await
+                .unwrap()
+                .segments_deleted,
             0
         );
         env.storage.pass_time(2 * HOUR_MS);
         assert_eq!(
-            store.clean_expired_files(false).unwrap().segments_deleted,
+            store
+                .clean_expired_files(false)
+                .await
+                .unwrap()
+                .segments_deleted,
             1
         );
         assert_eq!(segment_count(&env), 1);
@@ -258,7 +270,11 @@ fn disk_full_refuses_puts_until_usage_drops_on_real_files() {
         assert_eq!(store.put(&put(0)).await.unwrap().queue_offset, 0);
         used.set(95);
         assert_eq!(
-            store.clean_expired_files(false).unwrap().disk_used_percent,
+            store
+                .clean_expired_files(false)
+                .await
+                .unwrap()
+                .disk_used_percent,
             95
         );
         let refused = store.put(&put(1)).await;
@@ -273,7 +289,7 @@ fn disk_full_refuses_puts_until_usage_drops_on_real_files() {
             "{refused:?}"
         );
         used.set(89);
-        store.clean_expired_files(false).unwrap();
+        store.clean_expired_files(false).await.unwrap();
         assert_eq!(store.put(&put(2)).await.unwrap().queue_offset, 1);
         let served = get(&store, TOPIC, 0, 0, 32, 1 << 20, ALL).await;
         let bodies: Vec<_> = served

@@ -417,6 +417,22 @@ impl Storage for DmaStorage {
         Ok(DmaSegment { writer, reader })
     }
 
+    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        glommio::executor()
+            .spawn_blocking(move || {
+                let mut dirs = std::collections::BTreeSet::new();
+                for path in &paths {
+                    std::fs::remove_file(path)?;
+                    dirs.extend(path.parent().map(Path::to_path_buf));
+                }
+                dirs.iter().try_for_each(|dir| File::open(dir)?.sync_all())
+            })
+            .await
+    }
+
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let dir = dir.to_path_buf();
         glommio::executor()

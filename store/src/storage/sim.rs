@@ -522,6 +522,10 @@ impl Storage for SimStorage {
         })
     }
 
+    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()> {
+        paths.iter().try_for_each(|path| self.remove_file(path))
+    }
+
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         // The simulation keeps no unsynced directory entries: files exist once created.
         self.check_not_broken(dir)
