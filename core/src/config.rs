@@ -531,6 +531,7 @@ impl BrokerConfig {
             "readCacheBytes" => store.read_cache_bytes = parse(key, value)?,
             "readAheadChunks" => store.read_ahead_chunks = parse(key, value)?,
             "readDirect" => store.read_direct = parse(key, value)?,
+            "writeDirect" => store.write_direct = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
             _ => return Ok(false),
         }
@@ -911,6 +912,15 @@ mod tests {
             Duration::from_secs(1)
         );
         assert!(config.updated("flushIntervalCommitLog=soon").is_err());
+    }
+
+    #[test]
+    fn write_direct_is_read_at_start() {
+        let mut config = BrokerConfig::default();
+        assert!(config.store.write_direct);
+        config.set("writeDirect", "false").unwrap();
+        assert!(!config.store.write_direct);
+        assert!(config.set("writeDirect", "maybe").is_err());
     }
 
     #[test]

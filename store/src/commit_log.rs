@@ -66,6 +66,8 @@ pub struct CommitLog<S: Storage> {
     read_chunk_bytes: u64,
     read_ahead_chunks: usize,
     read_direct: bool,
+    /// O_DIRECT writes (`writeDirect`), or through the page cache.
+    write_direct: bool,
 }
 
 impl<S: Storage> CommitLog<S> {
@@ -113,7 +115,9 @@ impl<S: Storage> CommitLog<S> {
                     expected: segment_size,
                 });
             }
-            let segment = storage.open_segment(&path, segment_size).await;
+            let segment = storage
+                .open_segment(&path, segment_size, config.write_direct)
+                .await;
             segments.insert(base, Rc::new(segment.map_err(StoreError::io(&path))?));
         }
         let bases: Vec<u64> = segments.keys().copied().collect();
@@ -157,6 +161,7 @@ impl<S: Storage> CommitLog<S> {
             read_chunk_bytes,
             read_ahead_chunks: config.read_ahead_chunks,
             read_direct: config.read_direct,
+            write_direct: config.write_direct,
         })
     }
 
@@ -293,9 +298,15 @@ impl<S: Storage> CommitLog<S> {
             Some(Ok(segment)) => Ok(segment),
             Some(Err(error)) => {
                 tracing::warn!(path = %path.display(), %error, "CommitLog: creating the next segment ahead failed; trying again now");
-                self.storage.open_segment(&path, self.segment_size).await
+                self.storage
+                    .open_segment(&path, self.segment_size, self.write_direct)
+                    .await
             }
-            None => self.storage.open_segment(&path, self.segment_size).await,
+            None => {
+                self.storage
+                    .open_segment(&path, self.segment_size, self.write_direct)
+                    .await
+            }
         };
         let segment =
             segment.map_err(|error| self.fail(&format!("create {}: {error}", path.display())))?;
@@ -318,8 +329,13 @@ impl<S: Storage> CommitLog<S> {
             return;
         }
         let path = self.segment_path(next);
-        self.next_segment
-            .start(&self.storage, next, path, self.segment_size);
+        self.next_segment.start(
+            &self.storage,
+            next,
+            path,
+            self.segment_size,
+            self.write_direct,
+        );
     }
 
     /// Rolls to the next segment, behind a blank end-of-file record, unless `size` more

@@ -41,6 +41,8 @@ pub struct StoreConfig {
     pub read_ahead_chunks: usize,
     /// Read chunks with O_DIRECT (`readDirect`, true), or through the page cache.
     pub read_direct: bool,
+    /// Write the CommitLog with O_DIRECT (`writeDirect`, true), or through the page cache.
+    pub write_direct: bool,
     /// The first physical offset of an empty CommitLog. The broker puts the shard in the
     /// high bits so offsetMsgId stays unique across shards.
     pub commit_log_offset_base: u64,
@@ -81,6 +83,7 @@ impl StoreConfig {
             read_cache_bytes: 32 << 20,
             read_ahead_chunks: 2,
             read_direct: true,
+            write_direct: true,
             commit_log_offset_base: 0,
             message_index_enable: true,
             max_hash_slot_num: 5_000_000,

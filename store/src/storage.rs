@@ -118,7 +118,9 @@ pub trait Storage: Clone + 'static {
     /// Opens a segment, creating and preallocating it to `size` bytes if missing. A new
     /// file's directory entry is not synced here: the CommitLog does that with
     /// [`Storage::sync_dir`] in its next flush, after the data (commit_log.rs, `lead_flush`).
-    async fn open_segment(&self, path: &Path, size: u64) -> io::Result<Self::Segment>;
+    /// `direct`: write with O_DIRECT (`writeDirect`), or through the page cache.
+    async fn open_segment(&self, path: &Path, size: u64, direct: bool)
+        -> io::Result<Self::Segment>;
     /// Makes the entries of `dir` durable (files created in it survive a power loss), off
     /// the shard's thread.
     async fn sync_dir(&self, dir: &Path) -> io::Result<()>;

@@ -22,7 +22,8 @@ const TOPIC: &str = "CrashTopic";
 const QUEUES: i32 = 4;
 const WRITERS: u64 = 16;
 
-fn config(dir: &Path, flush: FlushDiskType) -> StoreConfig {
+/// `direct`: the CommitLog's `writeDirect` (O_DIRECT writes, or the page cache).
+fn config(dir: &Path, flush: FlushDiskType, direct: bool) -> StoreConfig {
     let mut config = StoreConfig::new(dir);
     config.mapped_file_size_commit_log = 512 * 1024;
     config.mapped_file_size_consume_queue = 20 * 2_000;
@@ -35,6 +36,7 @@ fn config(dir: &Path, flush: FlushDiskType) -> StoreConfig {
     // The disk is shared with other checkouts; only retention.rs tests the full-disk refusal.
     config.disk_space_warning_level_ratio = 99;
     config.flush_disk_type = flush;
+    config.write_direct = direct;
     config
 }
 
@@ -66,7 +68,11 @@ fn crash_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (flush, dir) = spec.split_once(':').unwrap();
+    let (mode, dir) = spec.split_once(':').unwrap();
+    let (flush, direct) = match mode.strip_suffix("-buffered") {
+        Some(flush) => (flush, false),
+        None => (mode, true),
+    };
     let flush = if flush == "sync" {
         FlushDiskType::SyncFlush
     } else {
@@ -78,7 +84,7 @@ fn crash_child() {
         .parse()
         .unwrap();
     run_on_executor(async move {
-        let (store, _) = MessageStore::open(DmaStorage::new(), config(&dir, flush))
+        let (store, _) = MessageStore::open(DmaStorage::new(), config(&dir, flush, direct))
             .await
             .unwrap();
         println!("READY");
@@ -157,9 +163,15 @@ fn run_child_and_kill(dir: &Path, flush: &str, generation: u64, rng: &mut Rng) -
     reader.join().unwrap()
 }
 
-fn verify(dir: PathBuf, flush: FlushDiskType, acks: &'static [Ack], clean_shutdown: bool) {
+fn verify(
+    dir: PathBuf,
+    flush: FlushDiskType,
+    direct: bool,
+    acks: &'static [Ack],
+    clean_shutdown: bool,
+) {
     run_on_executor(async move {
-        let (store, report) = MessageStore::open(DmaStorage::new(), config(&dir, flush))
+        let (store, report) = MessageStore::open(DmaStorage::new(), config(&dir, flush, direct))
             .await
             .unwrap();
         assert!(report.abnormal, "SIGKILL leaves the abort file");
@@ -245,7 +257,7 @@ fn verify(dir: PathBuf, flush: FlushDiskType, acks: &'static [Ack], clean_shutdo
 /// a segment's blank end-of-file record sends the walk to the next segment.
 async fn records_in_log(store: &MessageStore<DmaStorage>, end: u64) -> u64 {
     let segment_size =
-        config(Path::new("/"), FlushDiskType::AsyncFlush).mapped_file_size_commit_log;
+        config(Path::new("/"), FlushDiskType::AsyncFlush, true).mapped_file_size_commit_log;
     let (mut offset, _) = store.commit_log_bounds();
     let mut count = 0;
     while offset < end {
@@ -261,7 +273,7 @@ async fn records_in_log(store: &MessageStore<DmaStorage>, end: u64) -> u64 {
     count
 }
 
-fn crash_many_times(flush: FlushDiskType, name: &str, rounds: u64) {
+fn crash_many_times(flush: FlushDiskType, direct: bool, name: &str, rounds: u64) {
     let seed = test_seed();
     let mut rng = Rng(seed);
     let dir = temp_dir(name);
@@ -272,12 +284,17 @@ fn crash_many_times(flush: FlushDiskType, name: &str, rounds: u64) {
         } else {
             "async"
         };
-        let acks = run_child_and_kill(&dir, flush_arg, generation, &mut rng);
+        let mode = if direct {
+            flush_arg.to_string()
+        } else {
+            format!("{flush_arg}-buffered")
+        };
+        let acks = run_child_and_kill(&dir, &mode, generation, &mut rng);
         eprintln!("round {generation}: {} acks", acks.len());
         all_acks.extend(acks);
         // Leak one copy per round so the executor closure can borrow it as 'static.
         let snapshot: &'static [Ack] = Box::leak(all_acks.clone().into_boxed_slice());
-        verify(dir.clone(), flush, snapshot, generation % 3 == 2);
+        verify(dir.clone(), flush, direct, snapshot, generation % 3 == 2);
     }
     assert!(
         all_acks.len() > 100,
@@ -288,22 +305,31 @@ fn crash_many_times(flush: FlushDiskType, name: &str, rounds: u64) {
 
 #[test]
 fn async_flush_loses_no_acknowledged_record_to_sigkill() {
-    crash_many_times(FlushDiskType::AsyncFlush, "crash-async", 10);
+    crash_many_times(FlushDiskType::AsyncFlush, true, "crash-async", 10);
+}
+
+#[test]
+fn buffered_writes_lose_no_acknowledged_record_to_sigkill() {
+    // writeDirect=false: an ASYNC_FLUSH ack means the page cache has the record, which
+    // outlives the process.
+    crash_many_times(FlushDiskType::AsyncFlush, false, "crash-buffered", 6);
 }
 
 #[test]
 fn sync_flush_loses_no_acknowledged_record_to_sigkill() {
-    crash_many_times(FlushDiskType::SyncFlush, "crash-sync", 8);
+    crash_many_times(FlushDiskType::SyncFlush, true, "crash-sync", 8);
 }
 
 /// Writes `count` records to a fresh store, shuts it down cleanly, returns their offsets.
 fn write_clean_store(dir: &Path, count: u64) -> Vec<(u64, usize)> {
     let dir = dir.to_path_buf();
     run_on_executor(async move {
-        let (store, _) =
-            MessageStore::open(DmaStorage::new(), config(&dir, FlushDiskType::AsyncFlush))
-                .await
-                .unwrap();
+        let (store, _) = MessageStore::open(
+            DmaStorage::new(),
+            config(&dir, FlushDiskType::AsyncFlush, true),
+        )
+        .await
+        .unwrap();
         let mut offsets = Vec::new();
         for seq in 0..count {
             let ok = store
@@ -320,10 +346,12 @@ fn write_clean_store(dir: &Path, count: u64) -> Vec<(u64, usize)> {
 fn reopen_report(dir: &Path) -> (ramjet_store::RecoveryReport, u64) {
     let dir = dir.to_path_buf();
     run_on_executor(async move {
-        let (store, report) =
-            MessageStore::open(DmaStorage::new(), config(&dir, FlushDiskType::AsyncFlush))
-                .await
-                .unwrap();
+        let (store, report) = MessageStore::open(
+            DmaStorage::new(),
+            config(&dir, FlushDiskType::AsyncFlush, true),
+        )
+        .await
+        .unwrap();
         let served = read_queue(&store, TOPIC, 0).await.len() as u64;
         (report, served)
     })
@@ -430,7 +458,7 @@ fn zeroed_tail_is_cut_and_the_store_appends_after_it() {
     let (offset, queue_offset) = run_on_executor(async move {
         let (store, _) = MessageStore::open(
             DmaStorage::new(),
-            config(&dir_for_put, FlushDiskType::SyncFlush),
+            config(&dir_for_put, FlushDiskType::SyncFlush, true),
         )
         .await
         .unwrap();

@@ -697,6 +697,15 @@ async fn wait_for_file<S: TestStorage>(env: &Env<S>, path: &std::path::Path) {
     panic!("{} was not created", path.display());
 }
 
+on_both_storages!(buffered_writes_serve_reads_across_rolls, |config| config
+    .write_direct =
+    false);
+async fn buffered_writes_serve_reads_across_rolls<S: TestStorage>(env: Env<S>) {
+    // writeDirect=false: the same records, rolls and reads (O_DIRECT chunk reads of data
+    // written through the page cache) as with O_DIRECT writes.
+    reads_cross_segment_rolls_before_and_after_reopen(env).await
+}
+
 /// Pulls queues 0 and 1 to the end and matches every record to its put.
 async fn check_queues_serve<S: TestStorage>(
     store: &MessageStore<S>,

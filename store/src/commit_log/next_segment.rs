@@ -49,7 +49,7 @@ impl<S: Storage> NextSegment<S> {
 
     /// Starts creating the segment at `base` in `path` on a detached task, replacing any
     /// other segment created ahead (it can only be stale: its base was passed).
-    pub(super) fn start(&self, storage: &S, base: u64, path: PathBuf, size: u64) {
+    pub(super) fn start(&self, storage: &S, base: u64, path: PathBuf, size: u64, direct: bool) {
         *self.state.borrow_mut() = State::Creating {
             base,
             waiters: Vec::new(),
@@ -62,7 +62,7 @@ impl<S: Storage> NextSegment<S> {
         };
         storage.spawn_detached(Box::pin(async move {
             let mut finish = finish;
-            finish.result = Some(creator.open_segment(&path, size).await);
+            finish.result = Some(creator.open_segment(&path, size, direct).await);
         }));
     }
 

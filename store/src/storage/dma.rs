@@ -379,31 +379,25 @@ impl Storage for DmaStorage {
         disk_used_percent_statvfs(path)
     }
 
-    async fn open_segment(&self, path: &Path, size: u64) -> io::Result<DmaSegment> {
+    async fn open_segment(&self, path: &Path, size: u64, direct: bool) -> io::Result<DmaSegment> {
         let existed = path.exists();
-        let writer = match GlommioOpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .dma_open(path)
-            .await
-        {
-            Ok(file) => SegmentWriter::Direct(file),
-            Err(error) => {
-                if !self.direct_io_refused.replace(true) {
-                    tracing::warn!(
-                        path = %path.display(), %error,
-                        "store: O_DIRECT open failed (tmpfs or overlay?); CommitLog falls back \
-                         to buffered I/O: same durability rules, one more copy per write"
-                    );
+        let mut options = GlommioOpenOptions::new();
+        options.read(true).write(true).create(true);
+        let writer = if !direct {
+            SegmentWriter::Buffered(options.buffered_open(path).await?)
+        } else {
+            match options.dma_open(path).await {
+                Ok(file) => SegmentWriter::Direct(file),
+                Err(error) => {
+                    if !self.direct_io_refused.replace(true) {
+                        tracing::warn!(
+                            path = %path.display(), %error,
+                            "store: O_DIRECT open failed (tmpfs or overlay?); CommitLog falls back \
+                             to buffered I/O: same durability rules, one more copy per write"
+                        );
+                    }
+                    SegmentWriter::Buffered(options.buffered_open(path).await?)
                 }
-                let file = GlommioOpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .buffered_open(path)
-                    .await?;
-                SegmentWriter::Buffered(file)
             }
         };
         if !existed {

@@ -512,7 +512,7 @@ impl Storage for SimStorage {
         Ok(self.disk.borrow().disk_used_percent)
     }
 
-    async fn open_segment(&self, path: &Path, size: u64) -> io::Result<SimSegment> {
+    async fn open_segment(&self, path: &Path, size: u64, _direct: bool) -> io::Result<SimSegment> {
         self.check_not_broken(path)?;
         self.create(path, size);
         Ok(SimSegment {
@@ -561,7 +561,7 @@ mod tests {
         // Proves the crash model the simulation tests rely on.
         let storage = SimStorage::new(7, SimFaults::default());
         let path = Path::new("/s/seg");
-        let segment = block_on(storage.open_segment(path, 4096)).unwrap();
+        let segment = block_on(storage.open_segment(path, 4096, true)).unwrap();
         let write = |byte: u8, pos: u64| {
             let buffer = Rc::new(SimBuffer(vec![byte; 512]));
             block_on(segment.write_at(buffer, pos)).unwrap();
