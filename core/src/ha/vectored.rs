@@ -91,17 +91,8 @@ mod tests {
     use super::*;
 
     fn set_buffer(stream: &TcpStream, option: libc::c_int, bytes: libc::c_int) {
-        // SAFETY: a valid socket fd and a c_int option value of the size passed.
-        let result = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&bytes as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(result, 0, "setsockopt");
+        ramjet_net::server::set_socket_buffer(stream.as_raw_fd(), option, bytes)
+            .expect("setsockopt");
     }
 
     #[test]

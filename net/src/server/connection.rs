@@ -612,18 +612,8 @@ mod tests {
     /// A small receive buffer (it also turns off autotuning) so that a client that does not
     /// read blocks the server's writer after a few MiB, whatever the sysctl limits are.
     fn shrink_receive_buffer(stream: &TcpStream) {
-        let bytes: libc::c_int = 64 * 1024;
-        // SAFETY: a valid socket fd and a c_int option value of the size passed.
-        let result = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&bytes as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(result, 0, "setsockopt SO_RCVBUF");
+        crate::server::set_socket_buffer(stream.as_raw_fd(), libc::SO_RCVBUF, 64 * 1024)
+            .expect("setsockopt SO_RCVBUF");
     }
 
     #[test]

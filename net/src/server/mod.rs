@@ -5,6 +5,7 @@ pub mod connection;
 pub mod counters;
 pub mod limits;
 mod shards;
+mod socket_buffer;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ pub use connection::{Connection, InvokeError, ShardLimits};
 pub use counters::{Counter, LimitCounters};
 pub use limits::{ConnectionCensus, ConnectionLimits};
 pub use shards::{run_shards, ShardConfig, ShardId};
+pub use socket_buffer::set_socket_buffer;
 
 use crate::code::response;
 use crate::remoting::RemotingCommand;
