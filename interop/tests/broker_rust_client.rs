@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::rust_client::{
-    message, ConsumerOptions, Producer, PushConsumer, QueueAdmin, ReceivedMessage, RustClient,
-    StartFrom,
+    message, wait_for_bodies_across, ConsumerOptions, Producer, PushConsumer, QueueAdmin,
+    ReceivedMessage, RustClient, StartFrom,
 };
 use ramjet_interop::servers::{Broker, Namesrv};
 
@@ -86,10 +86,7 @@ fn expect_exactly(
     what: &str,
     broker: &Broker,
 ) {
-    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        expected.is_subset(&bodies)
-    });
+    let arrived = consumer.wait_for_bodies(expected, 0, RECEIVE_WAIT);
     if arrived {
         std::thread::sleep(QUIET_WAIT);
     }
@@ -365,21 +362,8 @@ fn two_consumers_split_the_queues_and_the_survivor_takes_over() {
         broker.log_tail()
     );
     // Wait for the settle rounds to drain everywhere, so the measured round starts clean.
-    let drained = |a: &PushConsumer, b: &PushConsumer| {
-        let bodies: BTreeSet<String> = a
-            .received()
-            .iter()
-            .chain(b.received().iter())
-            .map(ReceivedMessage::text)
-            .collect();
-        all_sent.is_subset(&bodies)
-    };
-    let deadline = Instant::now() + RECEIVE_WAIT;
-    while !drained(&first, &second) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        drained(&first, &second),
+        wait_for_bodies_across(&[&first, &second], &all_sent, RECEIVE_WAIT),
         "warm-up and settle rounds were not all delivered"
     );
     std::thread::sleep(QUIET_WAIT);
@@ -423,13 +407,7 @@ fn two_consumers_split_the_queues_and_the_survivor_takes_over() {
     let mark_second = second.count();
     let after_round = send_round("after", 40);
     all_sent.extend(after_round.iter().cloned());
-    let arrived = second.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received[mark_second..]
-            .iter()
-            .map(ReceivedMessage::text)
-            .collect();
-        after_round.is_subset(&bodies)
-    });
+    let arrived = second.wait_for_bodies(&after_round, mark_second, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     if !arrived {
         eprintln!("{}", broker.log_tail());
@@ -757,10 +735,7 @@ fn consumers_start_from_first_last_or_timestamp_and_resume_from_committed_offset
 
     let resumed =
         client.start_push_consumer(&namesrv.addr, &ConsumerOptions::new(&resume_group, topic));
-    let arrived = resumed.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        second_batch.is_subset(&bodies)
-    });
+    let arrived = resumed.wait_for_bodies(&second_batch, 0, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     let received = resumed.received();
     let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
@@ -873,10 +848,7 @@ fn broker_killed_under_load_loses_no_acknowledged_message() {
         &namesrv.addr,
         &ConsumerOptions::new(&group("rust_kill9_consumer"), topic),
     );
-    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        acked.is_subset(&bodies)
-    });
+    let arrived = consumer.wait_for_bodies(&acked, 0, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     let received = consumer.received();
     let counts = body_counts(&received);
@@ -986,10 +958,7 @@ fn large_and_compressed_bodies_round_trip() {
         &namesrv.addr,
         &ConsumerOptions::new(&group("rust_large_consumer"), topic),
     );
-    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        expected.is_subset(&bodies)
-    });
+    let arrived = consumer.wait_for_bodies(&expected, 0, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     let received = consumer.received();
     let short = |body: &String| format!("{}.. ({} bytes)", &body[..body.len().min(24)], body.len());
@@ -1064,10 +1033,7 @@ fn topics_and_offsets_survive_restarts_and_a_live_consumer_reconnects() {
     );
     let mut second_batch = send_bodies(&producer, topic, "second", 20, &broker);
     second_batch.insert("probe".to_string());
-    let arrived = second.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        second_batch.is_subset(&bodies)
-    });
+    let arrived = second.wait_for_bodies(&second_batch, 0, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     let received = second.received();
     let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
@@ -1090,10 +1056,7 @@ fn topics_and_offsets_survive_restarts_and_a_live_consumer_reconnects() {
     broker.restart();
     let third_batch = send_bodies(&producer, topic, "third", 20, &broker);
     let third = client.start_push_consumer(&namesrv.addr, &options);
-    let arrived = third.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        third_batch.is_subset(&bodies)
-    });
+    let arrived = third.wait_for_bodies(&third_batch, 0, RECEIVE_WAIT);
     std::thread::sleep(QUIET_WAIT);
     let received = third.received();
     assert!(
@@ -1233,21 +1196,8 @@ fn two_orderly_consumers_hand_queues_over_in_order() {
             broker.log_tail()
         );
     }
-    let delivered = |a: &PushConsumer, b: &PushConsumer| {
-        let bodies: BTreeSet<String> = a
-            .received()
-            .iter()
-            .chain(b.received().iter())
-            .map(ReceivedMessage::text)
-            .collect();
-        all_sent.is_subset(&bodies)
-    };
-    let deadline = Instant::now() + RECEIVE_WAIT;
-    while !delivered(&first, &second) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     assert!(
-        delivered(&first, &second),
+        wait_for_bodies_across(&[&first, &second], &all_sent, RECEIVE_WAIT),
         "not everything sent to the pair arrived\n{}",
         broker.log_tail()
     );
@@ -1256,10 +1206,7 @@ fn two_orderly_consumers_hand_queues_over_in_order() {
     let handed_over = Instant::now();
     let after = send_round(5);
     all_sent.extend(after.iter().cloned());
-    let arrived = second.wait_until(RECEIVE_WAIT, |received| {
-        let bodies: BTreeSet<String> = received.iter().map(ReceivedMessage::text).collect();
-        after.is_subset(&bodies)
-    });
+    let arrived = second.wait_for_bodies(&after, 0, RECEIVE_WAIT);
     assert!(
         arrived,
         "the remaining orderly consumer did not get the queues of the one that left\n{}",

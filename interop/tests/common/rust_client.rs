@@ -8,7 +8,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -768,6 +768,19 @@ impl PushConsumer<'_> {
         }
     }
 
+    /// Polls until every body of `expected` is among the messages received after the
+    /// first `skip`, or `wait` passed; returns whether they all arrived.
+    pub fn wait_for_bodies(
+        &self,
+        expected: &BTreeSet<String>,
+        skip: usize,
+        wait: Duration,
+    ) -> bool {
+        self.wait_until(wait, |received| {
+            expected.is_subset(&bodies_of(&received[skip.min(received.len())..]))
+        })
+    }
+
     /// Polls until at least `count` messages arrived or `wait` passed.
     pub fn wait_for_count(&self, count: usize, wait: Duration) -> bool {
         self.wait_until(wait, |received| received.len() >= count)
@@ -902,5 +915,33 @@ impl Drop for TransactionProducer<'_> {
         if let Some(mut producer) = self.inner.take() {
             self.client.block_on(producer.shutdown());
         }
+    }
+}
+
+/// The distinct bodies (as text) of `received`.
+pub fn bodies_of(received: &[ReceivedMessage]) -> BTreeSet<String> {
+    received.iter().map(ReceivedMessage::text).collect()
+}
+
+/// Polls until every body of `expected` arrived at one of `consumers`, or `wait` passed;
+/// returns whether they all did.
+pub fn wait_for_bodies_across(
+    consumers: &[&PushConsumer],
+    expected: &BTreeSet<String>,
+    wait: Duration,
+) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let mut bodies = BTreeSet::new();
+        for consumer in consumers {
+            bodies.extend(bodies_of(&consumer.received()));
+        }
+        if expected.is_subset(&bodies) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
