@@ -2114,7 +2114,20 @@ fn queue_request_into_ring(
 }
 
 impl Drop for Reactor {
-    fn drop(&mut self) {}
+    fn drop(&mut self) {
+        // Ramjet patch: the throughput timer is kept armed across loop iterations (see
+        // `wait`), so it may be a few completions from firing when the executor ends. Its
+        // linked write names the eventfd by number, and the ring's teardown (asynchronous,
+        // after its fd is closed) cancels requests, which counts as completions: it could
+        // fire then and write into whatever file has taken that number. Cancel it while the
+        // ring and the eventfd are still ours; the cancellation fails the linked write.
+        if let Some(timer) = self.throughput_preemption_timeout_src.take() {
+            drop(timer);
+            let mut main_ring = self.main_ring.borrow_mut();
+            let _ = main_ring.consume_cancellation_queue();
+            let _ = main_ring.submit_sqes();
+        }
+    }
 }
 
 #[cfg(test)]
