@@ -1325,7 +1325,15 @@ impl LocalExecutor {
         loop {
             self.reactor.sys.install_eventfd();
             if self.need_preempt() {
-                break;
+                // Ramjet patch: the caller parks the executor when we return false, and a
+                // park sleeps unless the rings hold something: it does not look at the task
+                // queues. Upstream returns `ran` here, so a latency-ring completion that
+                // arrived before we ran anything (a preemption timer, the throughput
+                // timer's eventfd write, a foreign wake-up) made the executor sleep with
+                // runnable tasks and nothing left in the kernel to wake it. Report pending
+                // work instead: the caller goes through `poll_io` (which consumes that
+                // completion) and comes back here.
+                return ran || !self.queues.borrow().active_executors.is_empty();
             }
             if !self.run_one_task_queue() {
                 return false;
@@ -1333,7 +1341,6 @@ impl LocalExecutor {
                 ran = true;
             }
         }
-        ran
     }
 
     fn run_one_task_queue(&self) -> bool {

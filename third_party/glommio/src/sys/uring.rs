@@ -1044,12 +1044,29 @@ impl SleepableRing {
         }
     }
 
-    fn sleep(&mut self, link: &Source) -> io::Result<usize> {
+    /// Ramjet patch: `link` is `None` when the poll that links the rings is still armed
+    /// from an earlier sleep; we then only wait. Otherwise its `SQE` is submitted and the
+    /// wait begins in the same `io_uring_enter` (upstream submits, then enters again to
+    /// wait: two system calls per sleep).
+    fn sleep(&mut self, link: Option<&Source>) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
             0,
             "sleeping with pending SQEs"
         );
+        let link = match link {
+            Some(link) => link,
+            None => {
+                return self
+                    .ring
+                    .cq()
+                    .wait(1)
+                    .map(|_| 1)
+                    .or_else(Reactor::busy_ok)
+                    .or_else(Reactor::again_ok)
+                    .or_else(Reactor::intr_ok);
+            }
+        };
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1069,31 +1086,26 @@ impl SleepableRing {
                 &mut self.source_map.borrow_mut(),
             );
 
-            // We have now prepared the SQE that links the two rings. We now need to submit
-            // it successfully to be able to safely sleep.
-
-            if self
-                .submit_sqes()
+            // We have now prepared the SQE that links the two rings. It must be submitted
+            // successfully for us to sleep safely. The kernel only starts waiting once the
+            // submission succeeded: on a failed or short submission `io_uring_enter`
+            // returns without waiting.
+            let submitted = self
+                .ring
+                .submit_sqes_and_wait(1)
+                .map(|x| x as usize)
                 .or_else(Reactor::busy_ok)
                 .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?
-                != 1
-            {
+                .or_else(Reactor::intr_ok)?;
+            self.in_kernel += submitted;
+            if submitted != 1 {
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
-                // Waiting here is unsafe because we could end up waiting much longer than
-                // needed.
                 // We make the SQE a no-op and return
                 unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {
-                // The rings are linked. Goodnight!
-                self.ring
-                    .cq()
-                    .wait(1)
-                    .map(|_| 1)
-                    .or_else(Reactor::busy_ok)
-                    .or_else(Reactor::again_ok)
-                    .or_else(Reactor::intr_ok)
+                // The rings were linked and we slept. Good morning!
+                Ok(1)
             }
         } else {
             // Can't link rings because we ran out of `CQE`s. Just can't sleep.
@@ -1222,9 +1234,16 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    /// Ramjet patch: when the timer in `latency_preemption_timeout_src` expires (it is
+    /// kept armed across `wait` calls while it still fires early enough; see `wait`).
+    latency_timer_deadline: Cell<Option<Instant>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
+    /// Ramjet patch: the main ring's `POLL_ADD` on the latency ring's fd that lets a
+    /// sleeping main ring wake for latency-ring completions. It is one-shot; one that has
+    /// not fired yet is kept for the next sleep instead of adding another.
+    link_rings_src: Cell<Option<Source>>,
 
     // This keeps the `eventfd` alive. Drop will close it when we're done
     notifier: Arc<sys::SleepNotifier>,
@@ -1353,9 +1372,11 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_timer_deadline: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
+            link_rings_src: Cell::new(None),
             notifier,
             eventfd_src,
             source_map,
@@ -1726,6 +1747,16 @@ impl Reactor {
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
+        // Ramjet patch: a link poll that has not fired is still armed in the kernel (it
+        // leaves the source map when its completion is consumed): sleep on it. Upstream
+        // adds a new one on every sleep and drops the old `Source` without cancelling it.
+        if let Some(armed) = self.link_rings_src.take() {
+            if armed.inner.borrow().enqueued.is_some() {
+                let res = ring.sleep(None).or_else(Self::busy_ok).map(|_| {});
+                self.link_rings_src.set(Some(armed));
+                return res;
+            }
+        }
         let link_rings = Source::new(
             IoRequirements::default(),
             self.link_fd,
@@ -1733,7 +1764,11 @@ impl Reactor {
             None,
             None,
         );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        let res = ring.sleep(Some(&link_rings));
+        if link_rings.inner.borrow().enqueued.is_some() {
+            self.link_rings_src.set(Some(link_rings));
+        }
+        res.or_else(Self::busy_ok).map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1814,22 +1849,49 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
+        // Ramjet patch: upstream cancels both preemption timers here and arms new ones on
+        // every call (every executor loop iteration, and before every sleep): a cancel and
+        // a timeout in the latency ring, a cancel, a timeout and a linked eventfd write in
+        // the main ring, each ring entered separately to submit them, several times per
+        // request on a broker that sleeps between requests. Here an armed timer is kept as
+        // long as it still fires early enough:
         //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        // * the latency-ring timer (preempt timer or a user timer armed for a sleep) is
+        //   kept while it expires no later than the preempt timer or user timer this call
+        //   needs. A task queue may then be preempted sooner than one full period after
+        //   this call (never later), and an executor may wake before its next user timer
+        //   (it finds nothing to do and sleeps again): both only make it look at its rings
+        //   earlier. An idle executor therefore wakes at most once per preempt period
+        //   instead of only for user timers.
+        // * the throughput timer fires after `ring_depth` main-ring completions counted
+        //   from when it was armed instead of from this call.
+        //
+        // A kept timer is never assumed alive: it is kept only while its completion has
+        // not been consumed (a timer that fired, or was cancelled by anything, is replaced).
+        let throughput_timer = match self.throughput_preemption_timeout_src.take() {
+            Some(src) if src.result().is_none() => src,
+            old => {
+                drop(old);
+                main_ring.prepare_throughput_preemption_timer(
+                    self.ring_depth() as u32,
+                    self.eventfd_src.raw(),
+                )
+            }
+        };
+        self.throughput_preemption_timeout_src
+            .set(Some(throughput_timer));
 
-        // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // Ramjet patch: on the way to a possible sleep (no preempt timer), make the
+        // latency ring's timer cover the next user timer here rather than just before
+        // sleeping. Replacing a kept timer cancels it, and the cancellation completes at
+        // once in the latency ring: submitted and consumed below, before we decide whether
+        // to sleep, it costs nothing; left for the sleep, it woke the executor right away
+        // (an idle broker slept about five times as often as it needed to).
+        if preempt_timer().is_none() {
+            if let Some(dur) = user_timer {
+                self.arm_latency_timer(&mut lat_ring, dur);
+            }
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1851,9 +1913,11 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                assert!(flush_rings!(lat_ring)? > 0);
+                // Armed above; this only re-arms it if it completed meanwhile (nothing to
+                // cancel then, so nothing completes at once).
+                if self.arm_latency_timer(&mut lat_ring, dur) {
+                    assert!(flush_rings!(lat_ring)? > 0);
+                }
             }
             // From this moment on the remote executors are aware that we are sleeping
             // We have to sweep the remote channels function once more because since
@@ -1886,8 +1950,7 @@ impl Reactor {
         }
 
         if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
+            self.arm_latency_timer(&mut lat_ring, preempt);
             flush_rings!(lat_ring, main_ring)?;
         }
 
@@ -1899,6 +1962,40 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// Ramjet patch: makes sure the latency ring holds a timer that expires at most `dur`
+    /// from now. A timer still armed from an earlier call that expires by then is kept;
+    /// otherwise it is cancelled and a new one is queued (to be submitted by the caller, in
+    /// the same `io_uring_enter` as the cancellation). Returns whether a timer was queued.
+    fn arm_latency_timer(&self, lat_ring: &mut SleepableRing, dur: Duration) -> bool {
+        let now = Instant::now();
+        let wanted = now.checked_add(dur);
+        if let Some(armed) = self.latency_preemption_timeout_src.take() {
+            let still_armed = armed.result().is_none();
+            let early_enough = match (self.latency_timer_deadline.get(), wanted) {
+                (Some(deadline), Some(wanted)) => deadline <= wanted,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if still_armed && early_enough {
+                self.latency_preemption_timeout_src.set(Some(armed));
+                return false;
+            }
+            // Dropping a submitted source queues its cancellation; turn the queued
+            // cancellations into SQEs now, before the new timer takes a source id, so that
+            // they go out ahead of it in the same `io_uring_enter`. This must not consume
+            // completions: on the way to sleep, a task woken here would be left runnable
+            // while we sleep. (If the SQ is full some stay queued for a later flush; the one
+            // for the old timer still names only it, as a source keeps its id until its
+            // completion is consumed.)
+            drop(armed);
+            let _ = lat_ring.consume_cancellation_queue();
+        }
+        self.latency_preemption_timeout_src
+            .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+        self.latency_timer_deadline.set(wanted);
+        true
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
@@ -2031,7 +2128,20 @@ fn queue_request_into_ring(
 }
 
 impl Drop for Reactor {
-    fn drop(&mut self) {}
+    fn drop(&mut self) {
+        // Ramjet patch: the throughput timer is kept armed across loop iterations (see
+        // `wait`), so it may be a few completions from firing when the executor ends. Its
+        // linked write names the eventfd by number, and the ring's teardown (asynchronous,
+        // after its fd is closed) cancels requests, which counts as completions: it could
+        // fire then and write into whatever file has taken that number. Cancel it while the
+        // ring and the eventfd are still ours; the cancellation fails the linked write.
+        if let Some(timer) = self.throughput_preemption_timeout_src.take() {
+            drop(timer);
+            let mut main_ring = self.main_ring.borrow_mut();
+            let _ = main_ring.consume_cancellation_queue();
+            let _ = main_ring.submit_sqes();
+        }
+    }
 }
 
 #[cfg(test)]
