@@ -74,6 +74,10 @@ pub struct StoreBenchArgs {
     /// submits and reaps I/O (glommio's default; see the module comment).
     #[arg(long, default_value_t = 100_000)]
     pub preempt_timer_us: u64,
+    /// The store's `writeDirect`: `false` writes the CommitLog through the page cache (the
+    /// raw baseline stays O_DIRECT, so the ratio then compares the two ways of writing).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub write_direct: bool,
 }
 
 struct Measured {
@@ -226,6 +230,7 @@ async fn bench_store(args: &StoreBenchArgs) -> Result<Measured, String> {
     };
     config.write_buffer_bytes = args.write_buffer_bytes;
     config.write_buffer_count_max = args.write_buffer_count;
+    config.write_direct = args.write_direct;
     config.message_index_enable = false; // Bench records carry no keys.
     let (store, _) = MessageStore::open(DmaStorage::new(), config)
         .await
