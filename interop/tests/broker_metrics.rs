@@ -766,8 +766,9 @@ fn exporter_counts_dead_letters_transactions_and_timer_messages() {
         value(&samples, "rocketmq_storage_dispatch_behind_bytes", &[]),
         0.0
     );
-    // The flush loop (flushIntervalCommitLog) catches up with the written end at rest.
-    eventually(Duration::from_secs(5), "nothing left to flush", || {
+    // The flush loop catches up with the written end at rest: less than
+    // flushCommitLogLeastPages waits for the thorough flush (flushCommitLogThoroughInterval, 10 s).
+    eventually(Duration::from_secs(15), "nothing left to flush", || {
         let samples = scrape(&broker);
         (value(&samples, "rocketmq_storage_flush_behind_bytes", &[]) == 0.0).then_some(())
     });
