@@ -8,6 +8,10 @@
 
 use ramjet_core::BrokerConfig;
 
+/// mimalloc rather than glibc's malloc (docs/architecture.md, "Memory allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: mqbroker [-c <broker.conf>] [-n <namesrv addr;...>] [-p] [--standalone] [--<property> <value>]...
   -c <file>           load RocketMQ broker properties (brokerName, listenPort, storePathRootDir, ...)
   -n <addrs>          name server addresses, ';'-separated (overrides namesrvAddr)
