@@ -355,7 +355,7 @@ impl<S: Storage> ConsumeQueue<S> {
 
     /// Drops files whose every unit points below `commit_log_min`, never the last one, and
     /// returns them for the caller to remove off the shard's thread.
-    pub fn forget_expired_files(&mut self, commit_log_min: u64) -> Vec<PathBuf> {
+    pub fn forget_expired_files(&mut self, commit_log_min: u64) -> Vec<(PathBuf, S::Mapped)> {
         self.correct_min_offset(commit_log_min);
         let min_byte = self.min_offset * CQ_UNIT_BYTES;
         let expired: Vec<u64> = self
@@ -369,9 +369,11 @@ impl<S: Storage> ConsumeQueue<S> {
             if self.files.len() <= 1 {
                 break;
             }
-            self.files.remove(&start);
+            let Some(mapped) = self.files.remove(&start) else {
+                continue;
+            };
             self.dirty_files.remove(&start);
-            forgotten.push(self.dir.join(offset_to_file_name(start)));
+            forgotten.push((self.dir.join(offset_to_file_name(start)), mapped));
         }
         forgotten
     }

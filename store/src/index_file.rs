@@ -75,6 +75,11 @@ pub struct IndexFile<S: Storage> {
 }
 
 impl<S: Storage> IndexFile<S> {
+    /// Its path and mapping, for retention to release off the shard's thread.
+    pub fn into_parts(self) -> (PathBuf, S::Mapped) {
+        (self.path, self.file)
+    }
+
     /// Opens an existing file or creates one whose header continues from `previous_end`.
     pub fn open(
         storage: &S,

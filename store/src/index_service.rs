@@ -152,11 +152,11 @@ impl<S: Storage> IndexService<S> {
     }
 
     /// Retention: drops files whose entries all point below `commit_log_min` and returns
-    /// them for the caller to remove off the shard's thread.
-    pub fn forget_expired(&mut self, commit_log_min: i64) -> Vec<PathBuf> {
+    /// them, with their mappings, for the caller to remove off the shard's thread.
+    pub fn forget_expired(&mut self, commit_log_min: i64) -> Vec<(PathBuf, S::Mapped)> {
         let mut forgotten = Vec::new();
         while self.files.len() > 1 && self.files[0].header().end_phy_offset < commit_log_min {
-            forgotten.push(self.files.remove(0).path.clone());
+            forgotten.push(self.files.remove(0).into_parts());
         }
         forgotten
     }

@@ -110,7 +110,13 @@ pub trait Storage: Clone + 'static {
     /// Removes files and makes the removal durable (their directories synced), off the
     /// shard's thread: retention deletes 1 GiB segments, and an unlink plus a directory
     /// fsync on the reactor would stall every connection of the shard meanwhile.
-    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()>;
+    /// `mappings` are those files' mappings, released (unmapped) off the shard's thread
+    /// too: an index file maps ~400 MB, and munmap of its resident pages takes milliseconds.
+    async fn remove_files(
+        &self,
+        paths: Vec<PathBuf>,
+        mappings: Vec<Self::Mapped>,
+    ) -> io::Result<()>;
     /// Grows a file to `len` with zeros (a segment cut short by damage or a bad copy).
     fn extend_file(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Percent of the file system holding `path` that is in use.

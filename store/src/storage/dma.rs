@@ -289,6 +289,8 @@ impl MappedFile for Mmap {
 
 impl Drop for MmapRegion {
     fn drop(&mut self) {
+        #[cfg(test)]
+        tests::note_munmap_thread();
         // SAFETY: unmapping exactly what `map_file` mapped.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
@@ -411,12 +413,15 @@ impl Storage for DmaStorage {
         Ok(DmaSegment { writer, reader })
     }
 
-    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()> {
-        if paths.is_empty() {
+    async fn remove_files(&self, paths: Vec<PathBuf>, mappings: Vec<Mmap>) -> io::Result<()> {
+        if paths.is_empty() && mappings.is_empty() {
             return Ok(());
         }
         glommio::executor()
             .spawn_blocking(move || {
+                // Unmapped here, not on the shard (unless an msync in flight still holds
+                // a region: its task drops it when done, also on this pool).
+                drop(mappings);
                 let mut dirs = std::collections::BTreeSet::new();
                 for path in &paths {
                     std::fs::remove_file(path)?;
@@ -511,6 +516,14 @@ mod tests {
     use super::*;
 
     static SYNC_THREADS: Mutex<Vec<ThreadId>> = Mutex::new(Vec::new());
+    static MUNMAP_THREADS: Mutex<Vec<ThreadId>> = Mutex::new(Vec::new());
+
+    pub(super) fn note_munmap_thread() {
+        MUNMAP_THREADS
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+    }
 
     pub(super) fn note_sync_thread() {
         SYNC_THREADS
@@ -551,6 +564,46 @@ mod tests {
         let threads = SYNC_THREADS.lock().unwrap().clone();
         assert_eq!(threads.len(), 2);
         assert!(threads.iter().all(|thread| *thread != executor_thread));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn retention_unmaps_and_unlinks_off_the_executor_thread() {
+        let dir = std::env::temp_dir().join(format!("ramjet-dma-remove-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths = [dir.join("expired-cq"), dir.join("expired-index")];
+        let executor_thread = LocalExecutorBuilder::new(Placement::Unbound)
+            .make()
+            .unwrap()
+            .run({
+                let paths = paths.clone();
+                async move {
+                    let storage = DmaStorage::new();
+                    let mappings: Vec<Mmap> = paths
+                        .iter()
+                        .map(|path| {
+                            let mut file = storage.map_file(path, 1 << 20).unwrap();
+                            file.write(0, b"resident");
+                            file
+                        })
+                        .collect();
+                    let mapped_here = MUNMAP_THREADS.lock().unwrap().len();
+                    storage
+                        .remove_files(paths.to_vec(), mappings)
+                        .await
+                        .unwrap();
+                    assert!(MUNMAP_THREADS.lock().unwrap().len() >= mapped_here + 2);
+                    std::thread::current().id()
+                }
+            });
+        assert!(paths.iter().all(|path| !path.exists()));
+        let threads = MUNMAP_THREADS.lock().unwrap().clone();
+        assert!(threads.len() >= 2);
+        assert!(
+            threads.iter().all(|thread| *thread != executor_thread),
+            "a mapping was released on the shard's thread"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -522,7 +522,8 @@ impl Storage for SimStorage {
         })
     }
 
-    async fn remove_files(&self, paths: Vec<PathBuf>) -> io::Result<()> {
+    async fn remove_files(&self, paths: Vec<PathBuf>, mappings: Vec<SimMapped>) -> io::Result<()> {
+        drop(mappings);
         paths.iter().try_for_each(|path| self.remove_file(path))
     }
 
