@@ -19,6 +19,7 @@
 # (N x (BODY + 240) bytes: the CommitLog record with its header and mqbench's properties, and
 # the 20-byte ConsumeQueue entry; plus a preallocated 1 GiB CommitLog file per core) exceeds the free space minus 10 GB.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 RJ_BIN=$(cd "${1:?usage: backlog_scale.sh <ramjet bin dir> [N]}" && pwd)
 N=${2:-${N:-100000000}}
 BODY=${BODY:-1024}; BATCH=${BATCH:-32}; WINDOW=${WINDOW:-64}; SAMPLE=${SAMPLE:-5}
@@ -37,7 +38,6 @@ if [ "$need" -gt $(( free - margin )) ]; then
        "but $STORE_PARENT has $((free >> 30)) GiB free and 10 GiB must stay free; lower N or BODY" >&2
   exit 3
 fi
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$NS" "$BP" $((BP - 2)) $((BP + 1)); do port_open "$p" && { echo "port $p on 127.0.0.1 is in use" >&2; exit 1; }; done
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 STORE=$(mktemp -d "$STORE_PARENT/backlog-scale.XXXXXX")

@@ -32,6 +32,7 @@
 # Output: results.txt (one line per measurement), raw logs, *.hgrm, *.svg, results.md, machine.txt.
 # Default run time (ROUNDS=2, 3 systems): about 25 minutes on 2 cores (docs/benchmarks.md).
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 A=$(cd "${1:?usage: compare.sh <anchor dir> <peer dir> <ramjet bin dir> [results dir]}" && pwd)
 PEER_DIR=$(cd "${2:?peer dir}" && pwd)
@@ -65,7 +66,6 @@ if [[ " $SYSTEMS " == *" peer "* ]] && [ ! -x "$PEER_BIN/rocketmq-broker-rust" ]
 fi
 has_cell() { [[ " $CELLS " == *" $1 "* ]]; }
 log() { echo "[$(date -u +%T)] $*" >&2; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 ns_port() { case $1 in apache) echo $((PORT_BASE + 876));; peer) echo $((PORT_BASE + 1876));; ramjet) echo $((PORT_BASE + 2876));; esac; }
 broker_port() { case $1 in apache) echo $((PORT_BASE + 911));; peer) echo $((PORT_BASE + 1911));; ramjet) echo $((PORT_BASE + 2911));; esac; }
 

@@ -21,6 +21,7 @@
 # Stores live under --work (default /work/tmp-ha-bench), deleted at the end. Everything binds
 # 127.0.0.1 on random free ports; processes are stopped by PID.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 A= B= GIB=1 ROUNDS=2 WORK=/work/tmp-ha-bench DURATION=6 RATE=2000 EXTRA= LATENCY=1 PERF=0 CATCHUP=1
 while [ $# -gt 0 ]; do
@@ -45,19 +46,13 @@ mkdir -p "$WORK"
 LOGS=$WORK/logs
 mkdir -p "$LOGS"
 MASTER_PID= SLAVE_PID=
-stop_pid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 stop_pair() {
-  if [ -n "$SLAVE_PID" ]; then stop_pid "$SLAVE_PID"; SLAVE_PID=; fi
-  if [ -n "$MASTER_PID" ]; then stop_pid "$MASTER_PID"; MASTER_PID=; fi
+  if [ -n "$SLAVE_PID" ]; then stop_pid "$SLAVE_PID" 300; SLAVE_PID=; fi
+  if [ -n "$MASTER_PID" ]; then stop_pid "$MASTER_PID" 300; MASTER_PID=; fi
 }
 cleanup() { stop_pair; rm -rf "$WORK/master" "$WORK/slave"; }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORT=
 for _ in $(seq 50); do
   PORT=$((20000 + RANDOM % 9000))

@@ -22,12 +22,12 @@
 # summary.txt (median tps per setting and the on/off ratio). Binds 127.0.0.1 only; stops
 # the broker it started by its PID.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MQBROKER=$ROOT/target/release/mqbroker MQBENCH= ROUNDS=3 DURATION=15 WARMUP=3 SCRAPE_EVERY=5
 RESULTS=$ROOT/results/metrics-$(date -u +%Y%m%dT%H%M%SZ)
 BASELINE=
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --mqbroker) MQBROKER=$2 ;;
@@ -56,7 +56,6 @@ trap cleanup EXIT
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 stop_broker() {
   kill "$BROKER_PID" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done

@@ -33,6 +33,7 @@
 # Servers bind 127.0.0.1 only. Ports are checked free first: glommio listeners use
 # SO_REUSEPORT, so a second server on a taken port would start and silently share it.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RAMJET_NS_PORT=${RAMJET_NS_PORT:-31876}
@@ -68,24 +69,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 require_free() {
   for port in "$@"; do
     if port_open "$port"; then echo "port $port on 127.0.0.1 is already in use" >&2; exit 1; fi
   done
-}
-wait_port() { # port pid log
-  for _ in $(seq 300); do
-    port_open "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { echo "server (pid $2) died; log $3:" >&2; tail -20 "$3" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "port $1 not open after 30 s; log $3" >&2; exit 1
-}
-stop_pid() { # pid
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
 }
 # CPU seconds (user + system) of the given processes together.
 cpu_seconds() {

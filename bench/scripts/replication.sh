@@ -21,13 +21,13 @@
 # 127.0.0.1 and are stopped by PID. Output: each cell's mqbench output, the logs, raw.tsv
 # and table.md in the results folder.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MQBROKER= DURATION=10 WARMUP=2 RATE=2000
 ROUNDS="ASYNC_MASTER SYNC_MASTER ASYNC_MASTER SYNC_MASTER"
 RESULTS=$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)-replication
 TOPIC=Replication1K
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --mqbroker) MQBROKER=$2 ;;
@@ -49,11 +49,6 @@ done
 mkdir -p "$RESULTS"
 WORK=$(mktemp -d /tmp/ramjet-replication.XXXXXX)
 MASTER_PID= SLAVE_PID=
-stop_pid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 stop_pair() {
   if [ -n "$SLAVE_PID" ]; then stop_pid "$SLAVE_PID"; SLAVE_PID=; fi
   if [ -n "$MASTER_PID" ]; then stop_pid "$MASTER_PID"; MASTER_PID=; fi
@@ -61,8 +56,6 @@ stop_pair() {
 cleanup() { stop_pair; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports_free() { local port; for port in "$@"; do ! port_open "$port" || return 1; done; }
 PORT=
 for _ in $(seq 50); do
   PORT=$((20000 + RANDOM % 9000))

@@ -13,6 +13,7 @@
 # Both servers start on 127.0.0.1 with empty state; mqbench registers one 5.x-shaped broker
 # serving TOPIC with each (--register-broker), then drives the load. Both are stopped by PID.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RAMJET_PORT=${RAMJET_PORT:-19876}
@@ -36,15 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() { # port pid log
-  for _ in $(seq 300); do
-    port_open "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { echo "server (pid $2) died; log $3:" >&2; tail -20 "$3" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "port $1 not open after 30 s; log $3" >&2; exit 1
-}
 # Ramjet listens with SO_REUSEPORT, so a second server started on the same port by someone
 # else would silently take half the connections; make sure the port is only ours.
 sole_listener() { # port pid

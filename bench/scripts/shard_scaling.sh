@@ -41,6 +41,7 @@
 # each broker's log, raw.tsv (one line per cell and round), hop.tsv, and table.md.
 # The broker binds 127.0.0.1 only and is stopped by its PID.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MQBROKER= ANCHOR= MQBENCH= PORT= EXTRA=
@@ -48,7 +49,6 @@ DURATION=10 WARMUP=3 ROUNDS="1 2 1 2" CONNECTIONS=1 HOP_RUNS=6
 RESULTS=$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)
 QUEUES=8
 TOPIC=ShardScaling1K
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --mqbroker) MQBROKER=$2 ;;
@@ -84,8 +84,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports_free() { local port; for port in "$@"; do ! port_open "$port" || return 1; done; }
 # The broker listens on listenPort and listenPort-2 (the VIP port); its in-process name
 # server gets listenPort-1000.
 ports_of() { echo "$1 $(($1 - 2)) $(($1 - 1000))"; }
@@ -100,19 +98,6 @@ if [ -z "$PORT" ]; then
 fi
 NAMESRV=127.0.0.1:$((PORT - 1000))
 
-wait_port() { # port pid log
-  for _ in $(seq 300); do
-    port_open "$1" && return 0
-    kill -0 "$2" 2>/dev/null || { echo "broker (pid $2) died; log $3:" >&2; tail -20 "$3" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "port $1 not open after 30 s; log $3" >&2; exit 1
-}
-stop_pid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-}
 # CPU ticks (user + system) per broker executor, "name ticks" lines: threads are named
 # after their glommio executor (broker-<id>), and an executor's helper thread shares
 # its name, so ticks are summed per name.
