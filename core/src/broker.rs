@@ -52,6 +52,7 @@ pub fn run(mut config: BrokerConfig) -> Result<(), String> {
     shard_config.spin_before_park =
         (!config.spin_before_park.is_zero()).then_some(config.spin_before_park);
     shard_config.pin = config.pin_shards;
+    shard_config.preempt_timer = (!config.preempt_timer.is_zero()).then_some(config.preempt_timer);
     run_shards(&shard_config, move |_| {
         let (config, mesh, acl) = (config.clone(), mesh.clone(), acl.clone());
         async move { shard_main(config, mesh, shard_count, acl).await }

@@ -80,6 +80,10 @@ pub struct BrokerConfig {
     /// in io_uring. A shard that is still spinning when another shard hands it work needs no
     /// eventfd wake-up (docs/architecture.md, "Idle shards"); the price is idle CPU.
     pub spin_before_park: Duration,
+    /// `ramjetPreemptTimerMicros` (0 = glommio's default, 100 ms): how long a shard runs
+    /// ready tasks before it hands queued I/O (CommitLog writes among it) to the kernel
+    /// and reaps completions (docs/architecture.md, "Preempt timer").
+    pub preempt_timer: Duration,
     /// `ramjetPinShards` (true): each shard's thread pinned to a core of its own
     /// (docs/architecture.md, "Idle shards").
     pub pin_shards: bool,
@@ -285,6 +289,7 @@ impl Default for BrokerConfig {
             shard_count: 0,
             send_queue_capacity: 16 * 1024,
             spin_before_park: Duration::ZERO,
+            preempt_timer: Duration::ZERO,
             pin_shards: true,
             reject_transaction_message: false,
             transaction_timeout: Duration::from_millis(6_000),
@@ -503,6 +508,9 @@ impl BrokerConfig {
                 self.spin_before_park = Duration::from_micros(parse(key, value)?)
             }
             "ramjetPinShards" => self.pin_shards = parse_bool(key, value)?,
+            "ramjetPreemptTimerMicros" => {
+                self.preempt_timer = Duration::from_micros(parse(key, value)?)
+            }
             "rejectTransactionMessage" => self.reject_transaction_message = parse_bool(key, value)?,
             "transactionTimeOut" => self.transaction_timeout = millis(key, value)?,
             "transactionCheckMax" => self.transaction_check_max = parse(key, value)?,
@@ -782,6 +790,10 @@ impl BrokerConfig {
             ),
             ("ramjetPinShards", self.pin_shards.to_string()),
             (
+                "ramjetPreemptTimerMicros",
+                self.preempt_timer.as_micros().to_string(),
+            ),
+            (
                 "rejectTransactionMessage",
                 self.reject_transaction_message.to_string(),
             ),
@@ -891,6 +903,17 @@ mod tests {
         assert!(!config.pin_shards);
         assert!(config.set("ramjetPinShards", "sometimes").is_err());
         let error = config.updated("ramjetPinShards=true").unwrap_err();
+        assert!(error.contains("restart"), "{error}");
+    }
+
+    #[test]
+    fn the_preempt_timer_is_glommios_unless_set_and_only_at_start() {
+        let mut config = BrokerConfig::default();
+        assert!(config.preempt_timer.is_zero());
+        config.set("ramjetPreemptTimerMicros", "250").unwrap();
+        assert_eq!(config.preempt_timer, Duration::from_micros(250));
+        assert!(config.set("ramjetPreemptTimerMicros", "soon").is_err());
+        let error = config.updated("ramjetPreemptTimerMicros=1000").unwrap_err();
         assert!(error.contains("restart"), "{error}");
     }
 

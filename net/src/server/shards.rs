@@ -17,6 +17,9 @@ pub struct ShardConfig {
     pub io_memory_bytes: usize,
     /// Spin briefly before sleeping in io_uring: trades idle CPU for wake-up latency.
     pub spin_before_park: Option<Duration>,
+    /// glommio's preempt timer: how long a task queue may run before the executor submits
+    /// queued I/O and reaps completions. None: glommio's default (100 ms).
+    pub preempt_timer: Option<Duration>,
     /// Pin each shard's thread to its own core (when there are enough cores). Pinned shards
     /// keep their caches and never migrate; on a machine whose cores are oversubscribed a
     /// pinned shard waits for its own core even when another is free.
@@ -30,6 +33,7 @@ impl ShardConfig {
             name: name.to_owned(),
             io_memory_bytes: io_memory_budget(shard_count.max(1)),
             spin_before_park: None,
+            preempt_timer: None,
             pin: true,
         }
     }
@@ -89,6 +93,9 @@ where
         .io_memory(config.io_memory_bytes);
     if let Some(spin) = config.spin_before_park {
         builder = builder.spin_before_park(spin);
+    }
+    if let Some(preempt) = config.preempt_timer {
+        builder = builder.preempt_timer(preempt);
     }
     // Executor ids are process-wide (a standalone process runs two pools), so shard ids
     // are handed out here instead.
