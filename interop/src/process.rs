@@ -13,29 +13,50 @@ use std::time::{Duration, Instant};
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A loopback port nobody listens on right now, and one this process has not handed out
-/// before. The OS picks it (bind to port 0), so parallel tests don't collide. The OS forgets
-/// the port as soon as the probe closes, so without the registry two calls could return the
-/// same port (a broker once got it as both haListenPort and metrics port), and a broker down
-/// for a restart could find its port given to a server of a test running beside it. Another
-/// process could still take it before the server binds, which is rare enough to accept.
+/// before. Ports come from below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`): a port inside it can be taken between this
+/// probe and the server's bind by the local end of any outgoing connection (a client in a
+/// test running beside it), which once failed a broker start with EADDRINUSE on its VIP
+/// port. Each process starts at its own offset (from its PID) so test binaries running at
+/// once rarely probe the same ports. The registry keeps this process from handing a port out
+/// twice (a broker once got one as both haListenPort and metrics port, and a broker down for
+/// a restart could find its port given to a server of a test running beside it). Another
+/// process could still take a port before the server binds, which is rare enough to accept.
 pub fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("bind an ephemeral loopback port")
-            .port();
-        if claim(port) {
+    const LOWEST: u32 = 10_000;
+    let below = ephemeral_range_start().max(LOWEST + 1_000);
+    let span = below - LOWEST;
+    let start = (std::process::id().wrapping_mul(7_919)) % span;
+    static NEXT: Mutex<Option<u32>> = Mutex::new(None);
+    let mut next = NEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let offset = next.get_or_insert(start);
+    for _ in 0..span {
+        let port = (LOWEST + *offset) as u16;
+        *offset = (*offset + 1) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && claim(port) {
             return port;
         }
     }
+    panic!("no free loopback port in {LOWEST}..{below}");
+}
+
+/// The first port the kernel picks local ports of outgoing connections from (32768 unless
+/// configured otherwise).
+fn ephemeral_range_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A free loopback port `p` whose `p - 2` is free too (a broker's VIP channel), both handed
 /// out by [`free_port`]'s registry.
 pub fn free_port_pair() -> u16 {
     for _ in 0..100 {
-        let port = free_port();
-        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() && claim(port - 2) {
+        // free_port hands out ports in order, so the one two above is usually still free.
+        let low = free_port();
+        let port = low + 2;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && claim(port) {
             return port;
         }
     }
@@ -177,5 +198,11 @@ mod tests {
         }
         let pair = free_port_pair();
         assert!(seen.insert(pair) && seen.insert(pair - 2));
+        let ephemeral = ephemeral_range_start();
+        assert!(
+            seen.iter()
+                .all(|port| u32::from(*port) < ephemeral.max(11_000)),
+            "a port inside the ephemeral range, where outgoing connections can take it"
+        );
     }
 }
