@@ -358,18 +358,22 @@ impl<S: Storage> ConsumeQueue<S> {
     pub fn forget_expired_files(&mut self, commit_log_min: u64) -> Vec<(PathBuf, S::Mapped)> {
         self.correct_min_offset(commit_log_min);
         let min_byte = self.min_offset * CQ_UNIT_BYTES;
+        let expired: Vec<u64> = self
+            .files
+            .keys()
+            .copied()
+            .filter(|start| start + self.file_size <= min_byte)
+            .collect();
         let mut forgotten = Vec::new();
-        // Files are keyed by start, so the expired ones are a prefix.
-        while self.files.len() > 1 {
-            match self.files.first_entry() {
-                Some(file) if *file.key() + self.file_size <= min_byte => {
-                    let start = *file.key();
-                    let mapped = file.remove();
-                    self.dirty_files.remove(&start);
-                    forgotten.push((self.dir.join(offset_to_file_name(start)), mapped));
-                }
-                _ => break,
+        for start in expired {
+            if self.files.len() <= 1 {
+                break;
             }
+            let Some(mapped) = self.files.remove(&start) else {
+                continue;
+            };
+            self.dirty_files.remove(&start);
+            forgotten.push((self.dir.join(offset_to_file_name(start)), mapped));
         }
         forgotten
     }

@@ -103,8 +103,8 @@ impl<S: Storage> MessageStore<S> {
         }
         let reserved_ms = config.file_reserved_time as i64 * 3_600_000;
         let commit_log = &inner.commit_log;
-        // Paths to unlink, and the mappings of those that are mapped.
-        let mut expired: (Vec<std::path::PathBuf>, Vec<S::Mapped>) = Default::default();
+        let mut expired = Vec::new();
+        let mut mappings = Vec::new();
         while report.segments_deleted < config.delete_file_batch_max {
             let segments = commit_log.segments();
             if segments.len() <= 1 {
@@ -118,7 +118,7 @@ impl<S: Storage> MessageStore<S> {
             if modified + reserved_ms > now && !forcibly {
                 break; // Oldest first: if this one is young, so are the rest.
             }
-            expired.0.extend(commit_log.forget_oldest_segment());
+            expired.extend(commit_log.forget_oldest_segment());
             report.segments_deleted += 1;
         }
         let commit_log_min = commit_log.min_offset();
@@ -127,12 +127,18 @@ impl<S: Storage> MessageStore<S> {
             for queue in dispatcher.queues_mut() {
                 let files = queue.forget_expired_files(commit_log_min);
                 report.consume_queue_files_deleted += files.len();
-                expired.extend(files);
+                for (path, mapped) in files {
+                    expired.push(path);
+                    mappings.push(mapped);
+                }
             }
             if let Some(index) = &mut dispatcher.index {
                 let files = index.forget_expired(commit_log_min as i64);
                 report.index_files_deleted = files.len();
-                expired.extend(files);
+                for (path, mapped) in files {
+                    expired.push(path);
+                    mappings.push(mapped);
+                }
             }
         }
         // Dropped from the store's tables above, so nothing reads them any more; the
@@ -140,7 +146,7 @@ impl<S: Storage> MessageStore<S> {
         let dir = commit_log.dir().to_path_buf();
         inner
             .storage
-            .remove_files(expired.0, expired.1)
+            .remove_files(expired, mappings)
             .await
             .map_err(StoreError::io(&dir))?;
         if report.segments_deleted > 0 {
