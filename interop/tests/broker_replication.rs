@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::rust_client::{message, ConsumerOptions, RustClient};
 use ramjet_interop::process::{free_port, strip_ansi};
 use ramjet_interop::servers::{Broker, Namesrv};
-use ramjet_net::body::MessageQueue;
+use ramjet_net::body::{MessageQueue, TopicConfigSerializeWrapper};
 use ramjet_net::client::requests::{properties_text, send_message, SendRequest};
 use ramjet_net::client::BlockingClient;
 use ramjet_net::code::response;
@@ -56,6 +56,39 @@ fn wait_for_log(broker: &Broker, needle: &str, count: usize) {
             started.elapsed() < WAIT,
             "no {count} x {needle:?} in the log\n{}",
             broker.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the slave's metadata sync has copied `topic` from its master. A slave
+/// answers TOPIC_NOT_EXIST for a topic it has records of but no config for (as RocketMQ),
+/// so a test that kills the master must first see the topic on the slave.
+fn wait_for_topic(slave: &Broker, topic: &str) {
+    let started = Instant::now();
+    loop {
+        let known = BlockingClient::connect(slave.addr(), Duration::from_secs(5))
+            .and_then(|mut client| {
+                client.invoke(
+                    ramjet_net::RemotingCommand::request(
+                        ramjet_net::code::request::GET_ALL_TOPIC_CONFIG,
+                    ),
+                    Duration::from_secs(5),
+                )
+            })
+            .ok()
+            .and_then(|answer| {
+                ramjet_net::body::fastjson::from_slice::<TopicConfigSerializeWrapper>(&answer.body)
+                    .ok()
+            })
+            .is_some_and(|topics| topics.topic_config_table.contains_key(topic));
+        if known {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the slave never learned {topic}\n{}",
+            slave.log_tail()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -146,8 +179,9 @@ fn sync_master_loses_nothing_acknowledged_when_killed_and_serves_again_after_res
         "SEND_OK {} of 200; others: {others:?}",
         acked.len()
     );
+    // The slave learns the topic from the master's config (metadata sync).
+    wait_for_topic(&slave, topic);
     master.kill();
-    // The slave learned the topic from the master's config (metadata sync).
     let seen = consume_keys(&client, &namesrv, "ha_sync_consumer", topic, &acked, WAIT);
     let lost: Vec<&String> = acked.iter().filter(|key| !seen.contains(*key)).collect();
     assert!(
@@ -166,7 +200,7 @@ fn async_master_reports_what_a_kill_lost() {
     // Proves ASYNC_MASTER answers at once and ships in the background: after a kill -9
     // right behind the last send, the slave has all but (at most) the unshipped tail.
     let namesrv = Namesrv::start("ha_async", &[]);
-    let (mut master, _slave, _) = start_pair(&namesrv, "ha_async", "ASYNC_MASTER");
+    let (mut master, slave, _) = start_pair(&namesrv, "ha_async", "ASYNC_MASTER");
     wait_for_log(&master, "HA: slave connected", 2);
     let client = RustClient::new("ha_async");
     let topic = "HaAsyncTopic";
@@ -176,6 +210,7 @@ fn async_master_reports_what_a_kill_lost() {
         "SEND_OK {} of 200; others: {others:?}",
         acked.len()
     );
+    wait_for_topic(&slave, topic);
     master.kill();
     let seen = consume_keys(
         &client,
@@ -205,6 +240,8 @@ fn a_killed_slave_resumes_from_its_own_offset() {
     let topic = "HaResumeTopic";
     let (first, others) = produce(&client, &namesrv, "ha_resume_p1", topic, 60);
     assert_eq!(first.len(), 60, "{others:?}");
+    // Killed after its metadata sync saved the topic: the restarted slave reads it back.
+    wait_for_topic(&slave, topic);
     slave.kill();
     slave.restart();
     wait_for_log(&master, "HA: slave connected", 4);
@@ -537,6 +574,7 @@ fn two_masters_two_slaves_lose_nothing_acknowledged_when_a_master_dies() {
         client.start_failover_producer(&namesrv.addr, "ha_2m2s_producer", Duration::from_secs(3));
     let mut tally = Tally::default();
     tally.send(&producer, topic, "before", 80);
+    wait_for_topic(&slave_a, topic);
     master_a.kill();
     tally.send(&producer, topic, "down", 60);
     let by_broker = &tally.by_broker;

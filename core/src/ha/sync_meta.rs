@@ -19,15 +19,20 @@ use crate::shard_request::{OffsetRequest, PartRequest, ShardRequest};
 use crate::timer::slave_copy::{CheckpointCopy, SlaveCopy};
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often to look for the master's address before the name server has named it.
+const MASTER_POLL: Duration = Duration::from_millis(100);
 
 /// Runs on the leader shard of a slave until shutdown.
 pub async fn run(shard: Rc<BrokerShard>) {
     let mut last_error = String::new();
     let mut timer = SlaveCopy::default();
     while !crate::shutdown::requested() {
-        let interval = shard.config().ha.slave_sync_interval;
-        futures_lite::future::or(glommio::timer::sleep(interval), crate::shutdown::wait()).await;
+        // The first pass runs as soon as the name server names the master (RocketMQ waits
+        // 3 s): a slave restarted just before its master dies should know the master's
+        // topics, not answer TOPIC_NOT_EXIST for records it holds.
         let Some((_, master)) = crate::ha::learned_master() else {
+            let wait = shard.config().ha.slave_sync_interval.min(MASTER_POLL);
+            futures_lite::future::or(glommio::timer::sleep(wait), crate::shutdown::wait()).await;
             continue;
         };
         match sync_once(&shard, &master, &mut timer).await {
@@ -38,6 +43,8 @@ pub async fn run(shard: Rc<BrokerShard>) {
             }
             Err(_) => {}
         }
+        let interval = shard.config().ha.slave_sync_interval;
+        futures_lite::future::or(glommio::timer::sleep(interval), crate::shutdown::wait()).await;
     }
 }
 
