@@ -9,15 +9,13 @@
 //! on (the I/O pattern group commit aims for, with the same depth and durability, and
 //! without any store work). ratio = store / raw.
 //!
-//! The executor's preempt timer matters as much as the store: glommio hands queued I/O to
-//! the kernel and reaps completions only between task-queue runs, and a queue runs until
-//! it is empty or its preempt timer fires (100 ms by default, what the broker's shards
-//! run with). With a thousand writers a burst of acknowledged puts runs for a good part
-//! of a millisecond, and every write issued meanwhile waits for the end of the burst.
-//! `--preempt-timer-us 250` lets the executor submit and reap I/O in between (measured:
-//! 4 KiB async from about 1.25 to 1.6-1.9 GB/s), but with it the executor was seen to
-//! stall, parked with no I/O in flight, in about one run in 30 here, with the store code
-//! from before the write pipeline too; so the default stays glommio's.
+//! The executor's preempt timer matters less than it did: glommio hands queued I/O to the
+//! kernel and reaps completions only between task-queue runs, and a queue runs until it
+//! is empty or its preempt timer fires (100 ms by default, what the broker's shards run
+//! with). With a thousand writers a burst of acknowledged puts runs for a good part of a
+//! millisecond; the store now hands a full buffer's write to the kernel at once
+//! (docs/architecture.md, Write path item 3), but completions are still reaped only at
+//! the end of the burst. `--preempt-timer-us` measures that; the default stays glommio's.
 //!
 //! The summary line on stderr says how busy the executor and the disk were, and the CPU
 //! per record, which machine noise moves far less than throughput.

@@ -376,7 +376,11 @@ impl<S: Storage> CommitLog<S> {
         let offset = self.append_offset.get();
         let limit = self.segment_base_of(offset) + self.segment_size;
         self.reserve(offset, size, limit).await?;
-        encode(self.buffers.borrow_mut().append(size), offset);
+        let mut buffers = self.buffers.borrow_mut();
+        encode(buffers.append(size), offset);
+        // A record of the same size would not fit: write this buffer now.
+        buffers.seal_if_full(size);
+        drop(buffers);
         self.append_offset.set(offset + size as u64);
         self.create_next_segment_ahead(offset);
         Ok(offset)
@@ -472,7 +476,9 @@ impl<S: Storage> CommitLog<S> {
         let (base, segment) = self
             .segment_containing(write.offset)
             .expect("segment of a sealed buffer");
-        let result = segment.write_at(write.buf, write.offset - base).await;
+        let result = segment
+            .write_at(write.buf, write.offset - base, write.urgent)
+            .await;
         self.writes_in_flight.set(self.writes_in_flight.get() - 1);
         if let Err(error) = result {
             self.fail(&format!("CommitLog write: {error}"));

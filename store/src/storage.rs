@@ -35,7 +35,10 @@ pub trait IoBuffer: 'static {
 pub trait SegmentFile: 'static {
     type Buffer: IoBuffer;
     /// Writes the whole buffer at `pos`; both aligned to [`crate::commit_log::IO_ALIGNMENT`].
-    async fn write_at(&self, buf: Rc<Self::Buffer>, pos: u64) -> io::Result<()>;
+    /// With `urgent` the write is handed to the kernel before this returns its future
+    /// (one more `io_uring_enter`); otherwise it goes with the executor's next pass
+    /// through its rings, which comes only when the running task queue yields.
+    async fn write_at(&self, buf: Rc<Self::Buffer>, pos: u64, urgent: bool) -> io::Result<()>;
     /// Reads exactly `len` bytes (through the page cache), or fails.
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>>;
     /// Reads a large chunk for the read cache: `pos` and `len` aligned to

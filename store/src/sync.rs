@@ -3,7 +3,7 @@
 //! simulation.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -14,7 +14,8 @@ use std::task::{Context, Poll, Waker};
 pub struct AsyncMutex {
     next_ticket: Cell<u64>,
     serving: Cell<u64>,
-    waiters: RefCell<VecDeque<(u64, Waker)>>,
+    /// By ticket: a thousand writers may queue here, so no linear scans.
+    waiters: RefCell<BTreeMap<u64, Waker>>,
     /// Tickets whose futures were dropped before their turn; skipped when reached.
     abandoned: RefCell<BTreeSet<u64>>,
 }
@@ -40,9 +41,9 @@ impl AsyncMutex {
             next += 1;
         }
         self.serving.set(next);
-        let mut waiters = self.waiters.borrow_mut();
-        if let Some(at) = waiters.iter().position(|(ticket, _)| *ticket == next) {
-            waiters.remove(at).unwrap().1.wake();
+        let next_waiter = self.waiters.borrow_mut().remove(&next);
+        if let Some(waker) = next_waiter {
+            waker.wake();
         }
     }
 }
@@ -62,12 +63,11 @@ impl<'a> Future for Acquire<'a> {
             return Poll::Ready(AsyncMutexGuard { mutex: self.mutex });
         }
         let mut waiters = self.mutex.waiters.borrow_mut();
-        match waiters
-            .iter_mut()
-            .find(|(ticket, _)| *ticket == self.ticket)
-        {
-            Some(entry) => entry.1 = cx.waker().clone(),
-            None => waiters.push_back((self.ticket, cx.waker().clone())),
+        match waiters.get_mut(&self.ticket) {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                waiters.insert(self.ticket, cx.waker().clone());
+            }
         }
         Poll::Pending
     }
@@ -78,10 +78,7 @@ impl Drop for Acquire<'_> {
         if self.done {
             return;
         }
-        self.mutex
-            .waiters
-            .borrow_mut()
-            .retain(|(ticket, _)| *ticket != self.ticket);
+        self.mutex.waiters.borrow_mut().remove(&self.ticket);
         if self.mutex.serving.get() == self.ticket {
             // Our turn came but nobody will use it: pass it on.
             self.mutex.release();

@@ -78,6 +78,9 @@ fn disk_image_equals_appended_bytes_whatever_order_writes_complete() {
         if let Reserve::Ready = buffers.reserve(offset, size, limit, garbage) {
             let record: Vec<u8> = (0..size).map(|i| (offset as usize + i) as u8 | 1).collect();
             buffers.append(size).copy_from_slice(&record);
+            if next(2) == 0 {
+                buffers.seal_if_full(size); // What CommitLog::append does.
+            }
             appended.extend_from_slice(&record);
             assert_eq!(buffers.read(offset, size), Some(&record[..]));
             // The recent tail, read piece by piece across buffers (replication reads).
@@ -192,4 +195,49 @@ fn one_record_per_write_keeps_the_tail_cache_within_its_memory_bound() {
     }
     // What the cache keeps is still served.
     assert_eq!(buffers.read(offset - 1000, 1000), Some(&[7u8; 1000][..]));
+}
+
+#[test]
+fn a_full_buffer_is_written_at_once_while_another_write_is_in_flight() {
+    // Proves the pipeline `mqbench store` needs: with 4 KiB records filling 16 KiB buffers
+    // exactly, a buffer is sealed by the append that fills it, so its write may go while
+    // the previous one is still in flight, marked urgent (handed to the kernel at once).
+    // Without the eager seal it waited for the next append, which under load only comes
+    // after the writes in flight complete: the disk then idled in between.
+    let mut buffers = WriteBuffers::<VecBuf>::new(16 * 1024, 4, 0);
+    let mut disk = Disk {
+        bytes: vec![0u8; 1 << 20],
+        in_flight: Vec::new(),
+    };
+    let record = 4096;
+    let mut offset = 0u64;
+    let mut append = |buffers: &mut WriteBuffers<VecBuf>| {
+        assert!(matches!(
+            buffers.reserve(offset, record, 1 << 20, garbage),
+            Reserve::Ready
+        ));
+        buffers.append(record).fill(3);
+        buffers.seal_if_full(record);
+        offset += record as u64;
+    };
+    // A lone record on an idle disk: the partial buffer goes, not urgent.
+    append(&mut buffers);
+    let write = buffers.next_write(true).expect("idle write");
+    assert!(!write.urgent);
+    assert_eq!(write.buf.0.len(), 4096);
+    disk.in_flight.push((write.offset, write.buf));
+    // Four more fill the next buffer, and the last of them seals it.
+    for _ in 0..4 {
+        append(&mut buffers);
+    }
+    let write = buffers
+        .next_write(false)
+        .expect("a full buffer goes while a write is in flight");
+    assert!(write.urgent);
+    assert_eq!(write.offset, 4096);
+    assert_eq!(write.buf.0.len(), 16 * 1024);
+    assert!(buffers.next_write(false).is_none(), "nothing else is full");
+    disk.in_flight.push((write.offset, write.buf));
+    assert_eq!(disk.complete(1, &mut buffers), 0, "in CommitLog order");
+    assert_eq!(disk.complete(0, &mut buffers), 5 * 4096);
 }

@@ -105,11 +105,24 @@ pub struct DmaSegment {
 impl SegmentFile for DmaSegment {
     type Buffer = DmaBuffer;
 
-    async fn write_at(&self, buf: Rc<DmaBuffer>, pos: u64) -> io::Result<()> {
+    async fn write_at(&self, buf: Rc<DmaBuffer>, pos: u64, urgent: bool) -> io::Result<()> {
         let len = buf.len();
         let written = match &self.writer {
-            SegmentWriter::Direct(file) => file.write_rc_at(buf, pos).await?,
-            SegmentWriter::Buffered(file) => file.write_at(buf.as_bytes().to_vec(), pos).await?,
+            SegmentWriter::Direct(file) => {
+                if urgent {
+                    file.write_rc_at_rushed(buf, pos).await?
+                } else {
+                    file.write_rc_at(buf, pos).await?
+                }
+            }
+            SegmentWriter::Buffered(file) => {
+                let bytes = buf.as_bytes().to_vec();
+                if urgent {
+                    file.write_at_rushed(bytes, pos).await?
+                } else {
+                    file.write_at(bytes, pos).await?
+                }
+            }
         };
         if written != len {
             // A short O_DIRECT write means the device is full; the tail is now unknown.

@@ -312,7 +312,7 @@ pub struct SimSegment {
 impl SegmentFile for SimSegment {
     type Buffer = SimBuffer;
 
-    async fn write_at(&self, buf: Rc<SimBuffer>, pos: u64) -> io::Result<()> {
+    async fn write_at(&self, buf: Rc<SimBuffer>, pos: u64, _urgent: bool) -> io::Result<()> {
         self.storage.check(self.generation)?;
         self.storage.fault(|faults| faults.write_error_ppm)?;
         let end = pos + buf.as_bytes().len() as u64;
@@ -565,7 +565,7 @@ mod tests {
         let segment = block_on(storage.open_segment(path, 4096, true)).unwrap();
         let write = |byte: u8, pos: u64| {
             let buffer = Rc::new(SimBuffer(vec![byte; 512]));
-            block_on(segment.write_at(buffer, pos)).unwrap();
+            block_on(segment.write_at(buffer, pos, false)).unwrap();
         };
         write(1, 0);
         block_on(segment.sync_data()).unwrap();

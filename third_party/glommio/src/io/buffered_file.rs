@@ -159,6 +159,23 @@ impl BufferedFile {
         })
     }
 
+    /// Ramjet patch: [`BufferedFile::write_at`], handed to the kernel as soon as it is
+    /// queued (see `DmaFile::write_rc_at_rushed`).
+    pub async fn write_at_rushed(&self, buf: Vec<u8>, pos: u64) -> Result<usize> {
+        let reactor = self.file.reactor.upgrade().unwrap();
+        let source = reactor.write_buffered(self.as_raw_fd(), buf, pos);
+        // On failure the write stays queued and goes out with the next pass.
+        let _ = reactor.submit_now(&source);
+        source.collect_rw().await.map_err(|source| {
+            GlommioError::create_enhanced(
+                source,
+                "Writing",
+                self.file.path.borrow().as_ref(),
+                Some(self.as_raw_fd()),
+            )
+        })
+    }
+
     /// Reads data at the specified position into a buffer allocated by this
     /// library.
     ///

@@ -372,6 +372,19 @@ impl DmaFile {
         enhanced_try!(source.collect_rw().await, "Writing", self.file).map_err(Into::into)
     }
 
+    /// Ramjet patch: [`DmaFile::write_rc_at`], handed to the kernel as soon as it is
+    /// queued rather than at the executor's next pass through its rings, which comes only
+    /// after the running task queue yields. A writer that seals a buffer while other tasks
+    /// keep appending gets its write going at once. Costs one `io_uring_enter`.
+    pub async fn write_rc_at_rushed(&self, buf: Rc<DmaBuffer>, pos: u64) -> Result<usize> {
+        let reactor = self.file.reactor.upgrade().unwrap();
+        let source = reactor.write_dma(self.as_raw_fd(), DmaSource::Shared(buf), pos, self.pollable);
+        // On failure the write stays queued and goes out with the next pass, which then
+        // reports any error the ring has.
+        let _ = reactor.submit_now(&source);
+        enhanced_try!(source.collect_rw().await, "Writing", self.file).map_err(Into::into)
+    }
+
     /// Reads from a specific position in the file and returns the buffer.
     ///
     /// The position must be aligned to for Direct I/O. In most platforms

@@ -1779,6 +1779,20 @@ impl Reactor {
         Ok(())
     }
 
+    /// Ramjet patch: hands the queued SQEs of `src`'s ring to the kernel now, without
+    /// reaping completions (so no task is woken and no source callback runs from inside
+    /// the caller's task). `rush_dispatch` does nothing for the main and latency rings
+    /// (`may_rush` is false there), which is where O_DIRECT writes go on a device
+    /// without poll queues.
+    pub(crate) fn submit_now(&self, src: &Source) -> io::Result<()> {
+        let ring = &mut *self.ring_for_source(src);
+        ring.consume_submission_queue()
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)
+            .map(|_| ())
+    }
+
     pub(crate) fn rush_dispatch(&self, src: &Source, woke: &mut usize) -> io::Result<()> {
         let ring = &mut *self.ring_for_source(src);
         if ring.may_rush() {
