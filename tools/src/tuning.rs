@@ -4,8 +4,10 @@
 //! A profile is a file `sysctl -p` accepts as it is: `key = value` lines are sysctl
 //! settings, `#` lines are comments, and lines starting `;@` (which sysctl also skips as
 //! comments) hold what sysctl cannot set: `limit.nofile`, `limit.memlock` (KiB or
-//! `unlimited`, as limits.conf), `thp.enabled`, `thp.defrag` and `block.scheduler`. The `#`
-//! comment right above a setting is its reason.
+//! `unlimited`, as limits.conf), `thp.enabled`, `thp.defrag`, `block.scheduler` and kernel
+//! module parameters, `module.<module>.<parameter>` (read from
+//! /sys/module/<module>/parameters/<parameter>; a module the kernel does not have makes the
+//! setting "n/a", not a difference). The `#` comment right above a setting is its reason.
 
 use std::path::Path;
 
@@ -69,11 +71,14 @@ pub struct Check {
     /// `Err` says why the value could not be read.
     pub actual: Result<String, String>,
     pub reason: String,
+    /// False when the machine lacks what the setting tunes (a kernel module it has not got).
+    pub applies: bool,
 }
 
 impl Check {
     pub fn status(&self) -> &'static str {
         match &self.actual {
+            _ if !self.applies => "n/a",
             Ok(actual) if *actual == self.expected => "ok",
             Ok(_) => "differs",
             Err(_) => "unreadable",
@@ -104,6 +109,7 @@ impl Machine<'_> {
             expected: setting.expected.clone(),
             actual,
             reason: setting.reason.clone(),
+            applies: true,
         };
         match setting.key.as_str() {
             "limit.nofile" => vec![check(setting.key.clone(), rlimit(libc::RLIMIT_NOFILE, 1))],
@@ -129,6 +135,31 @@ impl Machine<'_> {
                         check(format!("block.scheduler[{device}]"), read_selected(&path))
                     })
                     .collect()
+            }
+            key if key.starts_with("module.") => {
+                let named = key["module.".len()..]
+                    .split_once('.')
+                    .filter(|(module, parameter)| {
+                        let plain = |name: &str| !name.is_empty() && !name.contains('/');
+                        plain(module) && plain(parameter)
+                    });
+                let Some((module, parameter)) = named else {
+                    let why = Err("expected module.<module>.<parameter>".to_owned());
+                    return vec![check(key.to_owned(), why)];
+                };
+                let dir = self.sys.join("module").join(module);
+                if !dir.exists() {
+                    let mut absent = check(
+                        key.to_owned(),
+                        Err(format!("no module {module} in this kernel")),
+                    );
+                    absent.applies = false;
+                    return vec![absent];
+                }
+                vec![check(
+                    key.to_owned(),
+                    read_value(&dir.join("parameters").join(parameter)),
+                )]
             }
             key if key.contains('.') && !key.starts_with("limit.") => {
                 let path = self.proc_sys.join(key.replace('.', "/"));
@@ -220,6 +251,12 @@ mod tests {
         std::fs::create_dir_all(sys.join("kernel/mm/transparent_hugepage")).unwrap();
         std::fs::create_dir_all(sys.join("block/nvme0n1/queue")).unwrap();
         std::fs::create_dir_all(sys.join("block/loop0/queue")).unwrap();
+        std::fs::create_dir_all(sys.join("module/haltpoll/parameters")).unwrap();
+        std::fs::write(
+            sys.join("module/haltpoll/parameters/guest_halt_poll_ns"),
+            "0\n",
+        )
+        .unwrap();
         std::fs::write(proc_sys.join("vm/swappiness"), "60\n").unwrap();
         std::fs::write(
             sys.join("kernel/mm/transparent_hugepage/enabled"),
@@ -241,7 +278,8 @@ mod tests {
             sys: &sys,
         };
         let profile = parse_profile(
-            "vm.swappiness = 1\n;@ thp.enabled = never\n;@ block.scheduler = none\nvm.nothing = 3\n",
+            "vm.swappiness = 1\n;@ thp.enabled = never\n;@ block.scheduler = none\nvm.nothing = 3\n\
+             ;@ module.haltpoll.guest_halt_poll_ns = 200000\n;@ module.absent.knob = 1\n",
         )
         .unwrap();
         let checks: Vec<Check> = profile.iter().flat_map(|s| machine.check(s)).collect();
@@ -256,6 +294,8 @@ mod tests {
                 ("thp.enabled", "ok"),
                 ("block.scheduler[nvme0n1]", "ok"),
                 ("vm.nothing", "unreadable"),
+                ("module.haltpoll.guest_halt_poll_ns", "differs"),
+                ("module.absent.knob", "n/a"),
             ]
         );
         assert_eq!(checks[0].actual, Ok("60".to_owned()));

@@ -9,10 +9,11 @@ use crate::tuning::{parse_profile, Check, Machine};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Reads /proc/sys, /sys/kernel/mm/transparent_hugepage, \
-    /sys/block/*/queue/scheduler and this process's limits (getrlimit, inherited from the \
-    shell); changes nothing and needs no root. Prints each setting with its expected and \
-    actual value and ok, differs or unreadable. Exit status 0, or 1 with --strict when a \
-    setting differs or cannot be read.")]
+    /sys/block/*/queue/scheduler, /sys/module/*/parameters and this process's limits \
+    (getrlimit, inherited from the shell); changes nothing and needs no root. Prints each \
+    setting with its expected and actual value and ok, differs, unreadable or n/a (a kernel \
+    module this machine has not got). Exit status 0, or 1 with --strict when a setting \
+    differs or cannot be read.")]
 pub struct CheckTuning {
     /// the profile, e.g. tuning/throughput.conf
     #[arg(short = 'p', long = "profile")]
@@ -50,7 +51,7 @@ pub fn check_tuning(args: &CheckTuning) -> AdminResult<bool> {
             actual,
             check.status()
         );
-        if let Err(why) = &check.actual {
+        if let (Err(why), true) = (&check.actual, check.applies) {
             println!("    cannot read: {why}");
         }
         if args.verbose && !check.reason.is_empty() {
@@ -59,11 +60,12 @@ pub fn check_tuning(args: &CheckTuning) -> AdminResult<bool> {
     }
     let count = |status: &str| checks.iter().filter(|c| c.status() == status).count();
     let (ok, differ, unreadable) = (count("ok"), count("differs"), count("unreadable"));
+    let absent = count("n/a");
     println!();
     println!(
-        "{} settings from {}: {ok} ok, {differ} differ, {unreadable} unreadable",
+        "{} settings from {}: {ok} ok, {differ} differ, {unreadable} unreadable, {absent} n/a",
         checks.len(),
         args.profile.display()
     );
-    Ok(!args.strict || ok == checks.len())
+    Ok(!args.strict || ok + absent == checks.len())
 }
