@@ -54,6 +54,7 @@ trap 'exit 130' INT TERM
   echo "date: $(date -u +%FT%TZ)"
   echo "ramjet: $RJ_BIN/mqbroker ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)) $RAMJET_ARGS"
   echo "host: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  idle_line
   echo "N=$N BODY=$BODY BATCH=$BATCH WINDOW=$WINDOW SAMPLE=$SAMPLE s; estimated store $((need >> 20)) MiB in $STORE"
 } > "$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2

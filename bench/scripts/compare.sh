@@ -204,6 +204,7 @@ cold_cell() { # round system: the broker is running on a fresh store
   echo "ramjet: $RJ_BIN/mqbroker ($(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) in $ROOT)"
   echo "apache: $A (ANCHOR_LIB ${ANCHOR_LIB:-/tmp/ramjet-anchor}); peer: $PEER_BIN"
   echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  idle_line
   echo "settings: ROUNDS=$ROUNDS D=$D W=$W SIZE=$SIZE BACKLOG=$BACKLOG COLD_N=$COLD_N TAIL_D=$TAIL_D STORE_RUNS=$STORE_RUNS"
   echo "systems: $SYSTEMS; cells: $CELLS"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -28,3 +28,14 @@ stop_pid() { # pid [wait]
   for _ in $(seq "${2:-100}"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$1" 2>/dev/null || true
 }
+
+# How idle CPUs wait, which moves every wake-up-bound figure (single-sender latency most):
+# the cpuidle driver and, on KVM guests using cpuidle-haltpoll, guest_halt_poll_ns
+# (tuning/README.md). Printed in each results header so runs on differently tuned
+# machines are not compared by mistake.
+idle_line() {
+  local driver poll
+  driver=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
+  poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo n/a)
+  echo "cpuidle: $driver, guest_halt_poll_ns: $poll"
+}

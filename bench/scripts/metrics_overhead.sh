@@ -75,6 +75,7 @@ scrape() { # port: one GET /metrics over bash's /dev/tcp, body discarded
   echo "repo: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
   echo "mqbroker: $MQBROKER; mqbench: $MQBENCH${BASELINE:+; baseline: $BASELINE}"
   echo "host: $(nproc) cores, $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  idle_line
   echo "rounds: $ROUNDS per setting, $DURATION s after $WARMUP s warm-up; scrape every $SCRAPE_EVERY s when on"
 } | tee "$RESULTS/machine.txt" >&2
 printf 'round\tsetting\ttps\tp50_us\tp99_us\n' > "$RESULTS/raw.tsv"

@@ -97,6 +97,7 @@ mkdir -p "$OUT"
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- core net store bench || echo ' (work tree differs)')"
   echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  idle_line
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "cells: DURATION=$DURATION s after WARMUP=$WARMUP s, SIZES=$SIZES, SYNC_THREADS=$SYNC_THREADS," \
        "ASYNC_WINDOW=$ASYNC_WINDOW, CONNECTIONS=$CONNECTIONS per broker, EXECUTORS=$EXECUTORS, QUEUES=$QUEUES," \

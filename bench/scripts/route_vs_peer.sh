@@ -78,6 +78,7 @@ wait_port "$PEER_PORT" "$PEER_PID" "$WORK/peer/namesrv.log"
 echo "ramjet mqnamesrv pid $RAMJET_PID on 127.0.0.1:$RAMJET_PORT (shards: $RAMJET_SHARDS, 0 = per core)"
 echo "peer rocketmq-namesrv-rust pid $PEER_PID on 127.0.0.1:$PEER_PORT"
 echo "host: $(nproc) cores, $(uname -r), commit $(git rev-parse --short HEAD)"
+idle_line
 
 run_one() { # name port pid
   local name=$1 port=$2 pid=$3 before after out

@@ -120,6 +120,7 @@ mkdir -p "$RESULTS"
   echo "repo: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- core net store 2>/dev/null || echo ' (work tree differs)')"
   echo "mqbroker: $MQBROKER ($(stat -c %y "$MQBROKER" | cut -d. -f1)); mqbench: $MQBENCH"
   echo "host: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  idle_line
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "extra mqbroker arguments: ${EXTRA:-none}"
   echo "rounds (shardCount): $ROUNDS; $DURATION s per cell after $WARMUP s warm-up; mqbench connections: $CONNECTIONS"
