@@ -44,30 +44,32 @@ fn start_pair(namesrv: &Namesrv, test: &str, role: &str) -> (Broker, Broker, u16
     (master, slave, ha_port)
 }
 
-/// Waits until `broker`'s current log has `count` lines containing `needle`.
-fn wait_for_log(broker: &Broker, needle: &str, count: usize) {
+/// Polls `done` every 50 ms until it holds; after WAIT, fails with `why()`.
+fn wait_until(mut done: impl FnMut() -> bool, why: impl Fn() -> String) {
     let started = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(broker.log_path()).unwrap_or_default();
-        if log.matches(needle).count() >= count {
-            return;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "no {count} x {needle:?} in the log\n{}",
-            broker.log_tail()
-        );
+    while !done() {
+        assert!(started.elapsed() < WAIT, "{}", why());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until `broker`'s current log has `count` lines containing `needle`.
+fn wait_for_log(broker: &Broker, needle: &str, count: usize) {
+    wait_until(
+        || {
+            let log = std::fs::read_to_string(broker.log_path()).unwrap_or_default();
+            log.matches(needle).count() >= count
+        },
+        || format!("no {count} x {needle:?} in the log\n{}", broker.log_tail()),
+    );
 }
 
 /// Waits until the slave's metadata sync has copied `topic` from its master. A slave
 /// answers TOPIC_NOT_EXIST for a topic it has records of but no config for (as RocketMQ),
 /// so a test that kills the master must first see the topic on the slave.
 fn wait_for_topic(slave: &Broker, topic: &str) {
-    let started = Instant::now();
-    loop {
-        let known = BlockingClient::connect(slave.addr(), Duration::from_secs(5))
+    let known = || {
+        BlockingClient::connect(slave.addr(), Duration::from_secs(5))
             .and_then(|mut client| {
                 client.invoke(
                     ramjet_net::RemotingCommand::request(
@@ -81,17 +83,11 @@ fn wait_for_topic(slave: &Broker, topic: &str) {
                 ramjet_net::body::fastjson::from_slice::<TopicConfigSerializeWrapper>(&answer.body)
                     .ok()
             })
-            .is_some_and(|topics| topics.topic_config_table.contains_key(topic));
-        if known {
-            return;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "the slave never learned {topic}\n{}",
-            slave.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .is_some_and(|topics| topics.topic_config_table.contains_key(topic))
+    };
+    wait_until(known, || {
+        format!("the slave never learned {topic}\n{}", slave.log_tail())
+    });
 }
 
 /// Every "slave connected" line of the master's current log: the offsets slaves asked
