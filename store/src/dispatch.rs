@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::consume_queue::{ConsumeQueue, CqPut, CqUnit};
 use crate::error::StoreError;
 use crate::fx_hash::FxHashMap;
-use crate::index_service::{IndexRequest, IndexService};
+use crate::index_service::{IndexFlush, IndexRequest, IndexService};
 use crate::message::record::DecodedRecord;
 use crate::message::sys_flag::{is_consumable, is_indexed};
 use crate::message::MessageRecord;
@@ -208,13 +208,18 @@ impl<S: Storage> Dispatcher<S> {
         Ok(put)
     }
 
-    /// The msyncs of every written ConsumeQueue file and IndexFile, to be awaited after
-    /// the dispatcher's borrow ends (dispatch goes on meanwhile).
-    pub fn sync(&mut self) -> Vec<SyncJob> {
+    /// The msyncs of every written ConsumeQueue file and of the IndexFiles `flush` asks
+    /// for, to be awaited after the dispatcher's borrow ends (dispatch goes on
+    /// meanwhile), and the index time that is durable once they ran (with the index off,
+    /// the last dispatched record's).
+    pub fn sync(&mut self, flush: IndexFlush) -> (Vec<SyncJob>, Option<i64>) {
         let mut jobs: Vec<SyncJob> = self.queues_mut().flat_map(ConsumeQueue::sync).collect();
+        let mut index_durable_through = Some(self.last_store_timestamp);
         if let Some(index) = &mut self.index {
-            jobs.extend(index.sync());
+            let index = index.sync(flush);
+            jobs.extend(index.jobs);
+            index_durable_through = index.durable_through;
         }
-        jobs
+        (jobs, index_durable_through)
     }
 }

@@ -25,6 +25,34 @@ pub struct IndexService<S: Storage> {
     /// msyncs of files that filled up, run by the next [`IndexService::sync`] rather
     /// than on the dispatch path.
     full_file_syncs: Vec<SyncJob>,
+    /// End timestamp of the newest full file whose msync is among `full_file_syncs` or
+    /// already ran.
+    full_end_timestamp: Option<i64>,
+    /// The live (last) file's end offset at the previous [`IndexService::sync`] call, and
+    /// at its last msync: the live file is synced once it has gone quiet.
+    live_end_seen: i64,
+    live_end_synced: i64,
+}
+
+/// What a flush syncs of the index, and what is durable once its jobs have run.
+pub struct IndexSync {
+    pub jobs: Vec<SyncJob>,
+    /// Every file whose end timestamp is at most this is durable once `jobs` ran (the
+    /// checkpoint's `indexMsgTimestamp`); `None`: nothing new to claim.
+    pub durable_through: Option<i64>,
+}
+
+/// Which files a flush msyncs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexFlush {
+    /// Periodic: files that filled up, and the live file only once nothing was indexed
+    /// since the previous flush. Each msync of the live file writes back every hash
+    /// slot page dirtied since the last one (one random 4 KiB page per key) and ends
+    /// in a device cache flush; on a busy broker that stalled the CommitLog's O_DIRECT
+    /// writes behind it (docs/architecture.md, Write path 12).
+    Periodic,
+    /// Everything (recovery, shutdown).
+    All,
 }
 
 impl<S: Storage> IndexService<S> {
@@ -64,6 +92,9 @@ impl<S: Storage> IndexService<S> {
                 index_num,
                 files,
                 full_file_syncs: Vec::new(),
+                full_end_timestamp: None,
+                live_end_seen: -1,
+                live_end_synced: -1,
             },
             rebuild_from,
         ))
@@ -98,6 +129,7 @@ impl<S: Storage> IndexService<S> {
             if let Some(full) = self.files.last() {
                 // A full file never changes again: one last msync, at the next flush.
                 self.full_file_syncs.push(full.sync());
+                self.full_end_timestamp = Some(full.header().end_timestamp);
             }
             let mut name = format_index_file_name(now_ms.max(self.storage.now_ms()));
             let mut bump = 1;
@@ -144,11 +176,38 @@ impl<S: Storage> IndexService<S> {
         })
     }
 
-    /// The msyncs of the files written since the last call.
-    pub fn sync(&mut self) -> Vec<SyncJob> {
+    /// The msyncs a flush runs, RocketMQ's rule (`IndexService.flush`): a file is synced
+    /// once, when it is full, and the checkpoint's index time moves to its end. The live
+    /// file is not synced while keys keep coming: a crash (kill -9 or power loss) finds it
+    /// newer than the checkpoint and recovery rebuilds it from the CommitLog, which it
+    /// would do anyway for any key indexed after the last flush. It is synced when the
+    /// flush asks for everything, once it has gone quiet (so an idle broker's restart
+    /// rebuilds nothing), and when its end time cannot be told from the last full
+    /// file's (all its keys in that same millisecond).
+    pub fn sync(&mut self, flush: IndexFlush) -> IndexSync {
         let mut jobs = std::mem::take(&mut self.full_file_syncs);
-        jobs.extend(self.files.last().map(IndexFile::sync));
-        jobs
+        let mut durable_through = self.full_end_timestamp;
+        if let Some(live) = self.files.last() {
+            let header = live.header();
+            let end = header.end_phy_offset;
+            let quiet = end == self.live_end_seen;
+            let unsynced = end != self.live_end_synced;
+            let ambiguous = self
+                .full_end_timestamp
+                .is_some_and(|full_end| header.end_timestamp <= full_end);
+            self.live_end_seen = end;
+            if unsynced && (flush == IndexFlush::All || quiet || ambiguous) {
+                jobs.push(live.sync());
+                self.live_end_synced = end;
+                durable_through = Some(header.end_timestamp);
+            } else if !unsynced {
+                durable_through = Some(header.end_timestamp);
+            }
+        }
+        IndexSync {
+            jobs,
+            durable_through,
+        }
     }
 
     /// Retention: drops files whose entries all point below `commit_log_min` and returns
@@ -194,7 +253,25 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::storage::{SimFaults, SimStorage};
+    use crate::storage::{run_sync_jobs, SimFaults, SimStorage};
+    use futures_lite::future::block_on;
+
+    /// Indexes `k<n>` for a record at physical offset `n * 10`.
+    fn put(service: &mut IndexService<SimStorage>, n: i64, timestamp: i64) {
+        put_key(service, &format!("k{n}"), n, timestamp);
+    }
+
+    /// Indexes `key` for a record at physical offset `n * 10`.
+    fn put_key(service: &mut IndexService<SimStorage>, key: &str, n: i64, timestamp: i64) {
+        let keys = vec![key.to_string()];
+        let request = IndexRequest {
+            topic: "T",
+            keys: &keys,
+            phy_offset: n * 10,
+            store_timestamp: timestamp,
+        };
+        service.build_index(&request).unwrap();
+    }
 
     #[test]
     fn keys_roll_into_new_files_and_queries_span_them() {
@@ -202,15 +279,8 @@ mod tests {
         let dir = PathBuf::from("/index");
         let (mut service, _) =
             IndexService::load(storage.clone(), dir.clone(), 8, 4, false, 0).unwrap();
-        let keys = vec!["k".to_string()];
         for n in 0..10i64 {
-            let request = IndexRequest {
-                topic: "T",
-                keys: &keys,
-                phy_offset: n * 10,
-                store_timestamp: 1_000 + n,
-            };
-            service.build_index(&request).unwrap();
+            put_key(&mut service, "k", n, 1_000 + n);
         }
         // 3 entries per file (entry 0 unused): 4 files.
         assert_eq!(storage.list_dir(Path::new("/index")).unwrap().len(), 4);
@@ -219,5 +289,72 @@ mod tests {
         assert_eq!(service.query("T", "k", 2, 0, i64::MAX).len(), 2);
         assert!(service.query("U", "k", 64, 0, i64::MAX).is_empty());
         assert_eq!(format_index_file_name(0).len(), 17);
+    }
+
+    #[test]
+    fn a_periodic_flush_syncs_the_live_file_only_once_it_is_quiet() {
+        let storage = SimStorage::new(1, SimFaults::default());
+        let (mut service, _) =
+            IndexService::load(storage, PathBuf::from("/index"), 8, 100, false, 0).unwrap();
+        put(&mut service, 0, 1_000);
+        let busy = service.sync(IndexFlush::Periodic);
+        assert!(busy.jobs.is_empty(), "keys came since the last flush");
+        assert_eq!(busy.durable_through, None);
+        let quiet = service.sync(IndexFlush::Periodic);
+        assert_eq!(quiet.jobs.len(), 1, "nothing came since: sync it once");
+        assert_eq!(quiet.durable_through, Some(1_000));
+        let again = service.sync(IndexFlush::Periodic);
+        assert!(again.jobs.is_empty(), "already synced");
+        assert_eq!(again.durable_through, Some(1_000));
+        put(&mut service, 1, 1_001);
+        let busy = service.sync(IndexFlush::Periodic);
+        assert!(busy.jobs.is_empty());
+        assert_eq!(busy.durable_through, None);
+        put(&mut service, 2, 1_002);
+        let all = service.sync(IndexFlush::All);
+        assert_eq!(all.jobs.len(), 1, "shutdown syncs the live file");
+        assert_eq!(all.durable_through, Some(1_002));
+    }
+
+    #[test]
+    fn a_full_file_is_synced_and_becomes_the_checkpoint_while_the_live_one_is_not() {
+        let storage = SimStorage::new(7, SimFaults::default());
+        let dir = PathBuf::from("/index");
+        // 3 entries per file (entry 0 unused).
+        let (mut service, _) =
+            IndexService::load(storage.clone(), dir.clone(), 8, 4, false, 0).unwrap();
+        for n in 0..4 {
+            put(&mut service, n, 1_000 + n);
+        }
+        let flush = service.sync(IndexFlush::Periodic);
+        assert_eq!(flush.jobs.len(), 1, "the full file, not the live one");
+        assert_eq!(flush.durable_through, Some(1_002), "the full file's end");
+        block_on(run_sync_jobs(flush.jobs)).unwrap();
+        put(&mut service, 4, 1_004);
+        // A power loss: the live file was never synced, so recovery must not trust it.
+        storage.crash();
+        let (reloaded, rebuild_from) =
+            IndexService::load(storage.clone(), dir, 8, 4, true, 1_002).unwrap();
+        assert_eq!(
+            rebuild_from,
+            Some(30),
+            "rebuilt from the live file's first record (k3)"
+        );
+        assert_eq!(reloaded.files.len(), 1, "the synced full file is kept");
+        assert_eq!(reloaded.query("T", "k1", 64, 0, i64::MAX), vec![10]);
+    }
+
+    #[test]
+    fn a_live_file_whose_end_time_equals_the_full_files_is_synced() {
+        let storage = SimStorage::new(1, SimFaults::default());
+        let (mut service, _) =
+            IndexService::load(storage, PathBuf::from("/index"), 8, 4, false, 0).unwrap();
+        for n in 0..4 {
+            put(&mut service, n, 1_000);
+        }
+        // The checkpoint could not tell the live file from the full one by time alone.
+        let flush = service.sync(IndexFlush::Periodic);
+        assert_eq!(flush.jobs.len(), 2);
+        assert_eq!(flush.durable_through, Some(1_000));
     }
 }

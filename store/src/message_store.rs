@@ -14,7 +14,7 @@ use crate::consume_queue::CqPut;
 use crate::dispatch::{AppendListener, DispatchRequest, Dispatcher};
 use crate::error::{PutError, StoreError};
 use crate::fx_hash::FxHashMap;
-use crate::index_service::IndexService;
+use crate::index_service::{IndexFlush, IndexService};
 use crate::message::record::PROPERTIES_LEN_MAX;
 use crate::message::sys_flag::is_consumable;
 use crate::message::{push_offset_msg_id, AppendStamp, MessageRecord, RecordError};
@@ -420,9 +420,14 @@ impl<S: Storage> MessageStore<S> {
         self.inner.dispatcher.borrow_mut().add_listener(listener);
     }
 
-    /// Writes and syncs the CommitLog, syncs ConsumeQueues and index, then records the
-    /// checkpoint. The broker calls this periodically under ASYNC_FLUSH.
+    /// Writes and syncs the CommitLog, syncs ConsumeQueues and the index files that need
+    /// it ([`IndexFlush::Periodic`]), then records the checkpoint. The broker calls this
+    /// periodically under ASYNC_FLUSH.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_index(IndexFlush::Periodic).await
+    }
+
+    async fn flush_index(&self, index: IndexFlush) -> Result<(), StoreError> {
         let inner = &*self.inner;
         inner
             .commit_log
@@ -430,9 +435,10 @@ impl<S: Storage> MessageStore<S> {
             .await
             .map_err(|error| StoreError::Failed(error.to_string()))?;
         self.dispatch_written();
-        let (jobs, timestamp) = {
+        let (jobs, index_timestamp, timestamp) = {
             let mut dispatcher = inner.dispatcher.borrow_mut();
-            (dispatcher.sync(), dispatcher.last_store_timestamp)
+            let (jobs, index_timestamp) = dispatcher.sync(index);
+            (jobs, index_timestamp, dispatcher.last_store_timestamp)
         };
         run_sync_jobs(jobs).await?;
         if inner.dispatch_failure.borrow().is_some() {
@@ -444,7 +450,9 @@ impl<S: Storage> MessageStore<S> {
         let times = CheckpointTimes {
             physic_msg_timestamp: timestamp.max(previous.physic_msg_timestamp),
             logics_msg_timestamp: timestamp.max(previous.logics_msg_timestamp),
-            index_msg_timestamp: timestamp.max(previous.index_msg_timestamp),
+            index_msg_timestamp: index_timestamp
+                .unwrap_or(0)
+                .max(previous.index_msg_timestamp),
         };
         let stored = inner.checkpoint.borrow_mut().store(times);
         stored.await
@@ -455,7 +463,7 @@ impl<S: Storage> MessageStore<S> {
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         self.inner.shut_down.set(true);
         let _guard = self.inner.append_lock.lock().await;
-        self.flush().await?;
+        self.flush_index(IndexFlush::All).await?;
         let abort_path = self.inner.config.abort_path();
         self.inner
             .storage

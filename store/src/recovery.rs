@@ -15,6 +15,7 @@ use crate::commit_log::CommitLog;
 use crate::consume_queue::CqPut;
 use crate::dispatch::{DispatchRequest, Dispatcher};
 use crate::error::StoreError;
+use crate::index_service::IndexFlush;
 use crate::message::record::store_timestamp_of;
 use crate::message::{check_record, RecordCheck, RecordError};
 use crate::storage::{run_sync_jobs, SegmentFile, Storage};
@@ -122,7 +123,7 @@ pub async fn recover<S: Storage>(
         queue.truncate_dirty(scan.end);
         queue.correct_min_offset(commit_log_min);
     }
-    run_sync_jobs(dispatcher.sync()).await?;
+    run_sync_jobs(dispatcher.sync(IndexFlush::All).0).await?;
     let report = RecoveryReport {
         abnormal,
         scan_start_offset: start,

@@ -206,6 +206,20 @@ fn verify(
             assert_eq!(decoded.message.queue_id, ack.queue_id);
             assert_eq!(decoded.stamp.queue_offset as u64, ack.queue_offset);
         }
+        // The index is found by key after the crash: the live IndexFile is never synced
+        // while keys keep coming, so recovery must have rebuilt it from the CommitLog.
+        for ack in acks.iter().step_by(7) {
+            let key = format!("w{}-{}", ack.writer, ack.seq);
+            let found = store.query_by_key(TOPIC, &key, 32, 0, i64::MAX).await;
+            assert!(
+                found.messages.iter().any(|bytes| {
+                    decode_record(bytes, true).is_ok_and(|decoded| {
+                        decoded.message.properties.get("KEYS") == Some(key.as_str())
+                    })
+                }),
+                "acked key {key} not found by query after recovery: {report}"
+            );
+        }
         // Every ConsumeQueue unit points at a record of its queue and offset (read_queue
         // checks), every acked queue offset is served, and the queues hold nothing else.
         let mut served = 0;
