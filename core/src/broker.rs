@@ -319,7 +319,10 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
             .saturating_mul(4096);
         let thorough = since_thorough >= shard.config().flush_commit_log_thorough_interval;
         let behind = owner.store().flush_behind_bytes();
-        if behind > 0 && (thorough || behind >= least_bytes) {
+        // With the CommitLog durable, a flush still syncs the live IndexFile once no key
+        // came for a whole interval (docs/architecture.md, Write path 12).
+        let idle_index = behind == 0 && owner.store().index_unsynced();
+        if (behind > 0 && (thorough || behind >= least_bytes)) || idle_index {
             if thorough {
                 since_thorough = Duration::ZERO;
             }

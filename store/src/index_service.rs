@@ -176,6 +176,13 @@ impl<S: Storage> IndexService<S> {
         })
     }
 
+    /// Whether the live file holds keys its last msync did not cover.
+    pub fn live_unsynced(&self) -> bool {
+        self.files
+            .last()
+            .is_some_and(|live| live.header().end_phy_offset != self.live_end_synced)
+    }
+
     /// The msyncs a flush runs, RocketMQ's rule (`IndexService.flush`): a file is synced
     /// once, when it is full, and the checkpoint's index time moves to its end. The live
     /// file is not synced while keys keep coming: a crash (kill -9 or power loss) finds it

@@ -420,6 +420,17 @@ impl<S: Storage> MessageStore<S> {
         self.inner.dispatcher.borrow_mut().add_listener(listener);
     }
 
+    /// Whether the live IndexFile holds keys no msync covered yet: a periodic flush with
+    /// nothing else to do should still run, so that a broker gone idle syncs it once
+    /// ([`IndexFlush::Periodic`]) and its next start after a crash rebuilds nothing.
+    pub fn index_unsynced(&self) -> bool {
+        let dispatcher = self.inner.dispatcher.borrow();
+        dispatcher
+            .index
+            .as_ref()
+            .is_some_and(IndexService::live_unsynced)
+    }
+
     /// Writes and syncs the CommitLog, syncs ConsumeQueues and the index files that need
     /// it ([`IndexFlush::Periodic`]), then records the checkpoint. The broker calls this
     /// periodically under ASYNC_FLUSH.
