@@ -174,7 +174,49 @@ fn is_listened_on(port: u16) -> bool {
 }
 
 /// Binds a listener for this shard. Every shard binds the same address; the kernel spreads
-/// new connections over them (glommio sets SO_REUSEPORT).
+/// new connections over them (glommio sets SO_REUSEPORT, and with our patch SO_REUSEADDR, so
+/// connections another program left in TIME-WAIT on the port do not block it:
+/// third_party/README.md item 5).
 pub fn bind(addr: SocketAddr) -> std::io::Result<glommio::net::TcpListener> {
     glommio::net::TcpListener::bind(addr).map_err(std::io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// [`bind`] on a glommio executor of its own (a listener needs one).
+    fn bind_on_executor(addr: SocketAddr) -> std::io::Result<()> {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move { bind(addr).map(|_| ()) })
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    /// A server that closes an accepted connection first leaves it in TIME-WAIT on its
+    /// port; std's sockets (the console, the exporter) have no SO_REUSEPORT. A broker
+    /// given that port later must still bind it.
+    #[test]
+    fn a_port_with_a_connection_in_time_wait_can_be_listened_on() {
+        let std_server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_server.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (accepted, _) = std_server.accept().unwrap();
+        drop(accepted); // The server's side closes first: its socket goes to TIME-WAIT.
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        drop(client);
+        drop(std_server);
+        let bound = bind_on_executor(addr);
+        assert!(bound.is_ok(), "bind {addr}: {bound:?}");
+        // Another listener on the port still makes it fail.
+        let holder = TcpListener::bind(addr).unwrap();
+        let taken = bind_on_executor(addr);
+        assert!(taken.is_err(), "bind {addr} while a listener holds it");
+        drop(holder);
+    }
 }

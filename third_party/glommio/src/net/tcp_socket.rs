@@ -125,6 +125,11 @@ impl TcpListener {
         let sk = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         let addr = socket2::SockAddr::from(addr);
         sk.set_reuse_port(true)?;
+        // Ramjet patch: SO_REUSEADDR as well, so a connection left in TIME-WAIT on this
+        // port by a socket without SO_REUSEPORT (a std or other program's server that
+        // closed its accepted connections first) does not fail the bind with EADDRINUSE.
+        // Still refused while another listener holds the port.
+        sk.set_reuse_address(true)?;
         sk.bind(&addr)?;
         sk.listen(1024)?;
         let listener = sk.into();
