@@ -280,12 +280,24 @@ mod tests {
         service.build_index(&request).unwrap();
     }
 
+    /// A new IndexService on simulated storage under `/index` (8 hash slots).
+    fn fresh(seed: u64, index_num: u32) -> (SimStorage, IndexService<SimStorage>) {
+        let storage = SimStorage::new(seed, SimFaults::default());
+        let (service, _) = IndexService::load(
+            storage.clone(),
+            PathBuf::from("/index"),
+            8,
+            index_num,
+            false,
+            0,
+        )
+        .unwrap();
+        (storage, service)
+    }
+
     #[test]
     fn keys_roll_into_new_files_and_queries_span_them() {
-        let storage = SimStorage::new(1, SimFaults::default());
-        let dir = PathBuf::from("/index");
-        let (mut service, _) =
-            IndexService::load(storage.clone(), dir.clone(), 8, 4, false, 0).unwrap();
+        let (storage, mut service) = fresh(1, 4);
         for n in 0..10i64 {
             put_key(&mut service, "k", n, 1_000 + n);
         }
@@ -300,9 +312,7 @@ mod tests {
 
     #[test]
     fn a_periodic_flush_syncs_the_live_file_only_once_it_is_quiet() {
-        let storage = SimStorage::new(1, SimFaults::default());
-        let (mut service, _) =
-            IndexService::load(storage, PathBuf::from("/index"), 8, 100, false, 0).unwrap();
+        let (_, mut service) = fresh(1, 100);
         put(&mut service, 0, 1_000);
         let busy = service.sync(IndexFlush::Periodic);
         assert!(busy.jobs.is_empty(), "keys came since the last flush");
@@ -325,11 +335,9 @@ mod tests {
 
     #[test]
     fn a_full_file_is_synced_and_becomes_the_checkpoint_while_the_live_one_is_not() {
-        let storage = SimStorage::new(7, SimFaults::default());
-        let dir = PathBuf::from("/index");
         // 3 entries per file (entry 0 unused).
-        let (mut service, _) =
-            IndexService::load(storage.clone(), dir.clone(), 8, 4, false, 0).unwrap();
+        let (storage, mut service) = fresh(7, 4);
+        let dir = PathBuf::from("/index");
         for n in 0..4 {
             put(&mut service, n, 1_000 + n);
         }
@@ -353,9 +361,7 @@ mod tests {
 
     #[test]
     fn a_live_file_whose_end_time_equals_the_full_files_is_synced() {
-        let storage = SimStorage::new(1, SimFaults::default());
-        let (mut service, _) =
-            IndexService::load(storage, PathBuf::from("/index"), 8, 4, false, 0).unwrap();
+        let (_, mut service) = fresh(1, 4);
         for n in 0..4 {
             put(&mut service, n, 1_000);
         }
