@@ -27,9 +27,12 @@ use crate::shard::BrokerShard;
 use crate::shutdown;
 use crate::snapshot::SharedMetadata;
 
-/// How often the store is flushed and checkpointed under ASYNC_FLUSH (records are already
-/// on their way to disk by O_DIRECT; this bounds what a power loss can take).
+/// How often expired CommitLog segments and their queue and index files are removed.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(10);
+/// How often mapped ConsumeQueue and IndexFile pages nobody writes any more are released
+/// from the broker's RSS: what stays resident is at most about a second's worth of index
+/// entries and of sealed queue files read, beside the live files (docs/architecture.md, Memory).
+const RELEASE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn run(mut config: BrokerConfig) -> Result<(), String> {
     config.finish().map_err(|e| e.to_string())?;
@@ -299,11 +302,12 @@ async fn shard_main(
 }
 
 /// Periodic work of every shard: consumer offsets (5 s), store flush and checkpoint (1 s),
-/// retention (10 s).
+/// release of cold mapped pages (1 s), retention (10 s).
 async fn flush_loop(shard: Rc<BrokerShard>) {
     let mut since_offsets = Duration::ZERO;
     let mut since_retention = Duration::ZERO;
     let mut since_thorough = Duration::ZERO;
+    let mut since_release = Duration::ZERO;
     let owner = shard.owner();
     while !shutdown::requested() {
         let interval = shard.config().flush_interval_commit_log;
@@ -311,6 +315,7 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
         since_offsets += interval;
         since_retention += interval;
         since_thorough += interval;
+        since_release += interval;
         // RocketMQ's FlushRealTimeService: a flush when enough is dirty, and a thorough
         // one now and then whatever is dirty.
         let least_bytes = shard
@@ -338,6 +343,10 @@ async fn flush_loop(shard: Rc<BrokerShard>) {
             if let Err(error) = owner.flush_offsets().await {
                 tracing::error!(shard = shard.id(), %error, "consumer offset flush failed");
             }
+        }
+        if since_release >= RELEASE_INTERVAL {
+            since_release = Duration::ZERO;
+            owner.store().release_cold_pages().await;
         }
         if since_retention >= RETENTION_INTERVAL {
             since_retention = Duration::ZERO;

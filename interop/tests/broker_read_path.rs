@@ -4,6 +4,9 @@
 //! of the CommitLog (with read-ahead) and sent as body parts. Every message must arrive
 //! exactly once, in order within its queue, with its body intact; a TagA subscription must
 //! get exactly the TagA half.
+//!
+//! And the mapped store files: ConsumeQueue files and IndexFiles that fill up leave the
+//! broker's RSS (docs/architecture.md, "Resident memory") and still serve every message.
 
 // The Rust client's deeply nested async types need more than the default query depth.
 #![recursion_limit = "512"]
@@ -13,6 +16,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::mqadmin::admin_ok;
 use common::rust_client::{message, ConsumerOptions, ReceivedMessage, RustClient};
 use ramjet_interop::servers::{Broker, Namesrv};
 
@@ -145,4 +149,123 @@ fn a_backlog_past_every_cache_drains_once_in_order_and_intact() {
         }
         check(&received, expected, expression);
     }
+}
+
+/// Resident kB of each file the broker `pid` maps whose path contains `dir`, by path
+/// (/proc/PID/smaps).
+fn mapped_rss_kb(pid: u32, dir: &str) -> BTreeMap<String, u64> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut resident = BTreeMap::new();
+    let mut mapping: Option<String> = None;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !first.ends_with(':') {
+            // A mapping's header: "start-end perms offset dev inode path".
+            mapping = line
+                .split_whitespace()
+                .nth(5)
+                .filter(|path| path.contains(dir))
+                .map(str::to_string);
+        } else if first == "Rss:" {
+            if let Some(path) = mapping.take() {
+                let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+                *resident.entry(path).or_default() += kb;
+            }
+        }
+    }
+    resident
+}
+
+/// Waits until, in each directory (a shard's index, a queue), every file but the newest
+/// (by name) of those whose path contains `dir` holds no resident page, and at least one
+/// such file exists; returns the last reading.
+fn wait_sealed_released(pid: u32, dir: &str) -> (bool, BTreeMap<String, u64>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let resident = mapped_rss_kb(pid, dir);
+        let mut newest: BTreeMap<&str, &str> = BTreeMap::new();
+        for path in resident.keys() {
+            let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+            newest.insert(parent, path); // Keys come sorted: the last one stays.
+        }
+        let sealed: Vec<u64> = resident
+            .iter()
+            .filter(|(path, _)| !newest.values().any(|last| last == path))
+            .map(|(_, kb)| *kb)
+            .collect();
+        let sealed_zero = !sealed.is_empty() && sealed.iter().all(|kb| *kb == 0);
+        if sealed_zero || std::time::Instant::now() > deadline {
+            return (sealed_zero, resident);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn full_queue_and_index_files_leave_the_rss_and_still_serve() {
+    // ConsumeQueue files of 1,024 units and IndexFiles of 1,000 entries, one queue: 3,000
+    // messages seal two queue files and fill several IndexFiles (UNIQ_KEY and KEYS each).
+    let test = "broker_read_path_rss";
+    let topic = "ReadPathResident";
+    let namesrv = Namesrv::start(test, &[]);
+    let broker = Broker::start_with(
+        &namesrv,
+        test,
+        &[
+            ("mappedFileSizeConsumeQueue", "20480"),
+            ("maxIndexNum", "1000"),
+            ("maxHashSlotNum", "64"),
+        ],
+    );
+    let pid = broker.pid().expect("broker running");
+    admin_ok(
+        &namesrv,
+        "updateTopic",
+        &["-b", broker.addr(), "-t", topic, "-r", "1", "-w", "1"],
+    );
+    let client = RustClient::new("read_path_rss");
+    let mut producer = client.start_producer(&namesrv.addr, &group("read_path_rss_producer"));
+    for first in (0..MESSAGES).step_by(BATCH) {
+        let batch = (first..first + BATCH)
+            .map(|index| message(topic, tag(index), &format!("k{index}"), &body(index)))
+            .collect();
+        producer
+            .send_batch(batch)
+            .unwrap_or_else(|error| panic!("batch at {first}: {error}\n{}", broker.log_tail()));
+    }
+    let queue_dir = format!("/consumequeue/{topic}/0/");
+    for dir in [queue_dir.as_str(), "/index/"] {
+        let (released, resident) = wait_sealed_released(pid, dir);
+        assert!(
+            released,
+            "{dir}: every full file should hold no resident page: {resident:?}"
+        );
+    }
+    let queue_files = mapped_rss_kb(pid, &queue_dir);
+    assert_eq!(queue_files.len(), 3, "3,000 units in files of 1,024");
+    assert!(
+        queue_files.values().last().unwrap() > &0,
+        "the live file stays"
+    );
+
+    // Everything in the released files is still there: consumed in order, found by key.
+    let mut options = ConsumerOptions::new(&group("read_path_rss_consumer"), topic);
+    options.orderly = true;
+    let consumer = client.start_push_consumer(&namesrv.addr, &options);
+    let all: BTreeSet<usize> = (0..MESSAGES).collect();
+    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= MESSAGES);
+    std::thread::sleep(Duration::from_secs(1));
+    if !arrived {
+        eprintln!("{}", broker.log_tail());
+    }
+    check(&consumer.received(), &all, "after the release");
+    for index in [0, 777, 1500, MESSAGES - 1] {
+        let found = producer
+            .query_by_key(topic, &format!("k{index}"))
+            .unwrap_or_else(|error| panic!("query k{index}: {error}"));
+        assert_eq!(found, vec![body(index)], "k{index}");
+    }
+    // What the consumer and the queries mapped back is released again.
+    let (released, resident) = wait_sealed_released(pid, &queue_dir);
+    assert!(released, "read back, then released again: {resident:?}");
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::offset_to_file_name;
 use crate::error::StoreError;
-use crate::storage::{sync_job, MappedFile, Storage, SyncJob};
+use crate::storage::{release_job, sync_job, MappedFile, ReleaseJob, Storage, SyncJob};
 
 /// One unit per message: CommitLog offset (8), size (4), tag hash (8).
 pub const CQ_UNIT_BYTES: u64 = 20;
@@ -379,6 +379,18 @@ impl<S: Storage> ConsumeQueue<S> {
     }
 
     /// The msyncs of the files written since the last call.
+    /// Releases the resident pages of the files no dispatch writes any more (all but the
+    /// last) that were read or written since their last release: a consumer catching up
+    /// maps them back as it reads, and they stop counting once it has moved on.
+    pub fn release_cold(&self) -> Vec<ReleaseJob> {
+        let live = self.files.keys().next_back().copied();
+        self.files
+            .iter()
+            .filter(|(start, file)| Some(**start) != live && file.touched())
+            .map(|(_, file)| release_job(file, 0..self.file_size))
+            .collect()
+    }
+
     pub fn sync(&mut self) -> Vec<SyncJob> {
         let mut jobs = Vec::new();
         for start in std::mem::take(&mut self.dirty_files) {

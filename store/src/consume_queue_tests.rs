@@ -110,3 +110,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sealed_files_release_their_pages_after_each_use_and_the_live_file_never() {
+    // Proves what bounds the broker's mapped memory: a file dispatch no longer writes is
+    // released once after each use, the file being written stays, and an unused file
+    // costs nothing. The units stay readable after a release.
+    let storage = SimStorage::new(1, SimFaults::default());
+    let file_bytes = 1024 * CQ_UNIT_BYTES; // Five whole pages.
+    let mut queue =
+        ConsumeQueue::open(storage.clone(), Path::new("/cq"), "T", 1, file_bytes).unwrap();
+    for n in 0..2048 + 10 {
+        queue.put(n, unit(n)).unwrap();
+    }
+    let released =
+        |start: u64| storage.released_bytes(&Path::new("/cq/T/1").join(offset_to_file_name(start)));
+    let run = |jobs: Vec<ReleaseJob>| {
+        let count = jobs.len();
+        for job in jobs {
+            futures_lite::future::block_on(job).unwrap();
+        }
+        count
+    };
+    assert_eq!(run(queue.release_cold()), 2, "the two sealed files");
+    assert_eq!(released(0), file_bytes);
+    assert_eq!(released(file_bytes), file_bytes);
+    assert_eq!(released(2 * file_bytes), 0, "the live file stays mapped");
+    assert_eq!(run(queue.release_cold()), 0, "nothing was used since");
+    // A consumer catching up reads the first file again: it alone is released again.
+    assert_eq!(queue.get(5), Some(unit(5)));
+    assert_eq!(run(queue.release_cold()), 1);
+    assert_eq!(released(0), 2 * file_bytes);
+    assert_eq!(released(file_bytes), file_bytes);
+    assert_eq!(queue.get(1500), Some(unit(1500)));
+}

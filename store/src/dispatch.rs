@@ -12,7 +12,7 @@ use crate::index_service::{IndexFlush, IndexRequest, IndexService};
 use crate::message::record::DecodedRecord;
 use crate::message::sys_flag::{is_consumable, is_indexed};
 use crate::message::MessageRecord;
-use crate::storage::{Storage, SyncJob};
+use crate::storage::{ReleaseJob, Storage, SyncJob};
 
 /// What dispatch needs of one record (`DispatchRequest` in Java).
 #[derive(Clone, Debug)]
@@ -212,6 +212,16 @@ impl<S: Storage> Dispatcher<S> {
     /// for, to be awaited after the dispatcher's borrow ends (dispatch goes on
     /// meanwhile), and the index time that is durable once they ran (with the index off,
     /// the last dispatched record's).
+    /// The page releases of every ConsumeQueue and the index ([`MappedFile::release_resident`]).
+    pub fn release_cold(&self) -> Vec<ReleaseJob> {
+        let mut jobs: Vec<ReleaseJob> =
+            self.queues().flat_map(ConsumeQueue::release_cold).collect();
+        if let Some(index) = &self.index {
+            jobs.extend(index.release_cold());
+        }
+        jobs
+    }
+
     pub fn sync(&mut self, flush: IndexFlush) -> (Vec<SyncJob>, Option<i64>) {
         let mut jobs: Vec<SyncJob> = self.queues_mut().flat_map(ConsumeQueue::sync).collect();
         let mut index_durable_through = Some(self.last_store_timestamp);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
 use crate::message::java_string_hash;
-use crate::storage::{sync_job, MappedFile, Storage, SyncJob};
+use crate::storage::{release_job, sync_job, MappedFile, ReleaseJob, Storage, SyncJob};
 
 pub const INDEX_HEADER_BYTES: u64 = 40;
 const SLOT_BYTES: u64 = 4;
@@ -236,6 +236,22 @@ impl<S: Storage> IndexFile<S> {
 
     pub fn sync(&self) -> SyncJob {
         sync_job(&self.file, &self.path)
+    }
+
+    /// Releases the resident pages no put will touch again, if the file was used since
+    /// the last release: a full file's whole mapping (queries map back what they read),
+    /// or the live file's entries written so far. The live file's header and hash slots
+    /// stay: every put reads and writes a random slot.
+    pub fn release_cold(&self, live: bool) -> Option<ReleaseJob> {
+        if !self.file.touched() {
+            return None;
+        }
+        let range = if live {
+            self.entry_position(0)..self.entry_position(self.header.index_count)
+        } else {
+            0..self.file.len_bytes()
+        };
+        Some(release_job(&self.file, range))
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::StoreError;
 use crate::index_file::IndexFile;
-use crate::storage::{Storage, SyncJob};
+use crate::storage::{ReleaseJob, Storage, SyncJob};
 
 /// One message's index work, taken from its dispatch request.
 pub struct IndexRequest<'a> {
@@ -217,6 +217,17 @@ impl<S: Storage> IndexService<S> {
         }
     }
 
+    /// Releases the resident pages of the files that no put writes any more (all but the
+    /// live one) and of the live file's entries ([`IndexFile::release_cold`]).
+    pub fn release_cold(&self) -> Vec<ReleaseJob> {
+        let live = self.files.len().saturating_sub(1);
+        self.files
+            .iter()
+            .enumerate()
+            .filter_map(|(at, file)| file.release_cold(at == live))
+            .collect()
+    }
+
     /// Retention: drops files whose entries all point below `commit_log_min` and returns
     /// them, with their mappings, for the caller to remove off the shard's thread.
     pub fn forget_expired(&mut self, commit_log_min: i64) -> Vec<(PathBuf, S::Mapped)> {
@@ -293,6 +304,52 @@ mod tests {
         )
         .unwrap();
         (storage, service)
+    }
+
+    /// Bytes of the `at`th IndexFile (oldest first) released so far.
+    fn released(storage: &SimStorage, at: usize) -> u64 {
+        let names = storage.list_dir(Path::new("/index")).unwrap();
+        storage.released_bytes(&Path::new("/index").join(&names[at]))
+    }
+
+    fn run(jobs: Vec<ReleaseJob>) -> usize {
+        let count = jobs.len();
+        for job in jobs {
+            block_on(job).unwrap();
+        }
+        count
+    }
+
+    #[test]
+    fn full_files_are_released_whole_and_the_live_file_its_written_entries() {
+        // Proves what bounds the index's mapped memory: the live file keeps only its
+        // header, hash slots and the page being written; a full file is released after
+        // each use (a query maps back what it reads).
+        let (storage, mut service) = fresh(1, 1000);
+        // 8 slots: entries start at byte 72; file 20,072 bytes, 999 keys (entry 0 unused).
+        for n in 0..500 {
+            put(&mut service, n, 1_000 + n);
+        }
+        assert_eq!(run(service.release_cold()), 1);
+        // Entries 0..=500 end at byte 10,092: the one whole page inside is 4096..8192.
+        assert_eq!(released(&storage, 0), 4096);
+        for n in 500..1500 {
+            put(&mut service, n, 1_000 + n);
+        }
+        assert_eq!(
+            run(service.release_cold()),
+            2,
+            "the full file and the live one"
+        );
+        // 20,072 bytes map five pages; the last holds the file's tail and goes too.
+        assert_eq!(released(&storage, 0), 4096 + 20480, "the full file");
+        assert_eq!(released(&storage, 1), 4096, "502 entries: 72..10,112");
+        assert_eq!(run(service.release_cold()), 0, "nothing was used since");
+        // A query reads both files; both are released again, and it still finds its key.
+        assert_eq!(service.query("T", "k3", 8, 0, i64::MAX), vec![30]);
+        assert_eq!(run(service.release_cold()), 2);
+        assert_eq!(released(&storage, 0), 4096 + 2 * 20480);
+        assert_eq!(service.query("T", "k1400", 8, 0, i64::MAX), vec![14_000]);
     }
 
     #[test]

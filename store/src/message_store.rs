@@ -431,6 +431,22 @@ impl<S: Storage> MessageStore<S> {
             .is_some_and(IndexService::live_unsynced)
     }
 
+    /// Releases the mapped ConsumeQueue and IndexFile pages that dispatch no longer
+    /// writes and nobody read since the last call (docs/architecture.md, Memory), so the
+    /// broker's RSS follows its configuration, not the size of its backlog. The broker
+    /// calls this every second; returns how many files (or ranges) it released.
+    pub async fn release_cold_pages(&self) -> usize {
+        let jobs = self.inner.dispatcher.borrow().release_cold();
+        let released = jobs.len();
+        for job in jobs {
+            // Only a bug (a range outside the mapping) fails madvise; the pages then stay.
+            if let Err(error) = job.await {
+                tracing::warn!(%error, "store: releasing mapped pages failed");
+            }
+        }
+        released
+    }
+
     /// Writes and syncs the CommitLog, syncs ConsumeQueues and every written IndexFile,
     /// then records the checkpoint. The broker calls this periodically under ASYNC_FLUSH.
     ///

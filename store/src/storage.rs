@@ -15,6 +15,7 @@ pub mod dma;
 pub mod sim;
 
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -66,6 +67,39 @@ pub trait MappedFile: 'static {
     /// the file (and of whatever holds it) before awaiting it; real storage runs the
     /// msync on the executor's blocking thread pool, never on the shard's own thread.
     fn sync(&self) -> impl std::future::Future<Output = io::Result<()>> + 'static;
+    /// Whether the file was read or written since it was mapped or last released.
+    fn touched(&self) -> bool;
+    /// Drops the pages of `range` (shrunk to whole pages) from this process's page tables,
+    /// so that they stop counting in its RSS, and clears [`MappedFile::touched`]. The
+    /// contents, synced or not, stay in the page cache (a shared mapping's dirty pages stay
+    /// dirty there) and the next access maps them back. Without this every ConsumeQueue
+    /// and IndexFile page ever written stays mapped, and RSS grows with the stored data
+    /// (docs/architecture.md, Memory). Real storage runs it on the blocking pool:
+    /// releasing a whole IndexFile's pages takes milliseconds.
+    fn release_resident(
+        &self,
+        range: Range<u64>,
+    ) -> impl std::future::Future<Output = io::Result<()>> + 'static;
+}
+
+/// The whole `page`-byte pages of `range` in a mapping of a `len`-byte file. The mapping's
+/// last page holds the file's tail and nothing else, so a range reaching the end takes it.
+pub(crate) fn whole_pages(range: Range<u64>, len: u64, page: u64) -> (u64, u64) {
+    let start = range.start.next_multiple_of(page);
+    let end = if range.end >= len {
+        len.next_multiple_of(page)
+    } else {
+        range.end / page * page
+    };
+    (start, end.max(start))
+}
+
+/// A pending [`MappedFile::release_resident`].
+pub type ReleaseJob = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>>>>;
+
+/// The job that releases `range` of `file`'s resident pages.
+pub fn release_job<M: MappedFile>(file: &M, range: Range<u64>) -> ReleaseJob {
+    Box::pin(file.release_resident(range))
 }
 
 /// A pending msync (or several) whose errors name their file; see [`MappedFile::sync`].

@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -14,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions as GlommioOpenOptions};
 
-use super::{IoBuffer, MappedFile, SegmentFile, Storage};
+use super::{whole_pages, IoBuffer, MappedFile, SegmentFile, Storage};
 
 type DiskUsageProbe = Rc<dyn Fn(&Path) -> io::Result<u32>>;
 
@@ -212,6 +213,7 @@ impl DmaSegment {
 /// blocking thread pool keeps the mapping alive even if the store drops the file meanwhile.
 pub struct Mmap {
     region: Arc<MmapRegion>,
+    touched: Cell<bool>,
 }
 
 struct MmapRegion {
@@ -248,6 +250,41 @@ impl MmapRegion {
         }
         Ok(())
     }
+
+    /// Blocking: madvise(MADV_DONTNEED) of whole pages `start..end` of the mapping. On a
+    /// shared file mapping this only unmaps them: the page cache keeps the data (dirty
+    /// pages stay dirty) and the next access faults it back in.
+    fn release_blocking(&self, start: usize, end: usize) -> io::Result<()> {
+        // No assert here: a panic on the blocking pool never answers the awaiting task.
+        if start >= end || end > self.len.next_multiple_of(page_bytes()) {
+            return Err(io::Error::other(format!(
+                "release of {start}..{end} outside a {}-byte mapping",
+                self.len
+            )));
+        }
+        // SAFETY: a page-aligned range inside the mapping, which lives as long as self.
+        let rc = unsafe {
+            libc::madvise(
+                self.ptr.as_ptr().add(start).cast(),
+                end - start,
+                libc::MADV_DONTNEED,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's page size: madvise takes only ranges aligned to it.
+fn page_bytes() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf reads a constant of the running kernel.
+    *PAGE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        size if size > 0 => size as usize,
+        _ => 4096,
+    })
 }
 
 impl MappedFile for Mmap {
@@ -256,6 +293,7 @@ impl MappedFile for Mmap {
     }
 
     fn read(&self, pos: u64, dst: &mut [u8]) {
+        self.touched.set(true);
         let pos = pos as usize;
         assert!(
             pos + dst.len() <= self.region.len,
@@ -272,6 +310,7 @@ impl MappedFile for Mmap {
     }
 
     fn write(&mut self, pos: u64, src: &[u8]) {
+        self.touched.set(true);
         let pos = pos as usize;
         assert!(
             pos + src.len() <= self.region.len,
@@ -296,6 +335,30 @@ impl MappedFile for Mmap {
             glommio::executor()
                 .spawn_blocking(move || region.sync_blocking())
                 .await
+        }
+    }
+
+    fn touched(&self) -> bool {
+        self.touched.get()
+    }
+
+    fn release_resident(
+        &self,
+        range: Range<u64>,
+    ) -> impl std::future::Future<Output = io::Result<()>> + 'static {
+        self.touched.set(false);
+        let (start, end) = whole_pages(range, self.region.len as u64, page_bytes() as u64);
+        let (start, end) = (start as usize, end as usize);
+        let region = (start < end).then(|| self.region.clone());
+        async move {
+            match region {
+                Some(region) => {
+                    glommio::executor()
+                        .spawn_blocking(move || region.release_blocking(start, end))
+                        .await
+                }
+                None => Ok(()),
+            }
         }
     }
 }
@@ -487,6 +550,7 @@ impl Storage for DmaStorage {
         };
         Ok(Mmap {
             region: Arc::new(region),
+            touched: Cell::new(false),
         })
     }
 }
@@ -577,6 +641,69 @@ mod tests {
         let threads = SYNC_THREADS.lock().unwrap().clone();
         assert_eq!(threads.len(), 2);
         assert!(threads.iter().all(|thread| *thread != executor_thread));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Resident kB of `file`'s mapping, from /proc/self/smaps.
+    fn mapping_rss_kb(file: &Mmap) -> u64 {
+        let start = format!("{:x}-", file.region.ptr.as_ptr() as usize);
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut lines = smaps.lines().skip_while(|line| !line.starts_with(&start));
+        assert!(lines.next().is_some(), "mapping not in /proc/self/smaps");
+        let rss = lines.find(|line| line.starts_with("Rss:")).unwrap();
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn released_pages_leave_the_rss_and_keep_their_data() {
+        // Proves what the broker's memory bound rests on: after a release the mapping
+        // holds no resident page, yet every byte written (not synced) reads back, through
+        // the mapping and through the file; a partial range releases only whole pages.
+        let dir = std::env::temp_dir().join(format!("ramjet-dma-release-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mapped");
+        const LEN: usize = 1 << 20;
+        let pattern: Vec<u8> = (0..LEN).map(|at| (at % 251) as u8).collect();
+        LocalExecutorBuilder::new(Placement::Unbound)
+            .make()
+            .unwrap()
+            .run({
+                let (path, pattern) = (path.clone(), pattern.clone());
+                async move {
+                    let storage = DmaStorage::new();
+                    let mut file = storage.map_file(&path, LEN as u64).unwrap();
+                    assert!(!file.touched());
+                    file.write(0, &pattern);
+                    assert!(file.touched());
+                    assert_eq!(mapping_rss_kb(&file), 1024);
+                    file.release_resident(0..LEN as u64).await.unwrap();
+                    assert!(!file.touched());
+                    assert_eq!(mapping_rss_kb(&file), 0);
+                    assert_eq!(
+                        std::fs::read(&path).unwrap(),
+                        pattern,
+                        "the page cache kept it"
+                    );
+                    let mut back = vec![0; LEN];
+                    file.read(0, &mut back);
+                    assert!(back == pattern && file.touched(), "mapped back on access");
+                    assert_eq!(mapping_rss_kb(&file), 1024);
+                    file.release_resident(4097..3 * 4096 + 5).await.unwrap();
+                    assert_eq!(mapping_rss_kb(&file), 1024 - 4, "only 8192..12288 is whole");
+                    file.release_resident(10..4000).await.unwrap();
+                    assert_eq!(mapping_rss_kb(&file), 1024 - 4, "no whole page inside");
+                    // A file ending inside a page: its last page goes with a range to the end.
+                    let mut odd = storage.map_file(&path.with_extension("odd"), 5000).unwrap();
+                    odd.write(0, &pattern[..5000]);
+                    assert_eq!(mapping_rss_kb(&odd), 8);
+                    odd.release_resident(0..5000).await.unwrap();
+                    assert_eq!(mapping_rss_kb(&odd), 0);
+                    let mut back = vec![0; 5000];
+                    odd.read(0, &mut back);
+                    assert_eq!(back, pattern[..5000]);
+                }
+            });
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

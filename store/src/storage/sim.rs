@@ -9,9 +9,10 @@
 //! boundary, drops the rest, and invalidates every open handle, just as a power cut does
 //! to a process. All randomness comes from the seed, so `SEED=<n>` replays a run exactly.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -46,6 +47,8 @@ struct SimDisk {
     sync_stall_ms: i64,
     /// Files that cannot be opened, mapped or created (a bad block, a broken directory).
     broken_paths: BTreeSet<PathBuf>,
+    /// Bytes of each mapped file released by [`MappedFile::release_resident`].
+    released: BTreeMap<PathBuf, u64>,
 }
 
 struct SimFile {
@@ -88,6 +91,7 @@ impl SimStorage {
             writes_in_flight: Vec::new(),
             sync_stall_ms: 0,
             broken_paths: BTreeSet::new(),
+            released: BTreeMap::new(),
         };
         Self {
             disk: Rc::new(RefCell::new(disk)),
@@ -192,6 +196,11 @@ impl SimStorage {
 
     fn generation(&self) -> u64 {
         self.disk.borrow().generation
+    }
+
+    /// Bytes of `path`'s mapping released so far ([`MappedFile::release_resident`]).
+    pub fn released_bytes(&self, path: &Path) -> u64 {
+        self.disk.borrow().released.get(path).copied().unwrap_or(0)
     }
 
     fn check(&self, generation: u64) -> io::Result<()> {
@@ -372,6 +381,7 @@ pub struct SimMapped {
     path: PathBuf,
     generation: u64,
     len: u64,
+    touched: Cell<bool>,
 }
 
 impl MappedFile for SimMapped {
@@ -384,6 +394,7 @@ impl MappedFile for SimMapped {
             pos + dst.len() as u64 <= self.len,
             "mapped read past the end"
         );
+        self.touched.set(true);
         let disk = self.storage.disk.borrow();
         let file = disk
             .files
@@ -397,6 +408,7 @@ impl MappedFile for SimMapped {
             pos + src.len() as u64 <= self.len,
             "mapped write past the end"
         );
+        self.touched.set(true);
         // A stale mapping after a crash must not touch the new disk image; a real process
         // would be dead by now.
         if self.storage.generation() == self.generation {
@@ -412,6 +424,25 @@ impl MappedFile for SimMapped {
             self.storage.sync(&self.path);
         }
         std::future::ready(result)
+    }
+
+    fn touched(&self) -> bool {
+        self.touched.get()
+    }
+
+    fn release_resident(
+        &self,
+        range: Range<u64>,
+    ) -> impl std::future::Future<Output = io::Result<()>> + 'static {
+        // Nothing is resident in a simulation; the release is counted, whole pages only,
+        // so tests can see what the store released.
+        self.touched.set(false);
+        let (start, end) = super::whole_pages(range, self.len, 4096);
+        if start < end {
+            let mut disk = self.storage.disk.borrow_mut();
+            *disk.released.entry(self.path.clone()).or_default() += end - start;
+        }
+        std::future::ready(Ok(()))
     }
 }
 
@@ -547,6 +578,7 @@ impl Storage for SimStorage {
             path: path.to_path_buf(),
             generation: self.generation(),
             len,
+            touched: Cell::new(false),
         })
     }
 }
