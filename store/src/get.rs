@@ -210,16 +210,20 @@ impl<S: Storage> MessageStore<S> {
         // Start every chunk read this batch will need at once (they load concurrently),
         // then walk the units; the walk below decides what is served, exactly as before.
         let mut chunks = ChunkSet::default();
-        self.start_batch_loads(request, offset, scan_end);
+        let planned = self.start_batch_loads(request, offset, scan_end);
         let mut bytes_total = 0;
         let mut queue_offset = offset;
         let commit_log_end = commit_log.max_offset();
         while queue_offset < scan_end {
-            let unit = {
-                let dispatcher = self.inner.dispatcher.borrow();
-                dispatcher
-                    .queue(request.topic, request.queue_id)
-                    .and_then(|queue| queue.get(queue_offset))
+            let unit = match planned.get((queue_offset - offset) as usize) {
+                Some(unit) => Some(*unit),
+                // Past the plan: a record filter refused some of it.
+                None => {
+                    let dispatcher = self.inner.dispatcher.borrow();
+                    dispatcher
+                        .queue(request.topic, request.queue_id)
+                        .and_then(|queue| queue.get(queue_offset))
+                }
             };
             let Some(unit) = unit else { break };
             let size = unit.size as usize;
@@ -291,19 +295,29 @@ impl<S: Storage> MessageStore<S> {
     /// the write buffers. Loads run concurrently; the walk waits for each when it gets
     /// there. A record filter that refuses some makes the walk go further; it then loads
     /// what it needs one chunk at a time (with read-ahead).
-    fn start_batch_loads(&self, request: &GetRequest<'_>, offset: u64, scan_end: u64) {
+    ///
+    /// Returns the units it read, from `offset` on, so that the walk reads each of them
+    /// once more from memory instead of looking the queue up again per unit.
+    fn start_batch_loads(
+        &self,
+        request: &GetRequest<'_>,
+        offset: u64,
+        scan_end: u64,
+    ) -> Vec<CqUnit> {
         let commit_log = &self.inner.commit_log;
         let mut wanted: Vec<u64> = Vec::new();
+        let mut units = Vec::with_capacity(request.max_count.min(1024) + 1);
         let (mut count, mut bytes) = (0usize, 0usize);
         {
             let dispatcher = self.inner.dispatcher.borrow();
             let Some(queue) = dispatcher.queue(request.topic, request.queue_id) else {
-                return;
+                return units;
             };
             for queue_offset in offset..scan_end {
                 let Some(unit) = queue.get(queue_offset) else {
                     break;
                 };
+                units.push(unit);
                 let size = unit.size as usize;
                 if unit.is_blank() || size > self.inner.config.record_size_max() {
                     continue;
@@ -335,6 +349,7 @@ impl<S: Storage> MessageStore<S> {
         for start in wanted {
             commit_log.start_load(start);
         }
+        units
     }
 
     /// A record's bytes as `(buffer, at)`: copied from the write buffers, or a slice of

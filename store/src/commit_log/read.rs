@@ -150,17 +150,13 @@ impl<S: Storage> CommitLog<S> {
     /// Starts of the chunks `[offset, end)` falls in: one for most records; a record
     /// across chunk boundaries (or larger than a chunk) needs each of them. A record never
     /// crosses a segment end.
-    pub(crate) fn chunk_starts(&self, offset: u64, end: u64) -> Vec<u64> {
-        let mut starts = Vec::with_capacity(1);
-        let mut next = self.chunk_span(offset).0;
-        loop {
-            starts.push(next);
-            let (_, chunk_end) = self.chunk_span(next);
-            if end <= chunk_end {
-                return starts;
-            }
-            next = chunk_end;
-        }
+    /// An iterator, not a Vec: a pull asks this for every record it serves.
+    pub(crate) fn chunk_starts(&self, offset: u64, end: u64) -> impl Iterator<Item = u64> + '_ {
+        let (first, first_end) = self.chunk_span(offset);
+        std::iter::successors(Some((first, first_end)), move |&(_, chunk_end)| {
+            (end > chunk_end).then(|| self.chunk_span(chunk_end))
+        })
+        .map(|(start, _)| start)
     }
 
     /// `[offset, end)` (written, inside one segment) as parts in order: slices of the
@@ -179,7 +175,7 @@ impl<S: Storage> CommitLog<S> {
         }
         // The buffers hold a suffix of what was written: the chunks before the first
         // byte they hold start loading now, all at once.
-        for start in self.chunk_starts(offset, end).into_iter().skip(1) {
+        for start in self.chunk_starts(offset, end).skip(1) {
             if self.buffers.borrow().read(start, 1).is_some() {
                 break;
             }
