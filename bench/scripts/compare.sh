@@ -26,6 +26,7 @@
 #   store                      after the rounds: mqbench store --record-size 4096 --flush async,
 #                              STORE_RUNS runs, each a ratio to raw O_DIRECT on the same disk
 # Env: D (6) W (2) ROUNDS (2) SIZE (1024) BACKLOG (100000) COLD_N (300000) TAIL_D (30)
+#      COLD_PULL_BATCH (32, the Java client's pullBatchSize: messages per pull in cold-mq)
 #      TAIL_RATE (auto) STORE_RUNS (5) SYSTEMS ("apache peer ramjet") RAMJET_ARGS (extra flags)
 #      PEER_BIN (/tmp/peer/bin) PORT_BASE (44000: apache +876/+911, peer +1876/+1911,
 #      ramjet +2876/+2911)
@@ -40,7 +41,7 @@ RJ_BIN=$(cd "${3:?ramjet bin dir}" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${4:-$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)}
 D=${D:-6}; W=${W:-2}; ROUNDS=${ROUNDS:-2}; SIZE=${SIZE:-1024}
-BACKLOG=${BACKLOG:-100000}; COLD_N=${COLD_N:-300000}
+BACKLOG=${BACKLOG:-100000}; COLD_N=${COLD_N:-300000}; COLD_PULL_BATCH=${COLD_PULL_BATCH:-32}
 TAIL_D=${TAIL_D:-30}; TAIL_RATE=${TAIL_RATE:-}; STORE_RUNS=${STORE_RUNS:-5}
 SYSTEMS=${SYSTEMS:-apache peer ramjet}
 CELLS=${CELLS:-j-sync1 j-sync16 j-sync64 j-async j-backlog mq-sync16 mq-async mq-backlog cold tail store}
@@ -193,7 +194,8 @@ cold_cell() { # round system: the broker is running on a fresh store
   echo "RESULT dd mb_per_s=${dd_mbs:-0} file=${file##*/}" >> "$log"
   record "$r" "$s" cold-dd dd "$log"
   drop_caches
-  mq_cell "$r" "$s" cold-mq consume -n "$ns" -t TC -g "coldmq_r$r" --from first --duration 300
+  mq_cell "$r" "$s" cold-mq consume -n "$ns" -t TC -g "coldmq_r$r" --from first --duration 300 \
+    --pull-batch "$COLD_PULL_BATCH"
   drop_caches
   java_cell "$r" "$s" cold-j -t TC -m consume -g "coldj_r$r" -I 10 -d 300
 }
