@@ -25,7 +25,7 @@
 #                              half of Ramjet's median mq-async peak) for TAIL_D s, every system
 #   store                      after the rounds: mqbench store --record-size 4096 --flush async,
 #                              STORE_RUNS runs, each a ratio to raw O_DIRECT on the same disk
-# Env: D (6) W (2) ROUNDS (2) SIZE (1024) BACKLOG (100000) COLD_N (300000) TAIL_D (30)
+# Env: D (6) W (2) ROUNDS (2) SIZE (1024) BACKLOG (100000) COLD_N (3000000) TAIL_D (30)
 #      COLD_PULL_BATCH (32, the Java client's pullBatchSize: messages per pull in cold-mq)
 #      TAIL_RATE (auto) STORE_RUNS (5) SYSTEMS ("apache peer ramjet") RAMJET_ARGS (extra flags)
 #      PEER_BIN (/tmp/peer/bin) PORT_BASE (44000: apache +876/+911, peer +1876/+1911,
@@ -41,7 +41,7 @@ RJ_BIN=$(cd "${3:?ramjet bin dir}" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${4:-$ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)}
 D=${D:-6}; W=${W:-2}; ROUNDS=${ROUNDS:-2}; SIZE=${SIZE:-1024}
-BACKLOG=${BACKLOG:-100000}; COLD_N=${COLD_N:-300000}; COLD_PULL_BATCH=${COLD_PULL_BATCH:-32}
+BACKLOG=${BACKLOG:-100000}; COLD_N=${COLD_N:-3000000}; COLD_PULL_BATCH=${COLD_PULL_BATCH:-32}
 TAIL_D=${TAIL_D:-30}; TAIL_RATE=${TAIL_RATE:-}; STORE_RUNS=${STORE_RUNS:-5}
 SYSTEMS=${SYSTEMS:-apache peer ramjet}
 CELLS=${CELLS:-j-sync1 j-sync16 j-sync64 j-async j-backlog mq-sync16 mq-async mq-backlog cold tail store}
