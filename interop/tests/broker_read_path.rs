@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::mqadmin::admin_ok;
-use common::rust_client::{message, ConsumerOptions, ReceivedMessage, RustClient};
+use common::rust_client::{message, ConsumerOptions, Producer, ReceivedMessage, RustClient};
 use ramjet_interop::servers::{Broker, Namesrv};
 
 const TOPIC: &str = "ReadPathBacklog";
@@ -106,6 +106,41 @@ fn check(received: &[ReceivedMessage], expected: &BTreeSet<usize>, what: &str) {
     }
 }
 
+/// Sends messages 0..MESSAGES to `topic` in batches of BATCH, keys `k<index>`.
+fn send_backlog(producer: &Producer<'_>, broker: &Broker, topic: &str) {
+    for first in (0..MESSAGES).step_by(BATCH) {
+        let batch = (first..first + BATCH)
+            .map(|index| message(topic, tag(index), &format!("k{index}"), &body(index)))
+            .collect();
+        producer
+            .send_batch(batch)
+            .unwrap_or_else(|error| panic!("batch at {first}: {error}\n{}", broker.log_tail()));
+    }
+}
+
+/// An orderly push consumer of `group` subscribed to `(topic, expression)` drains the
+/// topic; asserts it got exactly `expected`, once each, in queue order.
+fn drain_and_check(
+    client: &RustClient,
+    namesrv: &Namesrv,
+    broker: &Broker,
+    (topic, expression): (&str, &str),
+    group: &str,
+    expected: &BTreeSet<usize>,
+) {
+    let mut options = ConsumerOptions::new(group, topic);
+    options.expression = expression.to_string();
+    options.orderly = true;
+    let consumer = client.start_push_consumer(&namesrv.addr, &options);
+    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= expected.len());
+    // A little longer for duplicates or extras.
+    std::thread::sleep(Duration::from_secs(1));
+    if !arrived {
+        eprintln!("{}", broker.log_tail());
+    }
+    check(&consumer.received(), expected, expression);
+}
+
 #[test]
 fn a_backlog_past_every_cache_drains_once_in_order_and_intact() {
     let test = "broker_read_path_backlog";
@@ -123,31 +158,20 @@ fn a_backlog_past_every_cache_drains_once_in_order_and_intact() {
     );
     let client = RustClient::new("read_path");
     let producer = client.start_producer(&namesrv.addr, &group("read_path_producer"));
-    for first in (0..MESSAGES).step_by(BATCH) {
-        let batch = (first..first + BATCH)
-            .map(|index| message(TOPIC, tag(index), &format!("k{index}"), &body(index)))
-            .collect();
-        producer
-            .send_batch(batch)
-            .unwrap_or_else(|error| panic!("batch at {first}: {error}\n{}", broker.log_tail()));
-    }
+    send_backlog(&producer, &broker, TOPIC);
     let all: BTreeSet<usize> = (0..MESSAGES).collect();
     let tag_a: BTreeSet<usize> = all.iter().copied().filter(|i| tag(*i) == "TagA").collect();
 
     for (expression, expected) in [("*", &all), ("TagA", &tag_a)] {
-        let mut options = ConsumerOptions::new(&group("read_path_consumer"), TOPIC);
-        options.expression = expression.to_string();
-        options.orderly = true;
-        let consumer = client.start_push_consumer(&namesrv.addr, &options);
-        let arrived =
-            consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= expected.len());
-        // A little longer for duplicates or extras.
-        std::thread::sleep(Duration::from_secs(1));
-        let received = consumer.received();
-        if !arrived {
-            eprintln!("{}", broker.log_tail());
-        }
-        check(&received, expected, expression);
+        let group = group("read_path_consumer");
+        drain_and_check(
+            &client,
+            &namesrv,
+            &broker,
+            (TOPIC, expression),
+            &group,
+            expected,
+        );
     }
 }
 
@@ -225,14 +249,7 @@ fn full_queue_and_index_files_leave_the_rss_and_still_serve() {
     );
     let client = RustClient::new("read_path_rss");
     let mut producer = client.start_producer(&namesrv.addr, &group("read_path_rss_producer"));
-    for first in (0..MESSAGES).step_by(BATCH) {
-        let batch = (first..first + BATCH)
-            .map(|index| message(topic, tag(index), &format!("k{index}"), &body(index)))
-            .collect();
-        producer
-            .send_batch(batch)
-            .unwrap_or_else(|error| panic!("batch at {first}: {error}\n{}", broker.log_tail()));
-    }
+    send_backlog(&producer, &broker, topic);
     let queue_dir = format!("/consumequeue/{topic}/0/");
     for dir in [queue_dir.as_str(), "/index/"] {
         let (released, resident) = wait_sealed_released(pid, dir);
@@ -249,16 +266,9 @@ fn full_queue_and_index_files_leave_the_rss_and_still_serve() {
     );
 
     // Everything in the released files is still there: consumed in order, found by key.
-    let mut options = ConsumerOptions::new(&group("read_path_rss_consumer"), topic);
-    options.orderly = true;
-    let consumer = client.start_push_consumer(&namesrv.addr, &options);
     let all: BTreeSet<usize> = (0..MESSAGES).collect();
-    let arrived = consumer.wait_until(RECEIVE_WAIT, |received| received.len() >= MESSAGES);
-    std::thread::sleep(Duration::from_secs(1));
-    if !arrived {
-        eprintln!("{}", broker.log_tail());
-    }
-    check(&consumer.received(), &all, "after the release");
+    let group = group("read_path_rss_consumer");
+    drain_and_check(&client, &namesrv, &broker, (topic, "*"), &group, &all);
     for index in [0, 777, 1500, MESSAGES - 1] {
         let found = producer
             .query_by_key(topic, &format!("k{index}"))
