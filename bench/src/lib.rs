@@ -9,6 +9,7 @@
 //!
 //! Which core: each benchmark builds its own glommio executor(s) and says where they run.
 
+pub mod codec_bench;
 pub mod consume;
 pub mod delay_bench;
 pub mod histogram;

@@ -24,6 +24,8 @@ enum Command {
     Timer(ramjet_bench::timer_bench::TimerBenchArgs),
     /// Delay-level delivery lateness (delivered store time minus due time).
     Delay(ramjet_bench::delay_bench::DelayArgs),
+    /// CPU of the remoting codec per send request (frame, typed header, response), no I/O.
+    Codec(ramjet_bench::codec_bench::CodecBenchArgs),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
         Command::Consume(args) => ramjet_bench::consume::run(args),
         Command::Timer(args) => ramjet_bench::timer_bench::run(args),
         Command::Delay(args) => ramjet_bench::delay_bench::run(args),
+        Command::Codec(args) => ramjet_bench::codec_bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");

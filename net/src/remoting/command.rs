@@ -100,55 +100,135 @@ impl LanguageCode {
 /// A small vector rather than a hash map: headers hold a dozen keys at most, and a linear
 /// scan over them is faster than hashing on the send path. Insertion order is kept, so an
 /// encoded header lists fields in the order the typed header wrote them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtFields(Vec<(String, String)>);
+///
+/// Every key and value lives in one `text` buffer, and `entries` holds their spans: decoding
+/// a Java send header (a dozen fields) costs two allocations, not two per field. A replaced
+/// value stays behind in `text` as dead bytes until the fields are dropped; that is bounded
+/// by the header the fields came from, or by the broker's own inserts.
+#[derive(Clone, Default)]
+pub struct ExtFields {
+    text: String,
+    entries: Vec<Entry>,
+}
+
+/// Byte spans of one key and its value in `ExtFields::text`.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: (usize, usize),
+    value: (usize, usize),
+}
 
 impl ExtFields {
-    pub fn new() -> ExtFields {
-        ExtFields(Vec::new())
+    pub const fn new() -> ExtFields {
+        ExtFields {
+            text: String::new(),
+            entries: Vec::new(),
+        }
     }
 
     pub fn with_capacity(capacity: usize) -> ExtFields {
-        ExtFields(Vec::with_capacity(capacity))
+        ExtFields {
+            text: String::with_capacity(capacity * 16),
+            entries: Vec::with_capacity(capacity),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.position(key)
+            .map(|index| self.span(self.entries[index].value))
     }
 
     /// Sets `key`, replacing an earlier value (a JSON object with a repeated key keeps the
     /// last one, as fastjson does).
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let (key, value) = (key.into(), value.into());
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((key, value)),
+    pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
+        let key_start = self.text.len();
+        self.text.push_str(key.as_ref());
+        let value_start = self.text.len();
+        self.text.push_str(value.as_ref());
+        self.commit(key_start, value_start);
+    }
+
+    /// The text buffer, for a decoder that appends a key and then its value straight from
+    /// its input and calls [`ExtFields::commit`] (or [`ExtFields::discard_from`]).
+    pub(crate) fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Records the key appended at `key_start..value_start` and the value appended at
+    /// `value_start..` of the text buffer. A key already present keeps its place and takes
+    /// the new value; the repeated key's text is left dead.
+    pub(crate) fn commit(&mut self, key_start: usize, value_start: usize) {
+        debug_assert!(key_start <= value_start && value_start <= self.text.len());
+        let value = (value_start, self.text.len());
+        let key = &self.text[key_start..value_start];
+        match self.position(key) {
+            Some(index) => self.entries[index].value = value,
+            None => self.entries.push(Entry {
+                key: (key_start, value_start),
+                value,
+            }),
         }
     }
 
+    /// Drops text appended at or after `from` that no entry refers to (a key whose value
+    /// turned out to be null).
+    pub(crate) fn discard_from(&mut self, from: usize) {
+        debug_assert!(self.entries.iter().all(|e| e.value.1 <= from));
+        self.text.truncate(from);
+    }
+
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let index = self.0.iter().position(|(k, _)| k == key)?;
-        Some(self.0.remove(index).1)
+        let index = self.position(key)?;
+        let entry = self.entries.remove(index);
+        Some(self.span(entry.value).to_owned())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|entry| (self.span(entry.key), self.span(entry.value)))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let key = key.as_bytes();
+        self.entries.iter().position(|e| {
+            // Lengths first, then bytes: most keys are one letter (Java's SEND_MESSAGE_V2
+            // header is `a`..`n`), and a call into memcmp per probe cost more than the scan.
+            let probe = &self.text.as_bytes()[e.key.0..e.key.1];
+            probe.len() == key.len() && probe.iter().zip(key).all(|(a, b)| a == b)
+        })
+    }
+
+    fn span(&self, (start, end): (usize, usize)) -> &str {
+        &self.text[start..end]
     }
 }
 
-impl FromIterator<(String, String)> for ExtFields {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> ExtFields {
+/// Equal when they hold the same pairs in the same order; dead text does not count.
+impl PartialEq for ExtFields {
+    fn eq(&self, other: &ExtFields) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ExtFields {}
+
+impl std::fmt::Debug for ExtFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for ExtFields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> ExtFields {
         let mut fields = ExtFields::new();
         for (k, v) in iter {
             fields.insert(k, v);
@@ -235,7 +315,7 @@ impl RemotingCommand {
 
     /// The custom header, or an empty one: decoding a header never needs a copy.
     pub fn fields(&self) -> &ExtFields {
-        static EMPTY: ExtFields = ExtFields(Vec::new());
+        static EMPTY: ExtFields = ExtFields::new();
         self.ext_fields.as_ref().unwrap_or(&EMPTY)
     }
 
@@ -267,5 +347,24 @@ mod tests {
         fields.insert("topic", "B");
         assert_eq!(fields.get("topic"), Some("B"));
         assert_eq!(fields.len(), 1);
+    }
+
+    #[test]
+    fn ext_fields_compare_by_pairs_not_by_their_text() {
+        let mut replaced = ExtFields::new();
+        replaced.insert("a", "1");
+        replaced.insert("b", "old");
+        replaced.insert("b", "2");
+        replaced.insert("c", "3");
+        assert_eq!(replaced.remove("c").as_deref(), Some("3"));
+        assert_eq!(replaced.remove("c"), None);
+        let fresh: ExtFields = [("a", "1"), ("b", "2")].into_iter().collect();
+        assert_eq!(replaced, fresh);
+        let reordered: ExtFields = [("b", "2"), ("a", "1")].into_iter().collect();
+        assert_ne!(replaced, reordered);
+        assert_eq!(format!("{fresh:?}"), r#"{"a": "1", "b": "2"}"#);
+        // One-letter keys must not match longer ones that start with the same letter.
+        assert_eq!(fresh.get("ab"), None);
+        assert_eq!(fresh.get(""), None);
     }
 }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::command::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
@@ -62,7 +62,9 @@ pub fn decode(header: &[u8]) -> Result<RemotingCommand, DecodeError> {
 }
 
 fn push_int(out: &mut Vec<u8>, value: i64) {
-    out.extend_from_slice(value.to_string().as_bytes());
+    use std::io::Write;
+    // Formats in place: a Vec's io::Write cannot fail, and no String is made per field.
+    let _ = write!(out, "{value}");
 }
 
 /// Appends `text` as a JSON string. Control characters become `\u00XX`, as fastjson writes
@@ -131,18 +133,18 @@ impl<'de> Visitor<'de> for HeaderVisitor {
             remark: None,
             ext_fields: None,
         };
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "code" => header.code = Some(map.next_value::<LenientInt>()?.0 as i32),
-                "language" => header.language = map.next_value::<LenientLanguage>()?.0,
-                "version" => header.version = map.next_value::<LenientInt>()?.0 as i32,
-                "opaque" => header.opaque = map.next_value::<LenientInt>()?.0 as i32,
-                "flag" => header.flag = map.next_value::<LenientInt>()?.0 as i32,
-                "remark" => header.remark = map.next_value::<Option<String>>()?,
-                "extFields" => {
+        while let Some(key) = map.next_key::<HeaderKey>()? {
+            match key {
+                HeaderKey::Code => header.code = Some(map.next_value::<LenientInt>()?.0 as i32),
+                HeaderKey::Language => header.language = map.next_value::<LenientLanguage>()?.0,
+                HeaderKey::Version => header.version = map.next_value::<LenientInt>()?.0 as i32,
+                HeaderKey::Opaque => header.opaque = map.next_value::<LenientInt>()?.0 as i32,
+                HeaderKey::Flag => header.flag = map.next_value::<LenientInt>()?.0 as i32,
+                HeaderKey::Remark => header.remark = map.next_value::<Option<String>>()?,
+                HeaderKey::ExtFields => {
                     header.ext_fields = map.next_value::<Option<LenientExt>>()?.map(|e| e.0)
                 }
-                _ => {
+                HeaderKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -151,44 +153,89 @@ impl<'de> Visitor<'de> for HeaderVisitor {
     }
 }
 
-/// A JSON scalar read as text: strings as they are, numbers and booleans in their JSON
-/// spelling. The C++ client sends `"queueId":3` where Java sends `"queueId":"3"`.
-pub(crate) struct ScalarText(pub Option<String>);
+/// A top-level key, matched without copying it.
+enum HeaderKey {
+    Code,
+    Language,
+    Version,
+    Opaque,
+    Flag,
+    Remark,
+    ExtFields,
+    Other,
+}
 
-impl<'de> Deserialize<'de> for ScalarText {
+impl<'de> Deserialize<'de> for HeaderKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = ScalarText;
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = HeaderKey;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, number, boolean or null")
+                f.write_str("a header key")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ScalarText, E> {
-                Ok(ScalarText(Some(v.to_string())))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ScalarText, E> {
-                Ok(ScalarText(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<ScalarText, E> {
-                Ok(ScalarText(None))
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<HeaderKey, E> {
+                Ok(match key {
+                    "code" => HeaderKey::Code,
+                    "language" => HeaderKey::Language,
+                    "version" => HeaderKey::Version,
+                    "opaque" => HeaderKey::Opaque,
+                    "flag" => HeaderKey::Flag,
+                    "remark" => HeaderKey::Remark,
+                    "extFields" => HeaderKey::ExtFields,
+                    _ => HeaderKey::Other,
+                })
             }
         }
-        deserializer.deserialize_any(ScalarVisitor)
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Appends a JSON scalar to a text buffer as text: strings as they are (unescaped), numbers
+/// and booleans in their JSON spelling. The C++ client sends `"queueId":3` where Java sends
+/// `"queueId":"3"`. Yields false, appending nothing, for null.
+struct AppendScalar<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for AppendScalar<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AppendScalar<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, number, boolean or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        self.0.push_str(v);
+        Ok(true)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.append(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.append(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        self.append(v)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.append(v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+impl AppendScalar<'_> {
+    fn append<E: de::Error>(self, v: impl fmt::Display) -> Result<bool, E> {
+        use std::fmt::Write;
+        write!(self.0, "{v}").map_err(de::Error::custom)?;
+        Ok(true)
     }
 }
 
@@ -203,11 +250,18 @@ impl<'de> Deserialize<'de> for LenientExt {
                 f.write_str("an extFields object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LenientExt, A::Error> {
-                let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(key) = map.next_key::<String>()? {
-                    // Java skips null values when it builds the map; so do we.
-                    if let Some(value) = map.next_value::<ScalarText>()?.0 {
-                        fields.insert(key, value);
+                let mut fields = ExtFields::with_capacity(map.size_hint().unwrap_or(16));
+                loop {
+                    let key_start = fields.text_mut().len();
+                    if map.next_key_seed(AppendKey(fields.text_mut()))?.is_none() {
+                        break;
+                    }
+                    let value_start = fields.text_mut().len();
+                    if map.next_value_seed(AppendScalar(fields.text_mut()))? {
+                        fields.commit(key_start, value_start);
+                    } else {
+                        // Java skips null values when it builds the map; so do we.
+                        fields.discard_from(key_start);
                     }
                 }
                 Ok(LenientExt(fields))
@@ -217,31 +271,111 @@ impl<'de> Deserialize<'de> for LenientExt {
     }
 }
 
+/// Appends an object key (always a JSON string) to a text buffer.
+struct AppendKey<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for AppendKey<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AppendKey<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an extFields key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+}
+
+/// An integer header field: a JSON number, or a string holding one (null reads as 0).
 struct LenientInt(i64);
 
 impl<'de> Deserialize<'de> for LenientInt {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = ScalarText::deserialize(deserializer)?;
-        match text.0 {
-            None => Ok(LenientInt(0)),
-            Some(text) => text
-                .trim()
-                .parse::<i64>()
-                .map(LenientInt)
-                .map_err(|_| de::Error::custom(format!("not an integer: {text:?}"))),
+        struct IntVisitor;
+        impl<'de> Visitor<'de> for IntVisitor {
+            type Value = LenientInt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientInt, E> {
+                Ok(LenientInt(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientInt, E> {
+                i64::try_from(v)
+                    .map(LenientInt)
+                    .map_err(|_| E::custom(format!("not an integer: {v}")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientInt, E> {
+                // 3.0 is read as 3, as its text "3" would be; 3.5 is refused.
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientInt, E> {
+                v.trim()
+                    .parse::<i64>()
+                    .map(LenientInt)
+                    .map_err(|_| E::custom(format!("not an integer: {v:?}")))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientInt, E> {
+                Err(E::custom(format!("not an integer: {v}")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientInt, E> {
+                Ok(LenientInt(0))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LenientInt, E> {
+                Ok(LenientInt(0))
+            }
         }
+        deserializer.deserialize_any(IntVisitor)
     }
 }
 
+/// `language` as a name (`"JAVA"`), or as its ordinal in a number or a string.
 struct LenientLanguage(LanguageCode);
 
 impl<'de> Deserialize<'de> for LenientLanguage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = ScalarText::deserialize(deserializer)?.0.unwrap_or_default();
-        Ok(LenientLanguage(match text.parse::<u8>() {
-            Ok(byte) => LanguageCode::from_byte(byte),
-            Err(_) => LanguageCode::from_name(&text),
-        }))
+        struct LanguageVisitor;
+        impl<'de> Visitor<'de> for LanguageVisitor {
+            type Value = LenientLanguage;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a language name or ordinal")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(match v.parse::<u8>() {
+                    Ok(byte) => LanguageCode::from_byte(byte),
+                    Err(_) => LanguageCode::from_name(v),
+                }))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(
+                    u8::try_from(v).map_or(LanguageCode::Other, LanguageCode::from_byte),
+                ))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(
+                    u8::try_from(v).map_or(LanguageCode::Other, LanguageCode::from_byte),
+                ))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientLanguage, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(LanguageCode::Other))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(LanguageCode::Other))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LenientLanguage, E> {
+                Ok(LenientLanguage(LanguageCode::Other))
+            }
+        }
+        deserializer.deserialize_any(LanguageVisitor)
     }
 }
 
@@ -269,6 +403,49 @@ mod tests {
         let command = decode(header).unwrap();
         assert_eq!(command.ext_fields, None);
         assert_eq!(command.language, LanguageCode::Go);
+    }
+
+    #[test]
+    fn reads_escapes_repeats_and_nulls_in_ext_fields() {
+        // Java's properties use \u0001 and \u0002; a repeated key keeps its first place
+        // and its last value; a null value leaves the earlier one; keys may be escaped too.
+        let header = br#"{"code":"310","extFields":{"i":"UNIQ_KEY\u0001A\u0002","a":"g","i":"x\"y\\z","a":null,"k\u00e9":"\ud83d\ude00","n":-7},"language":12,"opaque":3.0}"#;
+        let command = decode(header).unwrap();
+        assert_eq!(command.code, 310);
+        assert_eq!(command.opaque, 3);
+        assert_eq!(command.language, LanguageCode::Rust);
+        let pairs: Vec<(&str, &str)> = command.fields().iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("i", "x\"y\\z"),
+                ("a", "g"),
+                ("k\u{e9}", "\u{1f600}"),
+                ("n", "-7")
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_integers_it_cannot_read() {
+        for header in [
+            &br#"{"code":3.5}"#[..],
+            br#"{"code":true}"#,
+            br#"{"code":"x"}"#,
+            br#"{"code":18446744073709551615}"#,
+            br#"{"code":1,"opaque":[1]}"#,
+            br#"{"code":1,"extFields":{"a":[1]}}"#,
+            br#"{"code":1,"extFields":{"a":{"b":1}}}"#,
+            br#"{"code":1,"extFields":[]}"#,
+        ] {
+            assert!(
+                matches!(decode(header), Err(DecodeError::InvalidJsonHeader(_))),
+                "{}",
+                String::from_utf8_lossy(header)
+            );
+        }
+        // null reads as 0, as it did for Java's boxed fields.
+        assert_eq!(decode(br#"{"code":1,"opaque":null}"#).unwrap().opaque, 0);
     }
 
     #[test]

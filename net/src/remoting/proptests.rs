@@ -40,6 +40,25 @@ prop_compose! {
     }
 }
 
+/// One extFields value as a client may write it: Java's strings, the C++ client's numbers
+/// and booleans, and nulls (skipped, as Java's map builder skips them).
+#[derive(Debug, Clone)]
+enum ExtValue {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Null,
+}
+
+fn arb_ext_value() -> impl Strategy<Value = ExtValue> {
+    prop_oneof![
+        arb_text().prop_map(ExtValue::Text),
+        any::<i64>().prop_map(ExtValue::Int),
+        any::<bool>().prop_map(ExtValue::Bool),
+        Just(ExtValue::Null),
+    ]
+}
+
 /// JSON carries language by name, so an unknown byte comes back as OTHER.
 fn as_json_sees_it(mut command: RemotingCommand) -> RemotingCommand {
     if command.serialize_type == SerializeType::Json {
@@ -63,6 +82,44 @@ proptest! {
         let bytes = command.encode_to_vec();
         let cut = cut % bytes.len();
         prop_assert_eq!(decode_frame(&bytes[..cut], FRAME_BYTES_MAX_DEFAULT).unwrap(), None);
+    }
+
+    /// Keys drawn from a small set so that repeats are common: a repeated key keeps its
+    /// first place and its last non-null value.
+    #[test]
+    fn ext_fields_decode_as_java_builds_the_map(
+        pairs in proptest::collection::vec(
+            (prop_oneof![Just("a".to_owned()), Just("i".to_owned()), arb_non_empty_text()], arb_ext_value()),
+            0..12,
+        )
+    ) {
+        let mut json = String::from(r#"{"code":310,"extFields":{"#);
+        let mut expected = ExtFields::new();
+        for (index, (key, value)) in pairs.iter().enumerate() {
+            if index > 0 {
+                json.push(',');
+            }
+            json.push_str(&serde_json::to_string(key).unwrap());
+            json.push(':');
+            match value {
+                ExtValue::Text(text) => {
+                    json.push_str(&serde_json::to_string(text).unwrap());
+                    expected.insert(key, text);
+                }
+                ExtValue::Int(n) => {
+                    json.push_str(&n.to_string());
+                    expected.insert(key, n.to_string());
+                }
+                ExtValue::Bool(b) => {
+                    json.push_str(&b.to_string());
+                    expected.insert(key, b.to_string());
+                }
+                ExtValue::Null => json.push_str("null"),
+            }
+        }
+        json.push_str("}}");
+        let command = json_header::decode(json.as_bytes()).unwrap();
+        prop_assert_eq!(command.ext_fields, Some(expected));
     }
 
     #[test]
