@@ -3,7 +3,7 @@
 //! ```text
 //!   reader task: bytes ─► decode_frame_split ─► request  ─► spawn handler ─► Outbound
 //!                                             └► response ─► pending[opaque] (our own request)
-//!   writer task: Outbound ─► write_all ─► socket
+//!   writer task: Outbound ─► write_to (one gathering sendmsg) ─► socket
 //! ```
 //! The reader never waits for a handler: clients pipeline many requests on one connection
 //! and match replies by opaque, so each request runs as its own task and writes its reply
@@ -28,6 +28,7 @@ use glommio::net::TcpStream;
 
 use super::counters::LimitCounters;
 use super::limits::{Admission, ConnectionLimits, RequestRate};
+use super::outbound::{Outbound, StreamSide};
 use super::RequestHandler;
 use crate::code::response;
 use crate::remoting::{decode_frame_split, RemotingCommand};
@@ -61,7 +62,7 @@ pub struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     frame_bytes_max: usize,
-    outbound: RefCell<Vec<u8>>,
+    outbound: RefCell<Outbound>,
     wake_writer: RefCell<Option<LocalSender<()>>>,
     /// The reader's waker while it waits for `outbound` to drop to `OUTBOUND_BYTES_HIGH`.
     wake_reader: RefCell<Option<Waker>>,
@@ -103,20 +104,21 @@ impl Connection {
         if self.closed.get() {
             return;
         }
-        command.encode_into(&mut self.outbound.borrow_mut());
+        command.encode_into(self.outbound.borrow_mut().bytes_mut());
         self.wake();
     }
 
-    /// Queues a header followed by a body from another buffer (a pull response's records).
+    /// Queues a header followed by a body from other buffers (a pull response's records),
+    /// which are sent from where they are rather than copied (`outbound.rs`).
     pub fn send_with_body_parts(&self, command: &RemotingCommand, parts: &[Bytes]) {
         if self.closed.get() {
             return;
         }
         let body_bytes = parts.iter().map(Bytes::len).sum();
         let mut outbound = self.outbound.borrow_mut();
-        command.encode_header_for_body(body_bytes, &mut outbound);
+        command.encode_header_for_body(body_bytes, outbound.bytes_mut());
         for part in parts {
-            outbound.extend_from_slice(part);
+            outbound.push_part(part);
         }
         drop(outbound);
         self.wake();
@@ -298,7 +300,7 @@ pub(super) fn start_counted<H: RequestHandler>(
         peer,
         local,
         frame_bytes_max,
-        outbound: RefCell::new(Vec::with_capacity(READ_CHUNK_BYTES)),
+        outbound: RefCell::new(Outbound::with_capacity(READ_CHUNK_BYTES)),
         wake_writer: RefCell::new(Some(wake_sender)),
         wake_reader: RefCell::new(None),
         outbound_full_checks: Cell::new(0),
@@ -307,7 +309,7 @@ pub(super) fn start_counted<H: RequestHandler>(
         closed: Cell::new(false),
         tag: RefCell::new(None),
     });
-    let (reader, writer) = futures_lite::io::split(stream);
+    let (reader, writer) = StreamSide::pair(stream);
     let connection_for_reader = connection.clone();
     glommio::spawn_local(write_loop(connection.clone(), writer, wake_receiver)).detach();
     limits
@@ -330,7 +332,7 @@ pub(super) fn start_counted<H: RequestHandler>(
 
 async fn read_loop<H: RequestHandler>(
     connection: Rc<Connection>,
-    mut reader: futures_lite::io::ReadHalf<TcpStream>,
+    mut reader: StreamSide,
     handler: Rc<H>,
     limits: Rc<ShardLimits>,
     rate: Option<Arc<RequestRate>>,
@@ -515,7 +517,7 @@ async fn within_rate(
 
 /// One read, or `None` once `idle` passes without one (never when `idle` is zero).
 async fn read_or_idle(
-    reader: &mut futures_lite::io::ReadHalf<TcpStream>,
+    reader: &mut StreamSide,
     buf: &mut [u8],
     idle: Duration,
 ) -> Option<std::io::Result<usize>> {
@@ -529,14 +531,10 @@ async fn read_or_idle(
     .await
 }
 
-async fn write_loop(
-    connection: Rc<Connection>,
-    mut writer: futures_lite::io::WriteHalf<TcpStream>,
-    wake: LocalReceiver<()>,
-) {
-    let mut spare = Vec::with_capacity(READ_CHUNK_BYTES);
+async fn write_loop(connection: Rc<Connection>, mut writer: StreamSide, wake: LocalReceiver<()>) {
+    let mut spare = Outbound::with_capacity(READ_CHUNK_BYTES);
     loop {
-        let pending = std::mem::replace(&mut *connection.outbound.borrow_mut(), spare);
+        let mut pending = std::mem::replace(&mut *connection.outbound.borrow_mut(), spare);
         // `outbound` is empty now, so a reader stopped on the bound may read again.
         connection.wake_reader();
         if pending.is_empty() {
@@ -546,17 +544,14 @@ async fn write_loop(
             }
             continue;
         }
-        if let Err(error) = writer.write_all(&pending).await {
+        if let Err(error) = pending.write_to(&mut writer).await {
             tracing::debug!(peer = %connection.peer, %error, "write failed");
             connection.close();
             break;
         }
-        spare = pending;
-        spare.clear();
         // A buffer grown by one huge reply is not kept around for the connection's life.
-        if spare.capacity() > 4 * 1024 * 1024 {
-            spare = Vec::with_capacity(READ_CHUNK_BYTES);
-        }
+        pending.clear(4 * 1024 * 1024, READ_CHUNK_BYTES);
+        spare = pending;
     }
     let _ = writer.close().await;
 }
@@ -598,6 +593,32 @@ mod tests {
             request.encode_into(&mut bytes);
         }
         client.write_all(&bytes).await.unwrap();
+    }
+
+    /// Reads `count` replies, checking each, and returns their opaques in arrival order.
+    async fn read_replies(
+        client: &mut TcpStream,
+        count: usize,
+        check: impl Fn(&RemotingCommand),
+    ) -> Vec<i32> {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        let mut opaques = Vec::new();
+        while opaques.len() < count {
+            match decode_frame_split(&mut buf, FRAME_BYTES_MAX_DEFAULT).unwrap() {
+                Some(reply) => {
+                    check(&reply);
+                    opaques.push(reply.opaque);
+                }
+                None => {
+                    let start = buf.len();
+                    buf.resize(start + READ_CHUNK_BYTES, 0);
+                    let read = client.read(&mut buf[start..]).await.unwrap();
+                    assert!(read > 0, "server closed after {} replies", opaques.len());
+                    buf.truncate(start + read);
+                }
+            }
+        }
+        opaques
     }
 
     /// Test-side polling only: the condition is the connection's state, not a timer in it.
@@ -665,25 +686,68 @@ mod tests {
             assert!(connection.wake_reader.borrow().is_some());
 
             // The peer reads: every request, the late one included, gets its reply.
-            let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
-            let mut opaques = Vec::new();
-            while opaques.len() < 88 {
-                match decode_frame_split(&mut buf, FRAME_BYTES_MAX_DEFAULT).unwrap() {
-                    Some(reply) => {
-                        assert_eq!(reply.body.len(), REPLY_BODY_BYTES);
-                        opaques.push(reply.opaque);
-                    }
-                    None => {
-                        let start = buf.len();
-                        buf.resize(start + READ_CHUNK_BYTES, 0);
-                        let read = client.read(&mut buf[start..]).await.unwrap();
-                        assert!(read > 0, "server closed after {} replies", opaques.len());
-                        buf.truncate(start + read);
-                    }
-                }
-            }
+            let opaques = read_replies(&mut client, 88, |reply| {
+                assert_eq!(reply.body.len(), REPLY_BODY_BYTES);
+            })
+            .await;
             assert_eq!(opaques, (0..88).collect::<Vec<_>>());
             assert_eq!(connection.outbound_full_checks.get(), checks_at_stall);
+            assert!(!connection.is_closed());
+        });
+    }
+
+    /// Answers every request as a pull is answered: the header, then the body as parts
+    /// that the connection sends from where they are.
+    struct PartedReplies {
+        parts: Vec<Bytes>,
+    }
+
+    impl RequestHandler for PartedReplies {
+        async fn handle(
+            self: Rc<Self>,
+            request: RemotingCommand,
+            connection: Rc<Connection>,
+        ) -> Option<RemotingCommand> {
+            let answer = RemotingCommand::response_to(&request, 0);
+            connection.send_with_body_parts(&answer, &self.parts);
+            None
+        }
+    }
+
+    #[test]
+    fn body_parts_arrive_whole_and_in_order_through_a_full_socket() {
+        // 2,000 parts (large ones sent as they are, small ones copied) make replies of
+        // ~4.4 MiB; the client's 64 KiB receive buffer and a late first read make the
+        // gathering sends stop part-way and wait for room, more than once per reply.
+        let parts: Vec<Bytes> = (0..2000u32)
+            .map(|i| {
+                let len = if i % 3 == 0 { 100 } else { 3000 + i as usize };
+                Bytes::from(vec![(i % 251) as u8; len])
+            })
+            .collect();
+        let expected: Vec<u8> = parts.concat();
+        let executor = glommio::LocalExecutorBuilder::default().make().unwrap();
+        executor.run(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            shrink_receive_buffer(&client);
+            let accepted = listener.accept().await.unwrap();
+            let limits = ShardLimits::new(FRAME_BYTES_MAX_DEFAULT);
+            let handler = Rc::new(PartedReplies { parts });
+            let connection = start(accepted, handler, limits).unwrap();
+            send_requests(&mut client, 0..3).await;
+            glommio::timer::sleep(Duration::from_millis(100)).await;
+            let opaques = read_replies(&mut client, 3, |reply| {
+                assert!(
+                    reply.body[..] == expected[..],
+                    "reply {} body",
+                    reply.opaque
+                );
+            })
+            .await;
+            assert_eq!(opaques, [0, 1, 2]);
             assert!(!connection.is_closed());
         });
     }

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod counters;
 pub mod limits;
+mod outbound;
 mod shards;
 mod socket_buffer;
 

@@ -67,6 +67,21 @@ fn yolo_recv(fd: RawFd, buf: &mut [u8]) -> Option<io::Result<usize>> {
     }
 }
 
+/// Ramjet patch: the gathering form of `yolo_send`.
+fn yolo_send_vectored(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> Option<io::Result<usize>> {
+    match sys::send_vectored_syscall(
+        fd,
+        bufs,
+        (MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL).bits(),
+    ) {
+        Ok(x) => Some(Ok(x)),
+        Err(err) => match err.kind() {
+            io::ErrorKind::WouldBlock => None,
+            _ => Some(Err(err)),
+        },
+    }
+}
+
 fn yolo_recvmsg<T: SockaddrLike>(
     fd: RawFd,
     buf: &mut [u8],

@@ -303,7 +303,28 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         // it is very likely to success. It could be a waste if it already timed
         // out since the last `poll_write`, but it would not cost much more to
         // give it one last chance in this case.
-        if let Some(result) = super::yolo_send(self.stream.as_raw_fd(), buf) {
+        let attempt = super::yolo_send(self.stream.as_raw_fd(), buf);
+        self.poll_write_attempt(cx, attempt)
+    }
+
+    /// Ramjet patch: `poll_write` for several buffers, sent by one `sendmsg`.
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let attempt = super::yolo_send_vectored(self.stream.as_raw_fd(), bufs);
+        self.poll_write_attempt(cx, attempt)
+    }
+
+    /// The rest of a write once its non-blocking attempt is made: its result, or a wait for
+    /// the socket to take more.
+    fn poll_write_attempt(
+        &mut self,
+        cx: &Context<'_>,
+        attempt: Option<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if let Some(result) = attempt {
             let reactor = self.reactor.upgrade().unwrap();
             self.write_timeout.cancel_timer(reactor.as_ref());
             self.source_tx.take();
@@ -459,6 +480,15 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
 
     pub(crate) fn poll_write(&mut self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.stream.poll_write(cx, buf)
+    }
+
+    /// Ramjet patch: see `NonBufferedStream::poll_write_vectored`.
+    pub(crate) fn poll_write_vectored(
+        &mut self,
+        cx: &Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.stream.poll_write_vectored(cx, bufs)
     }
 
     pub(crate) fn poll_flush(&self, _cx: &Context<'_>) -> Poll<io::Result<()>> {

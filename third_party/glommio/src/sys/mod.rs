@@ -147,6 +147,20 @@ pub(crate) fn recvmsg_syscall<T: SockaddrLike>(
     Ok((x, addr))
 }
 
+/// Ramjet patch: a gathering send on a connected socket (sendmsg without an address), so a
+/// reply's header and its body slices go out in one call without being joined first.
+pub(crate) fn send_vectored_syscall(
+    fd: RawFd,
+    bufs: &[io::IoSlice<'_>],
+    flags: i32,
+) -> io::Result<usize> {
+    let mut hdr = unsafe { std::mem::zeroed::<libc::msghdr>() };
+    // IoSlice is guaranteed ABI-compatible with iovec on Unix.
+    hdr.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    hdr.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
+    syscall!(sendmsg(fd, &hdr, flags)).map(|x| x as usize)
+}
+
 pub(crate) fn sendmsg_syscall(
     fd: RawFd,
     buf: *const u8,
