@@ -821,7 +821,7 @@ mod tests {
                 topic: "T".into(),
                 queue_id: 1,
                 flag: 0,
-                body,
+                body: body.clone().into(),
                 properties: Properties::new(),
                 sys_flag: 0,
                 born_timestamp: 1_700_000_000_123,

@@ -198,7 +198,7 @@ fn bench_record(record_size: usize, queue_id: i32) -> Result<MessageRecord, Stri
         topic: TOPIC.to_string(),
         queue_id,
         flag: 0,
-        body: Vec::new(),
+        body: bytes::Bytes::new(),
         properties: Properties::new(),
         sys_flag: 0,
         born_timestamp: 0,

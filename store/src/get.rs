@@ -612,7 +612,7 @@ mod tests {
             topic: topic.to_owned(),
             queue_id: 1,
             flag: 0,
-            body: b"body bytes".to_vec(),
+            body: bytes::Bytes::from_static(b"body bytes"),
             properties: props.iter().copied().collect(),
             sys_flag: 0,
             born_timestamp: 1,

@@ -261,7 +261,7 @@ fn query_by_key_honours_the_time_range() {
             let bodies: Vec<Vec<u8>> = found
                 .messages
                 .iter()
-                .map(|bytes| decode(bytes).message.body)
+                .map(|bytes| decode(bytes).message.body.to_vec())
                 .collect();
             let expected: Vec<Vec<u8>> = (5..=9).rev().map(|seq| body(seq, 50)).collect();
             assert_eq!(bodies, expected);

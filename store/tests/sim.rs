@@ -77,7 +77,7 @@ impl Sim {
             let stored = block_on(read_queue(&self.store, TOPICS[*topic], *queue_id));
             let bodies: Vec<Vec<u8>> = stored
                 .iter()
-                .map(|bytes| decode_record(bytes, true).unwrap().message.body)
+                .map(|bytes| decode_record(bytes, true).unwrap().message.body.to_vec())
                 .collect();
             let expected: Vec<&Vec<u8>> = queue.acked.iter().chain(queue.in_doubt.iter()).collect();
             // Durable records survive anything; acked ones survive unless power was lost.
@@ -145,7 +145,7 @@ impl Sim {
                         ok.queue_offset as usize,
                         queue.acked.len() + queue.in_doubt.len()
                     );
-                    queue.acked.push(record.body);
+                    queue.acked.push(record.body.to_vec());
                     if self.flush == FlushDiskType::SyncFlush {
                         queue.durable = queue.acked.len();
                     }
@@ -155,7 +155,7 @@ impl Sim {
                         eprintln!("put failed: {error}");
                     }
                     failed = true;
-                    queue.in_doubt.push(record.body);
+                    queue.in_doubt.push(record.body.to_vec());
                 }
                 Err(other) => panic!("unexpected put error {other}"),
             }

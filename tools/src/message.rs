@@ -74,12 +74,12 @@ impl StoredMessage {
         if message.sys_flag & COMPRESSED_FLAG != 0 && zlib {
             let mut plain = Vec::new();
             let inflated =
-                flate2::read::ZlibDecoder::new(message.body.as_slice()).read_to_end(&mut plain);
+                flate2::read::ZlibDecoder::new(&message.body[..]).read_to_end(&mut plain);
             if inflated.is_ok() {
                 return plain;
             }
         }
-        message.body.clone()
+        message.body.to_vec()
     }
 
     /// Java's `HashMap.toString` of the properties, in stored order.
@@ -214,7 +214,7 @@ mod tests {
             topic: "T".into(),
             queue_id: 1,
             flag: 0,
-            body: body.to_vec(),
+            body: body.to_vec().into(),
             properties: [("UNIQ_KEY", "AB"), ("TAGS", "TagA")]
                 .into_iter()
                 .collect::<Properties>(),

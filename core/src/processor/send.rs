@@ -193,7 +193,7 @@ fn build_records(
         topic: header.topic.clone(),
         queue_id,
         flag: header.flag,
-        body: Vec::new(),
+        body: bytes::Bytes::new(),
         properties,
         sys_flag,
         born_timestamp: header.born_timestamp,
@@ -204,7 +204,7 @@ fn build_records(
     };
     if !batch {
         let mut record = base;
-        record.body = request.body.to_vec();
+        record.body = request.body.clone();
         if record.properties.get(PROPERTY_UNIQ_KEY).is_none() {
             let id = create_uniq_key(shard.store_host(), now_ms());
             record.properties.set(PROPERTY_UNIQ_KEY, &id);

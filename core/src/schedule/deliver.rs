@@ -387,7 +387,7 @@ mod tests {
             topic: topic.into(),
             queue_id,
             flag: 3,
-            body: b"hello".to_vec(),
+            body: bytes::Bytes::from_static(b"hello"),
             properties,
             sys_flag: 0,
             born_timestamp: 11,
@@ -429,7 +429,7 @@ mod tests {
             ),
             (3, 4, 11)
         );
-        assert_eq!(delivered.body, b"hello");
+        assert_eq!(delivered.body, &b"hello"[..]);
         assert_eq!(delivered.born_host, stored.born_host);
     }
 

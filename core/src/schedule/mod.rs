@@ -114,7 +114,7 @@ mod tests {
             topic: topic.into(),
             queue_id,
             flag: 7,
-            body: b"body".to_vec(),
+            body: bytes::Bytes::from_static(b"body"),
             properties,
             sys_flag: 0,
             born_timestamp: 1,

@@ -319,7 +319,7 @@ mod tests {
             topic: "T".into(),
             queue_id: 0,
             flag: 0,
-            body: vec![0; body],
+            body: vec![0; body].into(),
             properties: props,
             sys_flag: 0,
             born_timestamp: 0,

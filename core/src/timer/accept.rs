@@ -184,7 +184,7 @@ mod tests {
             topic: "T".into(),
             queue_id: 3,
             flag: 0,
-            body: b"x".to_vec(),
+            body: bytes::Bytes::from_static(b"x"),
             properties: props,
             sys_flag: 0,
             born_timestamp: 0,

@@ -121,7 +121,7 @@ mod tests {
             topic: "T".into(),
             queue_id: 3,
             flag: 0,
-            body: b"b".to_vec(),
+            body: bytes::Bytes::from_static(b"b"),
             properties,
             sys_flag: TRANSACTION_PREPARED_TYPE | 2,
             born_timestamp: 1,

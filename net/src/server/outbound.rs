@@ -107,7 +107,9 @@ impl Outbound {
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            while written > 0 {
+            // A writer never reports more than it was offered; the bound keeps a broken one
+            // from indexing past the end.
+            while written > 0 && index < segments.len() {
                 let left = segments[index].len() - offset;
                 if written < left {
                     offset += written;

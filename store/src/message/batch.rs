@@ -104,7 +104,7 @@ impl MessageRecord {
                 }
                 MessageRecord {
                     flag: message.flag,
-                    body: message.body.clone(),
+                    body: bytes::Bytes::copy_from_slice(&message.body),
                     properties,
                     prepared_transaction_offset: 0,
                     ..batch.clone()
@@ -143,7 +143,7 @@ mod tests {
             topic: "T".into(),
             queue_id: 1,
             flag: 0,
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
             properties: Properties::new(),
             sys_flag: 0,
             born_timestamp: 5,

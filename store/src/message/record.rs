@@ -3,6 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use bytes::Bytes;
+
 use super::hash::tags_code;
 use super::properties::{
     Properties, NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, PROPERTY_TAGS, PROPERTY_UNIQ_KEY,
@@ -35,7 +37,9 @@ pub struct MessageRecord {
     pub topic: String,
     pub queue_id: i32,
     pub flag: i32,
-    pub body: Vec<u8>,
+    /// Shared, not owned: a send's body is the slice of the connection's read buffer the
+    /// request arrived in, carried to the owner's write buffer without a copy of its own.
+    pub body: Bytes,
     pub properties: Properties,
     /// The V6 host bits are set by the encoder from the addresses; callers set the rest.
     pub sys_flag: i32,
@@ -328,7 +332,7 @@ pub fn decode_record(bytes: &[u8], verify_crc: bool) -> Result<DecodedRecord, Re
             topic,
             queue_id,
             flag,
-            body,
+            body: Bytes::from(body),
             properties,
             sys_flag,
             born_timestamp,

@@ -7,7 +7,7 @@ fn sample(topic: &str, born: &str, store: &str) -> MessageRecord {
         topic: topic.to_string(),
         queue_id: 3,
         flag: 7,
-        body: b"hello".to_vec(),
+        body: bytes::Bytes::from_static(b"hello"),
         properties: [("TAGS", "TagA"), ("KEYS", "k1")].into_iter().collect(),
         sys_flag: 0,
         born_timestamp: 1_700_000_000_000,
@@ -148,7 +148,7 @@ prop_compose! {
         prepared_transaction_offset in any::<i64>(),
     ) -> MessageRecord {
         MessageRecord {
-            topic, queue_id, flag, body, properties,
+            topic, queue_id, flag, body: body.into(), properties,
             sys_flag: transaction << 2,
             born_timestamp, born_host, store_host, reconsume_times, prepared_transaction_offset,
         }

@@ -176,7 +176,7 @@ pub fn message(topic: &str, queue_id: i32, body: Vec<u8>, tag: &str, keys: &str)
         topic: topic.to_string(),
         queue_id,
         flag: 0,
-        body,
+        body: body.into(),
         properties,
         sys_flag: 0,
         born_timestamp: 1_700_000_000_000,

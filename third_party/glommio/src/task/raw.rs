@@ -129,7 +129,8 @@ where
 
             // Write the header as the first field of the task.
             (raw.header as *mut Header).write(Header {
-                notifier: sys::get_sleep_notifier_for(executor_id).unwrap(),
+                // Ramjet patch: no global lock per spawn (sys::local_sleep_notifier).
+                notifier: sys::local_sleep_notifier(executor_id).unwrap(),
                 state: SCHEDULED | HANDLE,
                 latency_matters,
                 references: AtomicI16::new(0),
