@@ -19,6 +19,13 @@ use glommio::net::TcpStream;
 /// Body parts shorter than this are copied into the buffer: an iovec entry and a
 /// reference count cost more than copying a few hundred bytes.
 const PART_COPY_BELOW: usize = 512;
+/// Parts one `Outbound` holds by reference; later ones are copied. A part keeps the whole
+/// read chunk it is a slice of (`readChunkBytes`, 512 KiB) alive until it is sent, so a
+/// peer that pulls and never reads its replies could otherwise pin up to 1,024 times the
+/// bytes `OUTBOUND_BYTES_HIGH` allows (512 B parts, each of another chunk). With this cap a
+/// connection pins at most 2 x 64 chunks (the queue and the batch being written), 64 MiB at
+/// the default chunk size; a drain's usual few pulls in flight stay under it.
+const PARTS_REFERENCED_MAX: usize = 64;
 /// iovec entries per `sendmsg` (the kernel's `UIO_MAXIOV` is 1024).
 const SLICES_PER_SEND: usize = 256;
 
@@ -45,9 +52,10 @@ impl Outbound {
         &mut self.bytes
     }
 
-    /// Queues `part` after everything queued so far, without copying it unless it is small.
+    /// Queues `part` after everything queued so far, without copying it unless it is small
+    /// or `PARTS_REFERENCED_MAX` parts are already held.
     pub(super) fn push_part(&mut self, part: &Bytes) {
-        if part.len() < PART_COPY_BELOW {
+        if part.len() < PART_COPY_BELOW || self.parts.len() >= PARTS_REFERENCED_MAX {
             self.bytes.extend_from_slice(part);
         } else {
             self.parts_len += part.len();
@@ -251,5 +259,29 @@ mod tests {
         outbound.clear(1 << 20, 16);
         assert!(outbound.is_empty());
         assert!(outbound.segments().is_empty());
+    }
+
+    #[test]
+    fn parts_past_the_cap_are_copied_so_a_stalled_peer_pins_few_chunks() {
+        // Each part is a 600-byte slice of its own 64 KiB "chunk".
+        let chunks: Vec<Bytes> = (0..PARTS_REFERENCED_MAX + 10)
+            .map(|i| Bytes::from(vec![i as u8; 64 * 1024]))
+            .collect();
+        let mut outbound = Outbound::with_capacity(16);
+        let mut expected = Vec::new();
+        for chunk in &chunks {
+            let part = chunk.slice(100..700);
+            outbound.push_part(&part);
+            expected.extend_from_slice(&part);
+        }
+        assert_eq!(outbound.parts.len(), PARTS_REFERENCED_MAX);
+        assert_eq!(outbound.len(), expected.len());
+        let mut writer = Trickle {
+            got: Vec::new(),
+            step: 1000,
+            calls: 0,
+        };
+        futures_lite::future::block_on(outbound.write_to(&mut writer)).unwrap();
+        assert_eq!(writer.got, expected);
     }
 }
