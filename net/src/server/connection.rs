@@ -300,7 +300,7 @@ pub(super) fn start_counted<H: RequestHandler>(
         peer,
         local,
         frame_bytes_max,
-        outbound: RefCell::new(Outbound::with_capacity(READ_CHUNK_BYTES)),
+        outbound: RefCell::new(Outbound::new()),
         wake_writer: RefCell::new(Some(wake_sender)),
         wake_reader: RefCell::new(None),
         outbound_full_checks: Cell::new(0),
@@ -532,7 +532,7 @@ async fn read_or_idle(
 }
 
 async fn write_loop(connection: Rc<Connection>, mut writer: StreamSide, wake: LocalReceiver<()>) {
-    let mut spare = Outbound::with_capacity(READ_CHUNK_BYTES);
+    let mut spare = Outbound::new();
     loop {
         let mut pending = std::mem::replace(&mut *connection.outbound.borrow_mut(), spare);
         // `outbound` is empty now, so a reader stopped on the bound may read again.
@@ -549,8 +549,7 @@ async fn write_loop(connection: Rc<Connection>, mut writer: StreamSide, wake: Lo
             connection.close();
             break;
         }
-        // A buffer grown by one huge reply is not kept around for the connection's life.
-        pending.clear(4 * 1024 * 1024, READ_CHUNK_BYTES);
+        pending.clear();
         spare = pending;
     }
     let _ = writer.close().await;

@@ -26,6 +26,10 @@ const PART_COPY_BELOW: usize = 512;
 /// connection pins at most 2 x 64 chunks (the queue and the batch being written), 64 MiB at
 /// the default chunk size; a drain's usual few pulls in flight stay under it.
 const PARTS_REFERENCED_MAX: usize = 64;
+/// The buffer's starting capacity, and what it returns to after one huge reply grew it past
+/// `BUFFER_KEPT_MAX`, so that such a buffer is not kept for the connection's life.
+const BUFFER_BYTES: usize = 64 * 1024;
+const BUFFER_KEPT_MAX: usize = 4 * 1024 * 1024;
 /// iovec entries per `sendmsg` (the kernel's `UIO_MAXIOV` is 1024).
 const SLICES_PER_SEND: usize = 256;
 
@@ -40,9 +44,9 @@ pub(super) struct Outbound {
 }
 
 impl Outbound {
-    pub(super) fn with_capacity(capacity: usize) -> Outbound {
+    pub(super) fn new() -> Outbound {
         Outbound {
-            bytes: Vec::with_capacity(capacity),
+            bytes: Vec::with_capacity(BUFFER_BYTES),
             ..Outbound::default()
         }
     }
@@ -72,12 +76,12 @@ impl Outbound {
     }
 
     /// Empties it, keeping the buffer's capacity unless one huge reply grew it.
-    pub(super) fn clear(&mut self, capacity_max: usize, capacity: usize) {
+    pub(super) fn clear(&mut self) {
         self.bytes.clear();
         self.parts.clear();
         self.parts_len = 0;
-        if self.bytes.capacity() > capacity_max {
-            self.bytes = Vec::with_capacity(capacity);
+        if self.bytes.capacity() > BUFFER_KEPT_MAX {
+            self.bytes = Vec::with_capacity(BUFFER_BYTES);
         }
     }
 
@@ -229,7 +233,7 @@ mod tests {
     #[test]
     fn parts_go_out_in_order_through_partial_writes() {
         let big = |byte: u8| Bytes::from(vec![byte; 700]);
-        let mut outbound = Outbound::with_capacity(16);
+        let mut outbound = Outbound::new();
         let mut expected = Vec::new();
         outbound.bytes_mut().extend_from_slice(b"head1");
         expected.extend_from_slice(b"head1");
@@ -256,7 +260,7 @@ mod tests {
                 assert_eq!(writer.calls, 1, "one sendmsg for everything");
             }
         }
-        outbound.clear(1 << 20, 16);
+        outbound.clear();
         assert!(outbound.is_empty());
         assert!(outbound.segments().is_empty());
     }
@@ -267,7 +271,7 @@ mod tests {
         let chunks: Vec<Bytes> = (0..PARTS_REFERENCED_MAX + 10)
             .map(|i| Bytes::from(vec![i as u8; 64 * 1024]))
             .collect();
-        let mut outbound = Outbound::with_capacity(16);
+        let mut outbound = Outbound::new();
         let mut expected = Vec::new();
         for chunk in &chunks {
             let part = chunk.slice(100..700);
