@@ -34,11 +34,16 @@
 # nor script can choose it. Instead each run sends to a one-queue topic (pinning the queue)
 # on a fresh connection, and is classified afterwards from the CPU the broker's two
 # executor threads used: a local run keeps one of them busy, a cross run both. The topics
-# are picked so that one queue is owned by each shard (owner_shard in core/src/shard.rs:
+# are picked so that one queue is owned by each shard (owner_shard in core/src/placement.rs:
 # CRC32 of the topic plus the queue id, modulo shardCount).
+# Interleaved hop (shardCount=2 rounds only): `mqbench hop`, sync sends alternating message
+# by message between a queue on each shard over one connection (8 connections in turn), so
+# local and cross see the machine at the same moments; see bench/src/hop_bench.rs. In the
+# separate runs above, the client also shares a core with a busy shard only in cross runs.
 #
 # Output in the results folder: each cell's client output (<round>-<shards>-<cell>.out),
-# each broker's log, raw.tsv (one line per cell and round), hop.tsv, and table.md.
+# each broker's log, raw.tsv (one line per cell and round), hop.tsv, hop-interleaved.tsv
+# and table.md.
 # The broker binds 127.0.0.1 only and is stopped by its PID.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -203,6 +208,18 @@ run_hop() { # round
   done
 }
 
+# mqbench hop on the running shardCount=2 broker; its RESULT into hop-interleaved.tsv.
+run_interleaved_hop() { # round
+  local out="$RESULTS/$1-s2-hop-interleaved.out"
+  timeout $((8 * (DURATION + WARMUP) + 90)) "$MQBENCH" hop -n "$NAMESRV" --shards 2 -s 1024 \
+    --connections 8 --duration "$DURATION" --warmup "$WARMUP" > "$out" 2>&1 \
+    || echo "[$1 s2] interleaved hop FAILED, see $out" >&2
+  sed -n 's/^RESULT hop hop_us=\([0-9.-]*\) skew_us=\([0-9.-]*\) local_p50_us=\([0-9]*\) cross_p50_us=\([0-9]*\).* clusters=\([0-9]*\).*/\1\t\2\t\3\t\4\t\5/p' "$out" \
+    | sed "s/^/$1\t/" >> "$RESULTS/hop-interleaved.tsv"
+  echo "[$1 s2] interleaved hop: $(grep '^RESULT' "$out" || echo none)" >&2
+}
+printf 'round\thop_us\tskew_us\tlocal_p50_us\tcross_p50_us\tclusters\n' > "$RESULTS/hop-interleaved.tsv"
+
 round=0
 for shards in $ROUNDS; do
   round=$((round + 1))
@@ -230,7 +247,7 @@ for shards in $ROUNDS; do
   done
   run_cell "$round" "$shards" mqbench async-i1024 \
     mqbench_produce -t "$TOPIC" --create-topic --queues "$QUEUES" --mode async -w 1024
-  if [ "$shards" = 2 ]; then run_hop "$round"; fi
+  if [ "$shards" = 2 ]; then run_hop "$round"; run_interleaved_hop "$round"; fi
   stop_pid "$BROKER_PID"
   BROKER_PID=
   rm -rf "$store"
@@ -242,6 +259,7 @@ import csv, os, statistics, sys
 out = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(out, "raw.tsv")), delimiter="\t"))
 hops = list(csv.DictReader(open(os.path.join(out, "hop.tsv")), delimiter="\t"))
+interleaved = list(csv.DictReader(open(os.path.join(out, "hop-interleaved.tsv")), delimiter="\t"))
 
 def num(text):
     try:
@@ -289,6 +307,12 @@ difference = cross_p50 - local_p50 if local_p50 is not None and cross_p50 is not
 hop_lines.append(f"| mqbench sync -w 1, 1 KiB, shardCount=2 | {show(local_p50)} | {show(cross_p50)} "
                  f"| {show(difference)} | {len(local)} / {len(cross)} |")
 
+hop_lines.append("| mqbench hop (interleaved), 1 KiB, shardCount=2 | "
+                 f"{show(median(num(h['local_p50_us']) for h in interleaved))} | "
+                 f"{show(median(num(h['cross_p50_us']) for h in interleaved))} | "
+                 f"{show(median(num(h['hop_us']) for h in interleaved), 1)} | "
+                 f"{len(interleaved)} rounds of 8 connections |")
+
 machine = open(os.path.join(out, "machine.txt")).read()
 text = ("# Shard scaling: Ramjet shardCount=2 over shardCount=1\n\n```\n" + machine + "```\n\n"
         + "\n".join(lines) + "\n\n"
@@ -300,7 +324,9 @@ text = ("# Shard scaling: Ramjet shardCount=2 over shardCount=1\n\n```\n" + mach
         "Medians of single-sender runs on fresh connections, each sending to a one-queue "
         "topic; local: the queue's owner shard accepted the connection, cross: the other "
         "shard did and forwarded each message (classified from the executors' CPU, see "
-        "hop.tsv).\n")
+        "hop.tsv). The interleaved row alternates the two on each connection "
+        "(bench/src/hop_bench.rs; per round in hop-interleaved.tsv), so its difference is "
+        "the broker's hop without the client's share of a busy core.\n")
 open(os.path.join(out, "table.md"), "w").write(text)
 print(text)
 PY

@@ -13,6 +13,7 @@ pub mod codec_bench;
 pub mod consume;
 pub mod delay_bench;
 pub mod histogram;
+pub mod hop_bench;
 pub mod produce;
 pub mod produce_lane;
 pub mod rocketmq_client;

@@ -26,6 +26,8 @@ enum Command {
     Delay(ramjet_bench::delay_bench::DelayArgs),
     /// CPU of the remoting codec per send request (frame, typed header, response), no I/O.
     Codec(ramjet_bench::codec_bench::CodecBenchArgs),
+    /// A broker's cross-shard hop: sync sends alternating between queues on two shards.
+    Hop(ramjet_bench::hop_bench::HopBenchArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         Command::Timer(args) => ramjet_bench::timer_bench::run(args),
         Command::Delay(args) => ramjet_bench::delay_bench::run(args),
         Command::Codec(args) => ramjet_bench::codec_bench::run(args),
+        Command::Hop(args) => ramjet_bench::hop_bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("mqbench: {error}");
