@@ -143,3 +143,111 @@ impl Mesh {
         }
     }
 }
+
+/// The mesh's channels (glommio's shared channels, with third_party/README.md's change 8):
+/// a receive wakes the sending shard only when a sender waits for room.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+    use glommio::timer::sleep;
+    use glommio::LocalExecutorBuilder;
+
+    /// This thread's voluntary context switches: one per park that ended in a wake-up.
+    fn voluntary_switches() -> u64 {
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .map(|count| count.trim().parse().unwrap())
+            .unwrap()
+    }
+
+    /// Runs the sender and the receiver on executors of their own threads; returns what the
+    /// sender reports. Panics after `limit` rather than hang on a lost wake-up.
+    fn on_two_executors<S, R>(
+        capacity: usize,
+        sender: impl FnOnce(glommio::channels::shared_channel::ConnectedSender<u64>) -> S
+            + Send
+            + 'static,
+        receiver: impl FnOnce(glommio::channels::shared_channel::ConnectedReceiver<u64>) -> R
+            + Send
+            + 'static,
+        limit: Duration,
+    ) -> u64
+    where
+        S: std::future::Future<Output = u64> + 'static,
+        R: std::future::Future<Output = ()> + 'static,
+    {
+        let (tx, rx): (SharedSender<u64>, SharedReceiver<u64>) =
+            shared_channel::new_bounded(capacity);
+        let (done, finished) = std::sync::mpsc::channel();
+        let sending = LocalExecutorBuilder::default()
+            .spawn(move || async move { sender(tx.connect().await).await })
+            .unwrap();
+        let receiving = LocalExecutorBuilder::default()
+            .spawn(move || async move { receiver(rx.connect().await).await })
+            .unwrap();
+        std::thread::spawn(move || {
+            let reported = sending.join().unwrap();
+            receiving.join().unwrap();
+            let _ = done.send(reported);
+        });
+        finished
+            .recv_timeout(limit)
+            .expect("the channel's executors did not finish: a lost wake-up")
+    }
+
+    #[test]
+    fn a_receive_does_not_wake_a_sender_that_does_not_wait() {
+        const MESSAGES: u64 = 100;
+        let wakes = on_two_executors(
+            1024,
+            |sender| async move {
+                for n in 0..MESSAGES {
+                    sender.try_send(n).unwrap();
+                }
+                // Parked while the receiver takes them one by one, 5 ms apart.
+                let before = voluntary_switches();
+                sleep(Duration::from_millis(1_500)).await;
+                voluntary_switches() - before
+            },
+            |receiver| async move {
+                sleep(Duration::from_millis(200)).await;
+                for n in 0..MESSAGES {
+                    assert_eq!(receiver.recv().await, Some(n));
+                    sleep(Duration::from_millis(5)).await;
+                }
+            },
+            Duration::from_secs(30),
+        );
+        // Upstream glommio woke the sender's executor after each of the 100 receives.
+        assert!(wakes < 30, "the idle sender was woken {wakes} times");
+    }
+
+    #[test]
+    fn a_sender_waiting_for_room_is_woken_by_each_receive() {
+        const MESSAGES: u64 = 5_000;
+        let sent = on_two_executors(
+            1,
+            |sender| async move {
+                for n in 0..MESSAGES {
+                    sender.send(n).await.unwrap();
+                }
+                MESSAGES
+            },
+            |receiver| async move {
+                for n in 0..MESSAGES {
+                    // Now and then let the sender find the channel full and park.
+                    if n % 97 == 0 {
+                        sleep(Duration::from_millis(1)).await;
+                    }
+                    assert_eq!(receiver.recv().await, Some(n));
+                }
+            },
+            Duration::from_secs(60),
+        );
+        assert_eq!(sent, MESSAGES);
+    }
+}

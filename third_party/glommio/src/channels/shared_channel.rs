@@ -286,8 +286,11 @@ impl<T: Send + Sized> ConnectedSender<T> {
     /// receiver.join().unwrap();
     /// ```
     pub async fn send(&self, item: T) -> Result<(), T> {
-        let waiter = future::poll_fn(|cx| self.wait_for_room(cx));
-        waiter.await;
+        WaitForRoom {
+            sender: self,
+            registered: false,
+        }
+        .await;
         let res = self.try_send(item);
         if let Err(GlommioError::WouldBlock(_)) = &res {
             panic!("operation would block")
@@ -295,18 +298,62 @@ impl<T: Send + Sized> ConnectedSender<T> {
         res
     }
 
-    fn wait_for_room(&self, cx: &Context<'_>) -> Poll<()> {
-        match self.state.buffer.free_space() > 0 || self.state.buffer.producer_disconnected() {
-            true => Poll::Ready(()),
-            false => {
-                self.reactor
-                    .upgrade()
-                    .unwrap()
-                    .add_shared_channel_waker(self.id, cx.waker().clone());
-                Poll::Pending
-            }
+    fn has_room(&self) -> bool {
+        self.state.buffer.free_space() > 0 || self.state.buffer.producer_disconnected()
+    }
+}
+
+/// Ramjet patch: `ConnectedSender::send` waiting for room, counted in the channel while it
+/// waits so that the consumer wakes this executor only then (see `do_recv_one`).
+struct WaitForRoom<'a, T: Send + Sized> {
+    sender: &'a ConnectedSender<T>,
+    /// Counted in the channel's `senders_waiting`.
+    registered: bool,
+}
+
+impl<T: Send + Sized> WaitForRoom<'_, T> {
+    fn unregister(&mut self) {
+        if self.registered {
+            self.registered = false;
+            self.sender.state.buffer.buffer.sender_done_waiting();
         }
     }
+}
+
+impl<T: Send + Sized> Future for WaitForRoom<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.sender.has_room() {
+            self.unregister();
+            return Poll::Ready(());
+        }
+        self.sender
+            .reactor
+            .upgrade()
+            .unwrap()
+            .add_shared_channel_waker(self.sender.id, cx.waker().clone());
+        if !self.registered {
+            self.registered = true;
+            self.sender.state.buffer.buffer.sender_waits();
+            // A pop between the check above and the count is seen now; one after it sees
+            // the count and wakes us.
+            if self.sender.has_room() {
+                self.unregister();
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: Send + Sized> Drop for WaitForRoom<'_, T> {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+impl<T: Send + Sized> ConnectedSender<T> {
 
     /// Close the sender
     pub fn close(&self) {
@@ -420,7 +467,13 @@ impl<T: Send + Sized> ConnectedReceiver<T> {
                 }
             }
             res => {
-                self.notifier.notify(false);
+                // Ramjet patch: upstream notified the sender's executor after every pop, in
+                // case a sender waited for room; a parked peer was woken for nothing on
+                // nearly every message (one extra cross-core wake-up per message each way
+                // on the broker's shard mesh).
+                if self.state.buffer.buffer.senders_waiting() {
+                    self.notifier.notify(false);
+                }
                 Poll::Ready(res)
             }
         }

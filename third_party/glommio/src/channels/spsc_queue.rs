@@ -31,6 +31,14 @@ struct ConsumerCacheline {
     producer_id: AtomicUsize,
 }
 
+/// Ramjet patch: how many `ConnectedSender::send` calls wait for room, on a line of its own
+/// (senders write it only when the channel is full; the consumer reads it per pop).
+#[derive(Debug)]
+#[repr(align(128))]
+struct SenderWaitCacheline {
+    senders_waiting: AtomicUsize,
+}
+
 #[derive(Debug)]
 struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
@@ -51,6 +59,7 @@ pub(crate) struct Buffer<T> {
 
     pcache: ProducerCacheline,
     ccache: ConsumerCacheline,
+    wcache: SenderWaitCacheline,
 
     _marker: PhantomData<T>,
 }
@@ -178,6 +187,27 @@ impl<T> Buffer<T> {
         None
     }
 
+    /// Ramjet patch: a sender found the channel full and is about to re-check for room
+    /// before it waits. The RMW is SeqCst: it pairs with the fence in `senders_waiting`,
+    /// so either the sender's re-check sees the consumer's pop or the consumer sees this
+    /// count and wakes the sender's executor.
+    pub(crate) fn sender_waits(&self) {
+        self.wcache.senders_waiting.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Ramjet patch: a sender registered by `sender_waits` found room, or gave up.
+    pub(crate) fn sender_done_waiting(&self) {
+        let before = self.wcache.senders_waiting.fetch_sub(1, Ordering::Release);
+        debug_assert!(before > 0, "more sender_done_waiting than sender_waits");
+    }
+
+    /// Ramjet patch: after a pop, does any sender wait for the room it made? Fences first,
+    /// so the pop is visible before the count is read (see `sender_waits`).
+    pub(crate) fn senders_waiting(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.wcache.senders_waiting.load(Ordering::Relaxed) > 0
+    }
+
     /// Disconnects the consumer, and returns whether it was already
     /// disconnected
     pub(crate) fn disconnect_consumer(&self) -> bool {
@@ -257,6 +287,9 @@ fn inner_make<T>(capacity: usize, initial_value: usize) -> (Producer<T>, Consume
         ccache: ConsumerCacheline {
             head: AtomicUsize::new(initial_value),
             producer_id: AtomicUsize::new(0),
+        },
+        wcache: SenderWaitCacheline {
+            senders_waiting: AtomicUsize::new(0),
         },
         _marker: PhantomData,
     });
