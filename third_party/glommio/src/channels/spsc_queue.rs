@@ -188,11 +188,13 @@ impl<T> Buffer<T> {
     }
 
     /// Ramjet patch: a sender found the channel full and is about to re-check for room
-    /// before it waits. The RMW is SeqCst: it pairs with the fence in `senders_waiting`,
-    /// so either the sender's re-check sees the consumer's pop or the consumer sees this
-    /// count and wakes the sender's executor.
+    /// before it waits. The fence after the count pairs with the one in `senders_waiting`
+    /// (Dekker: each side stores, fences, then loads what the other stored), so either the
+    /// sender's re-check sees the consumer's pop or the consumer sees this count and wakes
+    /// the sender's executor. Only a sender that found the channel full pays for it.
     pub(crate) fn sender_waits(&self) {
         self.wcache.senders_waiting.fetch_add(1, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 
     /// Ramjet patch: a sender registered by `sender_waits` found room, or gave up.
