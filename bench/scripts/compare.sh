@@ -15,6 +15,8 @@
 #   j-async                    Java async send, 1024 in flight
 #   j-backlog                  Java: async-produce BACKLOG messages (j-fill), then a fresh push
 #                              consumer group drains them from the first offset (j-drain)
+#   mq-sync1                   mqbench produce, sync, one sender on a blocking connection
+#                              (--engine os-threads): the blocking-client p50
 #   mq-sync16 mq-async         mqbench produce, sync 16 senders / async 256 in flight x 2 conns
 #   mq-backlog                 mqbench: batch-produce BACKLOG (mq-fill), drain from offset 0 (mq-drain)
 #   cold                       COLD_N messages written, broker restarted, page cache dropped,
@@ -44,7 +46,7 @@ D=${D:-6}; W=${W:-2}; ROUNDS=${ROUNDS:-2}; SIZE=${SIZE:-1024}
 BACKLOG=${BACKLOG:-100000}; COLD_N=${COLD_N:-3000000}; COLD_PULL_BATCH=${COLD_PULL_BATCH:-32}
 TAIL_D=${TAIL_D:-30}; TAIL_RATE=${TAIL_RATE:-}; STORE_RUNS=${STORE_RUNS:-5}
 SYSTEMS=${SYSTEMS:-apache peer ramjet}
-CELLS=${CELLS:-j-sync1 j-sync16 j-sync64 j-async j-backlog mq-sync16 mq-async mq-backlog cold tail store}
+CELLS=${CELLS:-j-sync1 j-sync16 j-sync64 j-async j-backlog mq-sync1 mq-sync16 mq-async mq-backlog cold tail store}
 PEER_BIN=${PEER_BIN:-/tmp/peer/bin}
 RAMJET_ARGS=${RAMJET_ARGS:-}
 PORT_BASE=${PORT_BASE:-44000}
@@ -164,6 +166,8 @@ warm_cells() { # round system
     java_cell "$r" "$s" j-drain -t TJB -m consume -g "jdrain_r$r" -I 10 -d 180
   fi
   local common=(-n "$ns" -s "$SIZE" --create-topic --queues 8 --connections 2)
+  has_cell mq-sync1 && mq_cell "$r" "$s" mq-sync1 produce -t TM -n "$ns" -s "$SIZE" --create-topic \
+    --queues 8 --connections 1 --engine os-threads --mode sync -w 1 --duration $((D + W)) --warmup "$W"
   has_cell mq-sync16 && mq_cell "$r" "$s" mq-sync16 produce -t TM "${common[@]}" --mode sync -w 16 \
     --duration $((D + W)) --warmup "$W"
   has_cell mq-async && mq_cell "$r" "$s" mq-async produce -t TM "${common[@]}" --mode async -w 256 \

@@ -354,7 +354,6 @@ impl<T: Send + Sized> Drop for WaitForRoom<'_, T> {
 }
 
 impl<T: Send + Sized> ConnectedSender<T> {
-
     /// Close the sender
     pub fn close(&self) {
         if !self.state.buffer.disconnect() {
