@@ -15,8 +15,9 @@
 //! the leader's housekeeping). So the differences fall into two clusters, and the summary
 //! splits them in two (the split with the least spread within each side): the hop is half
 //! the distance between the two clusters' means, the skew their midpoint. With all
-//! connections on one shard (1 in 2^(connections-1)) the split is noise; the per-connection
-//! lines show it, and the RESULT line says `clusters=1`.
+//! connections on one shard (1 in 2^(connections-1)) the split is noise, which only the
+//! per-connection lines show (differences that do not fall into two groups); the RESULT
+//! line says `clusters=1` only when a single connection ran.
 //!
 //! `RESULT hop hop_us=.. skew_us=.. local_p50_us=.. cross_p50_us=.. connections=..`, where
 //! local and cross are medians over connections once each is assigned its shard.
