@@ -540,6 +540,7 @@ impl BrokerConfig {
             "readAheadChunks" => store.read_ahead_chunks = parse(key, value)?,
             "readDirect" => store.read_direct = parse(key, value)?,
             "writeDirect" => store.write_direct = parse(key, value)?,
+            "zeroAheadBytes" => store.zero_ahead_bytes = parse(key, value)?,
             _ if ACCEPTED_WITHOUT_EFFECT.contains(&key) => {}
             _ => return Ok(false),
         }
@@ -944,6 +945,10 @@ mod tests {
         config.set("writeDirect", "false").unwrap();
         assert!(!config.store.write_direct);
         assert!(config.set("writeDirect", "maybe").is_err());
+        assert_eq!(config.store.zero_ahead_bytes, 8 << 20);
+        config.set("zeroAheadBytes", "0").unwrap();
+        assert_eq!(config.store.zero_ahead_bytes, 0);
+        assert!(config.set("zeroAheadBytes", "-1").is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::message::record::encode_blank;
 use crate::message::{
     decode_record, END_FILE_MIN_BLANK_LENGTH, MESSAGE_MAGIC_CODE_V1, MESSAGE_MAGIC_CODE_V2,
 };
-use crate::storage::{SegmentFile, Storage};
+use crate::storage::{SegmentFile, SegmentOptions, Storage};
 use crate::sync::Progress;
 use next_segment::NextSegment;
 use write_buffers::{Reserve, WriteBuffers};
@@ -66,8 +66,8 @@ pub struct CommitLog<S: Storage> {
     read_chunk_bytes: u64,
     read_ahead_chunks: usize,
     read_direct: bool,
-    /// O_DIRECT writes (`writeDirect`), or through the page cache.
-    write_direct: bool,
+    /// O_DIRECT or page-cache writes, zero-ahead.
+    segment_options: SegmentOptions,
 }
 
 impl<S: Storage> CommitLog<S> {
@@ -116,7 +116,7 @@ impl<S: Storage> CommitLog<S> {
                 });
             }
             let segment = storage
-                .open_segment(&path, segment_size, config.write_direct)
+                .open_segment(&path, segment_size, config.segment_options())
                 .await;
             segments.insert(base, Rc::new(segment.map_err(StoreError::io(&path))?));
         }
@@ -161,7 +161,7 @@ impl<S: Storage> CommitLog<S> {
             read_chunk_bytes,
             read_ahead_chunks: config.read_ahead_chunks,
             read_direct: config.read_direct,
-            write_direct: config.write_direct,
+            segment_options: config.segment_options(),
         })
     }
 
@@ -299,12 +299,12 @@ impl<S: Storage> CommitLog<S> {
             Some(Err(error)) => {
                 tracing::warn!(path = %path.display(), %error, "CommitLog: creating the next segment ahead failed; trying again now");
                 self.storage
-                    .open_segment(&path, self.segment_size, self.write_direct)
+                    .open_segment(&path, self.segment_size, self.segment_options)
                     .await
             }
             None => {
                 self.storage
-                    .open_segment(&path, self.segment_size, self.write_direct)
+                    .open_segment(&path, self.segment_size, self.segment_options)
                     .await
             }
         };
@@ -334,7 +334,7 @@ impl<S: Storage> CommitLog<S> {
             next,
             path,
             self.segment_size,
-            self.write_direct,
+            self.segment_options,
         );
     }
 

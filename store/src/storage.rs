@@ -13,6 +13,7 @@
 
 pub mod dma;
 pub mod sim;
+mod zero_ahead;
 
 use std::io;
 use std::ops::Range;
@@ -28,6 +29,16 @@ pub trait IoBuffer: 'static {
     fn as_bytes_mut(&mut self) -> &mut [u8];
     /// Shortens the buffer for good (glommio's `DmaBuffer` cannot grow back).
     fn trim_to_size(&mut self, len: usize);
+}
+
+/// How a CommitLog segment is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentOptions {
+    /// Write with O_DIRECT (`writeDirect`), or through the page cache.
+    pub direct: bool,
+    /// Bytes kept written with zeros ahead of the appends (`zeroAheadBytes`; 0: off).
+    /// Only O_DIRECT segments use it (storage/zero_ahead.rs says why).
+    pub zero_ahead: u64,
 }
 
 /// One CommitLog segment file.
@@ -161,9 +172,12 @@ pub trait Storage: Clone + 'static {
     /// Opens a segment, creating and preallocating it to `size` bytes if missing. A new
     /// file's directory entry is not synced here: the CommitLog does that with
     /// [`Storage::sync_dir`] in its next flush, after the data (commit_log.rs, `lead_flush`).
-    /// `direct`: write with O_DIRECT (`writeDirect`), or through the page cache.
-    async fn open_segment(&self, path: &Path, size: u64, direct: bool)
-        -> io::Result<Self::Segment>;
+    async fn open_segment(
+        &self,
+        path: &Path,
+        size: u64,
+        options: SegmentOptions,
+    ) -> io::Result<Self::Segment>;
     /// Makes the entries of `dir` durable (files created in it survive a power loss), off
     /// the shard's thread.
     async fn sync_dir(&self, dir: &Path) -> io::Result<()>;

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::storage::Storage;
+use crate::storage::{SegmentOptions, Storage};
 
 enum State<Seg> {
     Idle,
@@ -49,7 +49,14 @@ impl<S: Storage> NextSegment<S> {
 
     /// Starts creating the segment at `base` in `path` on a detached task, replacing any
     /// other segment created ahead (it can only be stale: its base was passed).
-    pub(super) fn start(&self, storage: &S, base: u64, path: PathBuf, size: u64, direct: bool) {
+    pub(super) fn start(
+        &self,
+        storage: &S,
+        base: u64,
+        path: PathBuf,
+        size: u64,
+        options: SegmentOptions,
+    ) {
         *self.state.borrow_mut() = State::Creating {
             base,
             waiters: Vec::new(),
@@ -62,7 +69,7 @@ impl<S: Storage> NextSegment<S> {
         };
         storage.spawn_detached(Box::pin(async move {
             let mut finish = finish;
-            finish.result = Some(creator.open_segment(&path, size, direct).await);
+            finish.result = Some(creator.open_segment(&path, size, options).await);
         }));
     }
 

@@ -15,7 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use glommio::io::{BufferedFile, DmaBuffer, DmaFile, OpenOptions as GlommioOpenOptions};
 
-use super::{whole_pages, IoBuffer, MappedFile, SegmentFile, Storage};
+use super::zero_ahead::ZeroAhead;
+use super::{whole_pages, IoBuffer, MappedFile, SegmentFile, SegmentOptions, Storage};
 
 type DiskUsageProbe = Rc<dyn Fn(&Path) -> io::Result<u32>>;
 
@@ -93,7 +94,8 @@ impl IoBuffer for DmaBuffer {
 }
 
 enum SegmentWriter {
-    Direct(DmaFile),
+    /// Shared with the zero-ahead's writes.
+    Direct(Rc<DmaFile>),
     /// O_DIRECT was refused (tmpfs, some overlays): same semantics through the page cache.
     Buffered(BufferedFile),
 }
@@ -101,6 +103,8 @@ enum SegmentWriter {
 pub struct DmaSegment {
     writer: SegmentWriter,
     reader: BufferedFile,
+    /// O_DIRECT segments with `zeroAheadBytes` > 0.
+    pub(super) zero_ahead: Option<ZeroAhead>,
 }
 
 impl SegmentFile for DmaSegment {
@@ -108,6 +112,9 @@ impl SegmentFile for DmaSegment {
 
     async fn write_at(&self, buf: Rc<DmaBuffer>, pos: u64, urgent: bool) -> io::Result<()> {
         let len = buf.len();
+        if let Some(zero_ahead) = &self.zero_ahead {
+            zero_ahead.before_write(pos, pos + len as u64).await;
+        }
         let written = match &self.writer {
             SegmentWriter::Direct(file) => {
                 if urgent {
@@ -457,15 +464,20 @@ impl Storage for DmaStorage {
         disk_used_percent_statvfs(path)
     }
 
-    async fn open_segment(&self, path: &Path, size: u64, direct: bool) -> io::Result<DmaSegment> {
+    async fn open_segment(
+        &self,
+        path: &Path,
+        size: u64,
+        segment_options: SegmentOptions,
+    ) -> io::Result<DmaSegment> {
         let existed = path.exists();
         let mut options = GlommioOpenOptions::new();
         options.read(true).write(true).create(true);
-        let writer = if !direct {
+        let writer = if !segment_options.direct {
             SegmentWriter::Buffered(options.buffered_open(path).await?)
         } else {
             match options.dma_open(path).await {
-                Ok(file) => SegmentWriter::Direct(file),
+                Ok(file) => SegmentWriter::Direct(Rc::new(file)),
                 Err(error) => {
                     if !self.direct_io_refused.replace(true) {
                         tracing::warn!(
@@ -485,8 +497,25 @@ impl Storage for DmaStorage {
                 SegmentWriter::Buffered(file) => file.pre_allocate(size, false).await?,
             }
         }
+        let zero_ahead = match &writer {
+            SegmentWriter::Direct(file) if segment_options.zero_ahead > 0 => {
+                let zero_ahead = ZeroAhead::new(file.clone(), size, segment_options.zero_ahead, 0);
+                if !existed {
+                    // Nothing to protect in a new file: its first appends find zeros.
+                    zero_ahead.start();
+                }
+                // An existing file (recovered, or created ahead before a restart) starts
+                // zeroing past its first write: whatever it holds before that is kept.
+                Some(zero_ahead)
+            }
+            _ => None,
+        };
         let reader = BufferedFile::open(path).await?;
-        Ok(DmaSegment { writer, reader })
+        Ok(DmaSegment {
+            writer,
+            reader,
+            zero_ahead,
+        })
     }
 
     async fn remove_files(&self, paths: Vec<PathBuf>, mappings: Vec<Mmap>) -> io::Result<()> {

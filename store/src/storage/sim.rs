@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::{IoBuffer, MappedFile, SegmentFile, Storage};
+use super::{IoBuffer, MappedFile, SegmentFile, SegmentOptions, Storage};
 
 /// Failure rates, in parts per million of operations.
 #[derive(Clone, Copy, Debug, Default)]
@@ -543,7 +543,12 @@ impl Storage for SimStorage {
         Ok(self.disk.borrow().disk_used_percent)
     }
 
-    async fn open_segment(&self, path: &Path, size: u64, _direct: bool) -> io::Result<SimSegment> {
+    async fn open_segment(
+        &self,
+        path: &Path,
+        size: u64,
+        _options: SegmentOptions,
+    ) -> io::Result<SimSegment> {
         self.check_not_broken(path)?;
         self.create(path, size);
         Ok(SimSegment {
@@ -594,7 +599,15 @@ mod tests {
         // Proves the crash model the simulation tests rely on.
         let storage = SimStorage::new(7, SimFaults::default());
         let path = Path::new("/s/seg");
-        let segment = block_on(storage.open_segment(path, 4096, true)).unwrap();
+        let segment = block_on(storage.open_segment(
+            path,
+            4096,
+            SegmentOptions {
+                direct: true,
+                zero_ahead: 0,
+            },
+        ))
+        .unwrap();
         let write = |byte: u8, pos: u64| {
             let buffer = Rc::new(SimBuffer(vec![byte; 512]));
             block_on(segment.write_at(buffer, pos, false)).unwrap();
