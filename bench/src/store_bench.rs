@@ -76,6 +76,10 @@ pub struct StoreBenchArgs {
     /// raw baseline stays O_DIRECT, so the ratio then compares the two ways of writing).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub write_direct: bool,
+    /// The store's `zeroAheadBytes`: bytes of each segment written with zeros ahead of the
+    /// appends (0: off). The zeros share the device with the appends.
+    #[arg(long, default_value_t = ramjet_store::StoreConfig::new("").zero_ahead_bytes)]
+    pub zero_ahead_bytes: u64,
 }
 
 struct Measured {
@@ -229,6 +233,7 @@ async fn bench_store(args: &StoreBenchArgs) -> Result<Measured, String> {
     config.write_buffer_bytes = args.write_buffer_bytes;
     config.write_buffer_count_max = args.write_buffer_count;
     config.write_direct = args.write_direct;
+    config.zero_ahead_bytes = args.zero_ahead_bytes;
     config.message_index_enable = false; // Bench records carry no keys.
     let (store, _) = MessageStore::open(DmaStorage::new(), config)
         .await
