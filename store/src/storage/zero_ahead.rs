@@ -68,6 +68,9 @@ struct State {
     stopped: bool,
     /// Moving average of the data writes' size (weight 1/8 per write).
     average_write: u64,
+    /// Every chunk started, for the tests.
+    #[cfg(test)]
+    started: Vec<(u64, u64)>,
 }
 
 /// One segment's zero-ahead state. Cloning shares it (the zero writes' tasks hold a clone).
@@ -92,21 +95,18 @@ impl ZeroAhead {
                 waiters: Vec::new(),
                 stopped: false,
                 average_write: 0,
+                #[cfg(test)]
+                started: Vec::new(),
             })),
             file,
         }
     }
 
-    /// Call before issuing a data write of `[pos, end)`: waits while it overlaps the zero
-    /// chunk in flight, then records it and starts the next zero chunk if the zeroed
-    /// frontier is less than `ahead` past it.
+    /// Call before issuing a data write of `[pos, end)`: records it (so no zero chunk
+    /// started from now on covers it), waits while it overlaps the zero chunk in flight,
+    /// then starts the next zero chunk if the zeroed frontier is less than `ahead` past
+    /// the appends.
     pub async fn before_write(&self, pos: u64, end: u64) {
-        ChunkClear {
-            zero: self,
-            pos,
-            end,
-        }
-        .await;
         {
             let mut state = self.state.borrow_mut();
             debug_assert_eq!(end % 4096, 0, "O_DIRECT writes end on a block boundary");
@@ -120,6 +120,14 @@ impl ZeroAhead {
                 state.next = state.data_end;
             }
         }
+        // Recorded first: the chunk that completes while this write waits starts the next
+        // one at once, and that one must begin past this write, not inside it.
+        ChunkClear {
+            zero: self,
+            pos,
+            end,
+        }
+        .await;
         self.maybe_start();
     }
 
@@ -146,6 +154,8 @@ impl ZeroAhead {
             debug_assert!(start >= state.data_end, "zero chunk behind the appends");
             state.in_flight = Some((start, end));
             state.next = end;
+            #[cfg(test)]
+            state.started.push((start, end));
             (start, end)
         };
         let zero = self.clone();
@@ -461,6 +471,23 @@ mod tests {
                 let (data_end, next, _) = zero.snapshot();
                 assert_eq!(data_end, ZERO_CHUNK + 2 * BLOCK);
                 assert!(next >= data_end, "zeroing behind the appends");
+                // A write that overlaps the chunk in flight and reaches past it: the chunk
+                // started when that one completes begins past the write, not inside it.
+                while zero.snapshot().2.is_some() {
+                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                let zero = ZeroAhead::new(zero.file.clone(), 4 << 20, 2 << 20, 0);
+                zero.start();
+                let long_end = ZERO_CHUNK + 8 * BLOCK;
+                let mut wait = Box::pin(zero.before_write(0, long_end));
+                assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
+                wait.await;
+                let started = zero.state.borrow().started.clone();
+                assert_eq!(started[0], (0, ZERO_CHUNK));
+                assert!(
+                    started[1..].iter().all(|&(start, _)| start >= long_end),
+                    "a chunk started inside the waiting write: {started:?}"
+                );
             }
         });
         std::fs::remove_dir_all(&dir).unwrap();
