@@ -315,6 +315,20 @@ mod tests {
             .run(future)
     }
 
+    /// A new O_DIRECT file of `size` preallocated bytes (unwritten extents), and its
+    /// zero-ahead, not started.
+    async fn fallocated(path: &Path, size: u64, ahead: u64) -> ZeroAhead {
+        let file = glommio::io::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .dma_open(path)
+            .await
+            .unwrap();
+        file.pre_allocate(size, false).await.unwrap();
+        ZeroAhead::new(Rc::new(file), size, ahead, 0)
+    }
+
     #[test]
     fn appends_keep_their_bytes_and_find_written_blocks_ahead() {
         // Proves the invariant (no zero write covers data) through the real segment: many
@@ -401,15 +415,7 @@ mod tests {
         run({
             let path = path.clone();
             async move {
-                let file = glommio::io::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .dma_open(&path)
-                    .await
-                    .unwrap();
-                file.pre_allocate(64 << 20, false).await.unwrap();
-                let zero = ZeroAhead::new(Rc::new(file), 64 << 20, 4 << 20, 0);
+                let zero = fallocated(&path, 64 << 20, 4 << 20).await;
                 // Device-bound appends: 1 MiB writes. Once their average passes
                 // LARGE_WRITE no chunk is started, and the frontier stays at the appends.
                 let mut pos = 0;
@@ -447,15 +453,7 @@ mod tests {
         run({
             let path = path.clone();
             async move {
-                let file = glommio::io::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .dma_open(&path)
-                    .await
-                    .unwrap();
-                file.pre_allocate(4 << 20, false).await.unwrap();
-                let zero = ZeroAhead::new(Rc::new(file), 4 << 20, 2 << 20, 0);
+                let zero = fallocated(&path, 4 << 20, 2 << 20).await;
                 zero.start();
                 assert_eq!(zero.snapshot(), (0, ZERO_CHUNK, Some((0, ZERO_CHUNK))));
                 // A write inside the chunk being zeroed must not go out before it.
