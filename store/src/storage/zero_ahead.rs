@@ -16,7 +16,8 @@
 //!
 //! Invariant: a zero write never covers a byte a data write has covered or will cover
 //! before the zero write completes. Zero chunks start at or past the end of every data
-//! write issued so far, and a data write that reaches the chunk in flight waits for it.
+//! write issued or waiting to be issued, and a data write that reaches the chunk in flight
+//! waits for it.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -56,7 +57,7 @@ struct State {
     size: u64,
     /// How far past the appends to keep the file zeroed.
     ahead: u64,
-    /// End of the furthest data write issued; zero chunks start at or past it.
+    /// End of the furthest data write issued or waiting; zero chunks start at or past it.
     data_end: u64,
     /// Where the next zero chunk starts (the end of the last one issued).
     next: u64,
