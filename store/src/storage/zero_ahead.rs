@@ -309,11 +309,16 @@ mod tests {
         at >= to
     }
 
-    fn run<T: Send + 'static>(future: impl std::future::Future<Output = T> + 'static) -> T {
+    /// Runs `test` with its own copy of `path` on a fresh executor of this thread.
+    fn run_at<T, F>(path: &Path, test: impl FnOnce(PathBuf) -> F) -> T
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = T> + 'static,
+    {
         LocalExecutorBuilder::new(Placement::Unbound)
             .make()
             .unwrap()
-            .run(future)
+            .run(test(path.to_path_buf()))
     }
 
     /// A new O_DIRECT file of `size` preallocated bytes (unwritten extents), and its
@@ -339,52 +344,49 @@ mod tests {
         let path = dir.join("segment");
         const SIZE: u64 = 32 << 20;
         const AHEAD: u64 = 3 << 20;
-        let (writes, end) = run({
-            let path = path.clone();
-            async move {
-                let storage = DmaStorage::new();
-                let options = SegmentOptions {
-                    direct: true,
-                    zero_ahead: AHEAD,
-                };
-                let segment = Rc::new(storage.open_segment(&path, SIZE, options).await.unwrap());
-                let mut tasks = Vec::new();
-                let mut writes = Vec::new();
-                let mut pos = 0u64;
-                for i in 0..120u64 {
-                    // Mostly small group commits, and every 17th a large one that lands
-                    // past the zeroed frontier or on the chunk in flight.
-                    let blocks = if i % 17 == 16 { 400 } else { 1 + (i * 7) % 23 };
-                    let len = blocks * BLOCK;
-                    if pos + len > 12 << 20 {
-                        break;
-                    }
-                    let mut buf = storage.alloc_buffer(len as usize);
-                    buf.as_bytes_mut().fill((i % 251) as u8 + 1);
-                    let segment = segment.clone();
-                    let at = pos;
-                    tasks.push(glommio::spawn_local(async move {
-                        segment
-                            .write_at(Rc::new(buf), at, i % 3 == 0)
-                            .await
-                            .unwrap();
-                    }));
-                    writes.push((pos, len, (i % 251) as u8 + 1));
-                    pos += len;
+        let (writes, end) = run_at(&path, |path| async move {
+            let storage = DmaStorage::new();
+            let options = SegmentOptions {
+                direct: true,
+                zero_ahead: AHEAD,
+            };
+            let segment = Rc::new(storage.open_segment(&path, SIZE, options).await.unwrap());
+            let mut tasks = Vec::new();
+            let mut writes = Vec::new();
+            let mut pos = 0u64;
+            for i in 0..120u64 {
+                // Mostly small group commits, and every 17th a large one that lands
+                // past the zeroed frontier or on the chunk in flight.
+                let blocks = if i % 17 == 16 { 400 } else { 1 + (i * 7) % 23 };
+                let len = blocks * BLOCK;
+                if pos + len > 12 << 20 {
+                    break;
                 }
-                for task in tasks {
-                    task.await;
-                }
-                // Let the zeroing finish its run ahead of the last write.
-                for _ in 0..2000 {
-                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
-                    let state = segment.zero_ahead.as_ref().unwrap().snapshot();
-                    if state.2.is_none() && state.1 >= pos + AHEAD {
-                        break;
-                    }
-                }
-                (writes, pos)
+                let mut buf = storage.alloc_buffer(len as usize);
+                buf.as_bytes_mut().fill((i % 251) as u8 + 1);
+                let segment = segment.clone();
+                let at = pos;
+                tasks.push(glommio::spawn_local(async move {
+                    segment
+                        .write_at(Rc::new(buf), at, i % 3 == 0)
+                        .await
+                        .unwrap();
+                }));
+                writes.push((pos, len, (i % 251) as u8 + 1));
+                pos += len;
             }
+            for task in tasks {
+                task.await;
+            }
+            // Let the zeroing finish its run ahead of the last write.
+            for _ in 0..2000 {
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+                let state = segment.zero_ahead.as_ref().unwrap().snapshot();
+                if state.2.is_none() && state.1 >= pos + AHEAD {
+                    break;
+                }
+            }
+            (writes, pos)
         });
         let bytes = std::fs::read(&path).unwrap();
         for (pos, len, value) in writes {
@@ -413,36 +415,33 @@ mod tests {
     fn large_writes_pause_the_zeroing_and_small_ones_resume_it() {
         let dir = test_dir("pause");
         let path = dir.join("segment");
-        run({
-            let path = path.clone();
-            async move {
-                let zero = fallocated(&path, 64 << 20, 4 << 20).await;
-                // Device-bound appends: 1 MiB writes. Once their average passes
-                // LARGE_WRITE no chunk is started, and the frontier stays at the appends.
-                let mut pos = 0;
-                for _ in 0..16 {
-                    zero.before_write(pos, pos + ZERO_CHUNK).await;
-                    pos += ZERO_CHUNK;
-                    while zero.snapshot().2.is_some() {
-                        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
-                    }
-                }
+        run_at(&path, |path| async move {
+            let zero = fallocated(&path, 64 << 20, 4 << 20).await;
+            // Device-bound appends: 1 MiB writes. Once their average passes
+            // LARGE_WRITE no chunk is started, and the frontier stays at the appends.
+            let mut pos = 0;
+            for _ in 0..16 {
                 zero.before_write(pos, pos + ZERO_CHUNK).await;
                 pos += ZERO_CHUNK;
-                assert_eq!(
-                    zero.snapshot(),
-                    (pos, pos, None),
-                    "zeroing while writes are large"
-                );
-                // Low load again: 4 KiB writes bring the average down and zeroing back.
-                for _ in 0..64 {
-                    zero.before_write(pos, pos + BLOCK).await;
-                    pos += BLOCK;
+                while zero.snapshot().2.is_some() {
+                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
                 }
-                let (data_end, next, in_flight) = zero.snapshot();
-                assert_eq!(data_end, pos);
-                assert!(in_flight.is_some() || next > pos, "zeroing did not resume");
             }
+            zero.before_write(pos, pos + ZERO_CHUNK).await;
+            pos += ZERO_CHUNK;
+            assert_eq!(
+                zero.snapshot(),
+                (pos, pos, None),
+                "zeroing while writes are large"
+            );
+            // Low load again: 4 KiB writes bring the average down and zeroing back.
+            for _ in 0..64 {
+                zero.before_write(pos, pos + BLOCK).await;
+                pos += BLOCK;
+            }
+            let (data_end, next, in_flight) = zero.snapshot();
+            assert_eq!(data_end, pos);
+            assert!(in_flight.is_some() || next > pos, "zeroing did not resume");
         });
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -451,43 +450,40 @@ mod tests {
     fn a_write_onto_the_chunk_in_flight_waits_for_it() {
         let dir = test_dir("wait");
         let path = dir.join("segment");
-        run({
-            let path = path.clone();
-            async move {
-                let zero = fallocated(&path, 4 << 20, 2 << 20).await;
-                zero.start();
-                assert_eq!(zero.snapshot(), (0, ZERO_CHUNK, Some((0, ZERO_CHUNK))));
-                // A write inside the chunk being zeroed must not go out before it.
-                let mut wait = Box::pin(zero.before_write(0, BLOCK));
-                let waker = std::task::Waker::noop();
-                let mut cx = Context::from_waker(waker);
-                assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
-                // One past it does not wait, and moves the frontier past itself.
-                zero.before_write(ZERO_CHUNK + BLOCK, ZERO_CHUNK + 2 * BLOCK)
-                    .await;
-                assert_eq!(zero.snapshot().0, ZERO_CHUNK + 2 * BLOCK);
-                wait.await;
-                let (data_end, next, _) = zero.snapshot();
-                assert_eq!(data_end, ZERO_CHUNK + 2 * BLOCK);
-                assert!(next >= data_end, "zeroing behind the appends");
-                // A write that overlaps the chunk in flight and reaches past it: the chunk
-                // started when that one completes begins past the write, not inside it.
-                while zero.snapshot().2.is_some() {
-                    glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
-                }
-                let zero = ZeroAhead::new(zero.file.clone(), 4 << 20, 2 << 20, 0);
-                zero.start();
-                let long_end = ZERO_CHUNK + 8 * BLOCK;
-                let mut wait = Box::pin(zero.before_write(0, long_end));
-                assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
-                wait.await;
-                let started = zero.state.borrow().started.clone();
-                assert_eq!(started[0], (0, ZERO_CHUNK));
-                assert!(
-                    started[1..].iter().all(|&(start, _)| start >= long_end),
-                    "a chunk started inside the waiting write: {started:?}"
-                );
+        run_at(&path, |path| async move {
+            let zero = fallocated(&path, 4 << 20, 2 << 20).await;
+            zero.start();
+            assert_eq!(zero.snapshot(), (0, ZERO_CHUNK, Some((0, ZERO_CHUNK))));
+            // A write inside the chunk being zeroed must not go out before it.
+            let mut wait = Box::pin(zero.before_write(0, BLOCK));
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
+            // One past it does not wait, and moves the frontier past itself.
+            zero.before_write(ZERO_CHUNK + BLOCK, ZERO_CHUNK + 2 * BLOCK)
+                .await;
+            assert_eq!(zero.snapshot().0, ZERO_CHUNK + 2 * BLOCK);
+            wait.await;
+            let (data_end, next, _) = zero.snapshot();
+            assert_eq!(data_end, ZERO_CHUNK + 2 * BLOCK);
+            assert!(next >= data_end, "zeroing behind the appends");
+            // A write that overlaps the chunk in flight and reaches past it: the chunk
+            // started when that one completes begins past the write, not inside it.
+            while zero.snapshot().2.is_some() {
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
             }
+            let zero = ZeroAhead::new(zero.file.clone(), 4 << 20, 2 << 20, 0);
+            zero.start();
+            let long_end = ZERO_CHUNK + 8 * BLOCK;
+            let mut wait = Box::pin(zero.before_write(0, long_end));
+            assert_eq!(wait.as_mut().poll(&mut cx), Poll::Pending);
+            wait.await;
+            let started = zero.state.borrow().started.clone();
+            assert_eq!(started[0], (0, ZERO_CHUNK));
+            assert!(
+                started[1..].iter().all(|&(start, _)| start >= long_end),
+                "a chunk started inside the waiting write: {started:?}"
+            );
         });
         std::fs::remove_dir_all(&dir).unwrap();
     }
